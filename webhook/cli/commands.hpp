@@ -1,0 +1,19 @@
+#pragma once
+// The subcommands of the one binary. Each returns the process exit code; main only dispatches.
+
+#include <string>
+#include <vector>
+
+namespace apr::cli {
+
+using arguments = std::vector<std::string>;
+
+int run_validate(const arguments& args);
+int run_plan(const arguments& args);
+int run_serve(const arguments& args);
+int run_status(const arguments& args);
+
+// Reads a whole file; throws std::runtime_error naming the file.
+std::string read_file(const std::string& path);
+
+}  // namespace apr::cli

@@ -1,0 +1,229 @@
+// `validate` and `plan`: offline commands over files, using exactly the webhook's rules.
+
+#include "cli/commands.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
+#include "core/planner.hpp"
+#include "core/validation.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace apr::cli {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error(path + ": cannot read file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw std::runtime_error(path + ": read error");
+    return text.str();
+}
+
+namespace {
+
+struct loaded_rollout {
+    std::string file;
+    codec::decoded_rollout decoded;
+};
+
+// Reads every ProgressiveRollout from the files; nullopt (after printing why) when a file is unreadable.
+std::optional<std::vector<loaded_rollout>> load_rollouts(const arguments& files) {
+    std::vector<loaded_rollout> out;
+    for (const auto& file : files) {
+        try {
+            auto objects = codec::parse_objects(read_file(file));
+            for (const auto& object : objects) {
+                const auto kind = codec::string_at(object, {"kind"});
+                if (kind != core::rollout_kind) {
+                    std::cerr << file << ": skipping " << (kind.empty() ? "an object without kind" : kind)
+                              << ": not a ProgressiveRollout\n";
+                    continue;
+                }
+                out.push_back({file, codec::decode_rollout(object)});
+            }
+        } catch (const std::exception& e) {
+            std::cerr << "error: " << (std::string_view(e.what()).starts_with(file) ? "" : file + ": ") << e.what() << "\n";
+            return std::nullopt;
+        }
+    }
+    return out;
+}
+
+std::vector<core::rollout_reference> references(const std::vector<loaded_rollout>& all, const std::string& namespace_) {
+    std::vector<core::rollout_reference> refs;
+    for (const auto& r : all)
+        if (r.decoded.rollout.namespace_ == namespace_)
+            refs.push_back({r.decoded.rollout.name, r.decoded.rollout.spec.source.name});
+    return refs;
+}
+
+// Validates one decoded rollout against the others given; returns the errors (decode + rules).
+core::validation_result check(const loaded_rollout& r, const std::vector<loaded_rollout>& all,
+                              const std::vector<core::cluster>* clusters) {
+    core::validation_context context;
+    context.name = r.decoded.rollout.name;
+    context.others = references(all, r.decoded.rollout.namespace_);
+    if (clusters) {
+        context.clusters_known = true;
+        context.clusters = *clusters;
+    }
+    auto result = core::validate(r.decoded.rollout.spec, context);
+    auto errors = r.decoded.errors;
+    errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+    result.errors = std::move(errors);
+    return result;
+}
+
+std::string label(const loaded_rollout& r) {
+    return r.file + ": ProgressiveRollout " + core::quote(r.decoded.rollout.name);
+}
+
+}  // namespace
+
+int run_validate(const arguments& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::cout << "Usage: argocd-progressive-rollout validate FILE...\n"
+                     "Validates ProgressiveRollout objects (YAML, multi-document YAML, JSON or a List) with the\n"
+                     "validating webhook's rules, including one ApplicationSet per rollout across the files.\n"
+                     "Exit status: 0 valid, 1 invalid, 2 unreadable input.\n";
+        return args.empty() ? 2 : 0;
+    }
+    auto rollouts = load_rollouts(args);
+    if (!rollouts) return 2;
+    bool valid = true;
+    for (const auto& r : *rollouts) {
+        auto result = check(r, *rollouts, nullptr);
+        for (const auto& w : result.warnings) std::cout << label(r) << ": warning: " << w << "\n";
+        for (const auto& e : result.errors) std::cout << label(r) << ": " << e.to_string() << "\n";
+        if (result.ok())
+            std::cout << label(r) << " is valid\n";
+        else
+            valid = false;
+    }
+    if (rollouts->empty()) std::cerr << "warning: no ProgressiveRollout found\n";
+    return valid ? 0 : 1;
+}
+
+namespace {
+
+void write_names(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::vector<std::string>& names) {
+    w.StartArray();
+    for (const auto& n : names) w.String(n.data(), static_cast<rapidjson::SizeType>(n.size()));
+    w.EndArray();
+}
+
+std::string plan_json(const core::rollout_plan& plan) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("stages");
+    w.StartArray();
+    for (const auto& s : plan.stages) {
+        w.StartObject();
+        w.Key("name");
+        w.String(s.name.data(), static_cast<rapidjson::SizeType>(s.name.size()));
+        w.Key("clusters");
+        write_names(w, s.clusters);
+        w.Key("waves");
+        w.StartArray();
+        for (const auto& wave : s.waves) write_names(w, wave);
+        w.EndArray();
+        w.Key("requeued");
+        write_names(w, s.requeued);
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("unstaged");
+    write_names(w, plan.unstaged);
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+void print_plan_text(std::ostream& out, const core::rollout& r, const core::rollout_plan& plan, std::size_t fleet) {
+    out << "ProgressiveRollout " << (r.namespace_.empty() ? "" : r.namespace_ + "/") << r.name << " -> ApplicationSet "
+        << r.spec.source.name << " (" << fleet << " clusters)\n";
+    for (std::size_t i = 0; i < plan.stages.size(); ++i) {
+        const auto& s = plan.stages[i];
+        out << "\nstage " << i + 1 << ": " << s.name << "  (" << s.clusters.size() << " cluster"
+            << (s.clusters.size() == 1 ? "" : "s") << ", " << s.max_unavailable << " at a time)\n";
+        if (s.clusters.empty()) out << "  (no cluster)\n";
+        for (std::size_t k = 0; k < s.waves.size(); ++k) out << "  wave " << k + 1 << ": " << join(s.waves[k]) << "\n";
+        if (!s.requeued.empty())
+            out << "  requeued now (matching the requeue selector, moved last): " << join(s.requeued) << "\n";
+    }
+    out << "\nunstaged (held, never updated): " << (plan.unstaged.empty() ? "none" : join(plan.unstaged)) << "\n";
+}
+
+}  // namespace
+
+int run_plan(const arguments& args) {
+    std::string rollout_file, clusters_file, output = "text";
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
+            return args[++i];
+        };
+        try {
+            if (a == "--rollout") rollout_file = value();
+            else if (a == "--clusters") clusters_file = value();
+            else if (a == "-o" || a == "--output") output = value();
+            else if (a == "--help" || a == "-h") {
+                std::cout << "Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]\n"
+                             "  --rollout FILE   a ProgressiveRollout (YAML or JSON)\n"
+                             "  --clusters FILE  Argo CD cluster Secrets (YAML/JSON, multi-document or a List, as\n"
+                             "                   `kubectl get secret -o yaml` prints them); only name, server and\n"
+                             "                   labels are read\n"
+                             "  -o text|json     output format (default text)\n";
+                return 0;
+            } else throw std::invalid_argument("unknown flag " + a);
+        } catch (const std::invalid_argument& e) {
+            std::cerr << "error: " << e.what() << "\n";
+            return 2;
+        }
+    }
+    if (rollout_file.empty() || clusters_file.empty() || (output != "text" && output != "json")) {
+        std::cerr << "error: plan needs --rollout FILE and --clusters FILE, and -o text or json\n";
+        return 2;
+    }
+    auto rollouts = load_rollouts({rollout_file});
+    if (!rollouts) return 2;
+    if (rollouts->size() != 1) {
+        std::cerr << "error: " << rollout_file << ": expected exactly one ProgressiveRollout, found " << rollouts->size()
+                  << "\n";
+        return 2;
+    }
+    std::vector<core::cluster> clusters;
+    try {
+        for (const auto& object : codec::parse_objects(read_file(clusters_file)))
+            if (auto c = codec::decode_cluster_secret(object)) clusters.push_back(std::move(*c));
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << clusters_file << ": " << e.what() << "\n";
+        return 2;
+    }
+    const auto& r = rollouts->front();
+    auto result = check(r, *rollouts, &clusters);
+    for (const auto& e : result.errors) std::cerr << label(r) << ": " << e.to_string() << "\n";
+    if (!result.ok()) return 1;
+    for (const auto& w : result.warnings) std::cerr << label(r) << ": warning: " << w << "\n";
+    const auto plan = core::make_plan(r.decoded.rollout.spec, clusters);
+    if (output == "json")
+        std::cout << plan_json(plan) << "\n";
+    else
+        print_plan_text(std::cout, r.decoded.rollout, plan, clusters.size());
+    return 0;
+}
+
+}  // namespace apr::cli

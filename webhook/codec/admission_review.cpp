@@ -1,0 +1,339 @@
+#include "codec/admission_review.hpp"
+
+#include "codec/canonical_json.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
+#include "core/validation.hpp"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace apr::codec {
+
+namespace {
+
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put(writer& w, std::string_view key, std::string_view value) {
+    w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+struct response_fields {
+    std::string uid;
+    bool allowed = true;
+    int code = 200;
+    std::string reason;   // metav1.Status reason when denied
+    std::string message;
+    std::string patch;    // raw JSON Patch text; empty = none
+    std::vector<std::string> warnings;
+    std::map<std::string, std::string> audit_annotations;
+};
+
+std::string render_review(const response_fields& f) {
+    rapidjson::StringBuffer buffer;
+    writer w(buffer);
+    w.StartObject();
+    put(w, "apiVersion", "admission.k8s.io/v1");
+    put(w, "kind", "AdmissionReview");
+    w.Key("response");
+    w.StartObject();
+    put(w, "uid", f.uid);
+    w.Key("allowed");
+    w.Bool(f.allowed);
+    if (!f.allowed) {
+        w.Key("status");
+        w.StartObject();
+        w.Key("code");
+        w.Int(f.code);
+        if (!f.reason.empty()) put(w, "reason", f.reason);
+        put(w, "message", f.message);
+        w.EndObject();
+    }
+    if (!f.patch.empty()) {
+        put(w, "patchType", "JSONPatch");
+        put(w, "patch", base64_encode(f.patch));
+    }
+    if (!f.warnings.empty()) {
+        w.Key("warnings");
+        w.StartArray();
+        for (const auto& s : f.warnings) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        w.EndArray();
+    }
+    if (!f.audit_annotations.empty()) {
+        w.Key("auditAnnotations");
+        w.StartObject();
+        for (const auto& [k, v] : f.audit_annotations) put(w, k, v);
+        w.EndObject();
+    }
+    w.EndObject();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+review_answer bad_request(std::string uid, std::string message, bool readable_review) {
+    response_fields f;
+    f.uid = std::move(uid);
+    f.allowed = false;
+    f.code = 400;
+    f.reason = "BadRequest";
+    f.message = std::move(message);
+    review_answer a;
+    // A review we could read (it has a uid) is answered with HTTP 200 so the API server reads our
+    // message; anything else is not an AdmissionReview and gets a plain 400.
+    a.http_status = readable_review ? 200 : 400;
+    a.body = render_review(f);
+    a.outcome = "error";
+    a.detail = f.message;
+    return a;
+}
+
+bool is_json_content_type(std::string_view ct) {
+    auto semi = ct.find(';');
+    auto media = ct.substr(0, semi);
+    while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+    return media == "application/json";
+}
+
+struct parsed_review {
+    rapidjson::Document doc;
+    const rapidjson::Value* request = nullptr;
+    std::string uid;
+};
+
+// Parses the envelope; on failure fills `error`.
+std::optional<parsed_review> parse_review(std::string_view content_type, std::string_view body,
+                                          std::optional<review_answer>& error) {
+    if (!is_json_content_type(content_type)) {
+        error = bad_request("", "Content-Type must be application/json, got " + core::quote(content_type), false);
+        return std::nullopt;
+    }
+    if (body.empty()) {
+        error = bad_request("", "request body is empty: expected an admission.k8s.io/v1 AdmissionReview", false);
+        return std::nullopt;
+    }
+    parsed_review r;
+    r.doc.Parse(body.data(), body.size());
+    if (r.doc.HasParseError()) {
+        error = bad_request("", std::string("request body is not valid JSON: ") +
+                                    rapidjson::GetParseError_En(r.doc.GetParseError()) + " at offset " +
+                                    std::to_string(r.doc.GetErrorOffset()),
+                            false);
+        return std::nullopt;
+    }
+    if (!r.doc.IsObject() || string_at(r.doc, {"kind"}) != "AdmissionReview") {
+        error = bad_request("", "request body is not an AdmissionReview (kind must be \"AdmissionReview\")", false);
+        return std::nullopt;
+    }
+    const auto api_version = string_at(r.doc, {"apiVersion"});
+    if (api_version != "admission.k8s.io/v1") {
+        error = bad_request("", "unsupported AdmissionReview apiVersion " + core::quote(api_version) +
+                                    ": configure admissionReviewVersions: [v1]",
+                            false);
+        return std::nullopt;
+    }
+    r.request = find_path(r.doc, {"request"});
+    if (!r.request || !r.request->IsObject()) {
+        error = bad_request("", "request: Required value: the AdmissionReview has no request object", false);
+        return std::nullopt;
+    }
+    const auto* uid = find_path(*r.request, {"uid"});
+    if (!uid || !uid->IsString() || uid->GetStringLength() == 0) {
+        error = bad_request("", "request.uid: Required value: must be a non-empty string", false);
+        return std::nullopt;
+    }
+    r.uid.assign(uid->GetString(), uid->GetStringLength());
+    return r;
+}
+
+// Type-checks the fields the decision reads; the first problem found is reported.
+std::string check_types(const rapidjson::Value& request) {
+    auto expect = [&](std::initializer_list<std::string_view> path, bool (rapidjson::Value::*is)() const,
+                      std::string_view type) -> std::string {
+        const auto* v = find_path(request, path);
+        if (!v || v->IsNull() || (v->*is)()) return {};
+        std::string name = "request";
+        for (auto p : path) name += "." + std::string(p);
+        return name + ": Invalid value: " + core::quote(json_type_name(*v)) + ": must be of type " + std::string(type);
+    };
+    for (auto problem : {
+             expect({"operation"}, &rapidjson::Value::IsString, "string"),
+             expect({"userInfo"}, &rapidjson::Value::IsObject, "object"),
+             expect({"userInfo", "username"}, &rapidjson::Value::IsString, "string"),
+             expect({"userInfo", "groups"}, &rapidjson::Value::IsArray, "array"),
+             expect({"dryRun"}, &rapidjson::Value::IsBool, "boolean"),
+             expect({"namespace"}, &rapidjson::Value::IsString, "string"),
+             expect({"object"}, &rapidjson::Value::IsObject, "object"),
+             expect({"oldObject"}, &rapidjson::Value::IsObject, "object"),
+             expect({"object", "metadata"}, &rapidjson::Value::IsObject, "object"),
+             expect({"object", "metadata", "annotations"}, &rapidjson::Value::IsObject, "object"),
+             expect({"object", "metadata", "ownerReferences"}, &rapidjson::Value::IsArray, "array"),
+             expect({"object", "spec"}, &rapidjson::Value::IsObject, "object"),
+             expect({"object", "spec", "destination"}, &rapidjson::Value::IsObject, "object"),
+             expect({"object", "spec", "syncPolicy"}, &rapidjson::Value::IsObject, "object"),
+             expect({"oldObject", "spec"}, &rapidjson::Value::IsObject, "object"),
+             expect({"oldObject", "metadata", "annotations"}, &rapidjson::Value::IsObject, "object"),
+         })
+        if (!problem.empty()) return problem;
+    if (const auto* groups = find_path(request, {"userInfo", "groups"}); groups && groups->IsArray())
+        for (const auto& g : groups->GetArray())
+            if (!g.IsString()) return "request.userInfo.groups: Invalid value: must be an array of strings";
+    return {};
+}
+
+void collect_strings(const rapidjson::Value* v, std::vector<std::string>& out) {
+    if (!v) return;
+    if (v->IsString()) out.emplace_back(v->GetString(), v->GetStringLength());
+    if (v->IsArray())
+        for (const auto& item : v->GetArray())
+            if (item.IsString()) out.emplace_back(item.GetString(), item.GetStringLength());
+}
+
+core::application_facts extract_facts(const rapidjson::Value& request) {
+    static const rapidjson::Value empty_object(rapidjson::kObjectType);
+    core::application_facts f;
+    const auto op = string_at(request, {"operation"});
+    f.operation = op == "CREATE" ? core::operation_kind::create
+                  : op == "UPDATE" ? core::operation_kind::update
+                                   : core::operation_kind::other;
+    f.username = string_at(request, {"userInfo", "username"});
+    collect_strings(find_path(request, {"userInfo", "groups"}), f.groups);
+    if (const auto* dry = find_path(request, {"dryRun"}); dry && dry->IsBool()) f.dry_run = dry->GetBool();
+    const auto* object = find_path(request, {"object"});
+    const auto* old_object = find_path(request, {"oldObject"});
+    if (!object || !object->IsObject()) object = &empty_object;
+    if (!old_object || !old_object->IsObject()) old_object = &empty_object;
+
+    f.namespace_ = string_at(request, {"namespace"});
+    if (f.namespace_.empty()) f.namespace_ = string_at(*object, {"metadata", "namespace"});
+    f.name = string_at(request, {"name"});
+    if (f.name.empty()) f.name = string_at(*object, {"metadata", "name"});
+    const auto record = decode_application(*object);
+    f.application_set = record.application_set;
+    f.destination_server = record.destination_server;
+    f.destination_name = record.destination_name;
+    f.bypass_reason = record.bypass_reason;
+
+    const auto* spec = find_path(*object, {"spec"});
+    const auto* old_spec = find_path(*old_object, {"spec"});
+    f.new_desired = desired_state(spec ? *spec : empty_object);
+    f.old_desired = desired_state(old_spec ? *old_spec : empty_object);
+    f.new_desired_canonical = desired_state_canonical(spec ? *spec : empty_object);
+    f.new_desired_hash = content_hash(f.new_desired_canonical);
+    f.old_pending_hash = string_at(*old_object, {"metadata", "annotations", core::pending_hash_annotation});
+    const auto* annotations = find_path(*object, {"metadata", "annotations"});
+    f.new_has_annotations = annotations && annotations->IsObject();
+    const auto* automated = find_path(*object, {"spec", "syncPolicy", "automated"});
+    f.new_sync_automated = automated && !automated->IsNull();
+
+    const auto* operation = find_path(*object, {"operation"});
+    const auto* old_operation = find_path(*old_object, {"operation"});
+    if (operation && !operation->IsNull()) {
+        f.operation_changed = !old_operation || old_operation->IsNull() ||
+                              canonical_json(*operation) != canonical_json(*old_operation);
+        collect_strings(find_path(*operation, {"sync", "revision"}), f.operation_revisions);
+        collect_strings(find_path(*operation, {"sync", "revisions"}), f.operation_revisions);
+    }
+    if (spec) {
+        collect_strings(find_path(*spec, {"source", "targetRevision"}), f.target_revisions);
+        if (const auto* sources = find_path(*spec, {"sources"}); sources && sources->IsArray())
+            for (const auto& s : sources->GetArray()) collect_strings(find_path(s, {"targetRevision"}), f.target_revisions);
+    }
+    return f;
+}
+
+}  // namespace
+
+std::string render_patch(const std::vector<core::patch_operation>& patch) {
+    // Values are already JSON text; RawValue inserts them without re-parsing.
+    rapidjson::StringBuffer buffer;
+    writer w(buffer);
+    w.StartArray();
+    for (const auto& op : patch) {
+        w.StartObject();
+        put(w, "op", op.op);
+        put(w, "path", op.path);
+        if (op.value_json) {
+            w.Key("value");
+            w.RawValue(op.value_json->data(), op.value_json->size(), rapidjson::kObjectType);
+        }
+        w.EndObject();
+    }
+    w.EndArray();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
+review_answer review_application(std::string_view content_type, std::string_view body, const core::fleet_state& state,
+                                 const core::admission_identities& identities) {
+    std::optional<review_answer> error;
+    auto review = parse_review(content_type, body, error);
+    if (!review) return std::move(*error);
+    if (auto problem = check_types(*review->request); !problem.empty())
+        return bad_request(review->uid, problem, true);
+
+    const auto facts = extract_facts(*review->request);
+    const auto verdict = core::decide(facts, state.admission, identities);
+
+    response_fields f;
+    f.uid = review->uid;
+    f.allowed = verdict.kind != core::verdict_kind::deny;
+    f.code = verdict.code;
+    f.message = verdict.message;
+    if (!f.allowed) f.reason = "Forbidden";
+    if (!verdict.patch.empty()) f.patch = render_patch(verdict.patch);
+    f.warnings = verdict.warnings;
+    f.audit_annotations = verdict.audit_annotations;
+
+    review_answer a;
+    a.body = render_review(f);
+    a.outcome = verdict.kind == core::verdict_kind::hold   ? "held"
+                : verdict.kind == core::verdict_kind::deny ? "denied"
+                                                           : "allowed";
+    a.detail = verdict.reason;
+    if (verdict.event) a.event = review_event{facts.namespace_, facts.name, *verdict.event};
+    return a;
+}
+
+review_answer review_rollout(std::string_view content_type, std::string_view body, const core::fleet_state& state) {
+    std::optional<review_answer> error;
+    auto review = parse_review(content_type, body, error);
+    if (!review) return std::move(*error);
+    const auto* request = review->request;
+    const auto operation = string_at(*request, {"operation"});
+    const auto* object = find_path(*request, {"object"});
+
+    response_fields f;
+    f.uid = review->uid;
+    review_answer a;
+    a.outcome = "allowed";
+    if ((operation == "CREATE" || operation == "UPDATE") && object && object->IsObject() &&
+        !find_path(*object, {"metadata", "deletionTimestamp"})) {
+        auto decoded = decode_rollout(*object);
+        auto& r = decoded.rollout;
+        if (r.namespace_.empty()) r.namespace_ = string_at(*request, {"namespace"});
+        if (r.name.empty()) r.name = string_at(*request, {"name"});
+        auto result = core::validate(r.spec, state.validation_context_for(r.namespace_, r.name));
+        auto errors = std::move(decoded.errors);
+        errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+        f.warnings = std::move(result.warnings);
+        if (!errors.empty()) {
+            // The API server's own wording for an invalid object (StatusReasonInvalid).
+            std::string message = "ProgressiveRollout.deployment.skyscanner.net " + core::quote(r.name) + " is invalid: ";
+            if (errors.size() > 1) message += "[";
+            for (std::size_t i = 0; i < errors.size(); ++i) message += (i ? ", " : "") + errors[i].to_string();
+            if (errors.size() > 1) message += "]";
+            f.allowed = false;
+            f.code = 422;
+            f.reason = "Invalid";
+            f.message = std::move(message);
+            a.outcome = "denied";
+            a.detail = "invalid";
+        }
+    }
+    a.body = render_review(f);
+    return a;
+}
+
+}  // namespace apr::codec

@@ -1,0 +1,39 @@
+#pragma once
+// admission.k8s.io/v1 AdmissionReview in and out: turns a request body into core facts, calls the
+// core's pure decision, and renders the answer (JSON Patch, base64, warnings, status). No I/O:
+// the HTTPS server and the tests call the same two functions.
+
+#include "core/admission.hpp"
+#include "core/fleet_state.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace apr::codec {
+
+struct review_event {
+    std::string namespace_;
+    std::string name;  // the Application
+    core::rollout_event event;
+};
+
+struct review_answer {
+    unsigned http_status = 200;
+    std::string body;
+    std::string outcome;  // allowed | held | denied | error (metrics label)
+    std::string detail;   // short reason for logs
+    std::optional<review_event> event;
+};
+
+// POST /mutate/applications
+review_answer review_application(std::string_view content_type, std::string_view body, const core::fleet_state& state,
+                                 const core::admission_identities& identities);
+
+// POST /validate/progressiverollouts
+review_answer review_rollout(std::string_view content_type, std::string_view body, const core::fleet_state& state);
+
+// Serialises RFC 6902 operations (values are raw JSON text from the core).
+std::string render_patch(const std::vector<core::patch_operation>& patch);
+
+}  // namespace apr::codec

@@ -1,0 +1,218 @@
+#include "codec/kube_objects.hpp"
+
+#include "codec/canonical_json.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/time_format.hpp"
+#include "core/admission.hpp"
+
+#include <rapidjson/error/en.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace apr::codec {
+
+namespace {
+
+std::string annotation(const rapidjson::Value& object, std::string_view key) {
+    return string_at(object, {"metadata", "annotations", key});
+}
+
+}  // namespace
+
+std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secret) {
+    if (!secret.IsObject() || string_at(secret, {"kind"}) != "Secret") return std::nullopt;
+    if (string_at(secret, {"metadata", "labels", secret_type_label}) != "cluster") return std::nullopt;
+    core::cluster c;
+    auto field = [&](std::string_view key) -> std::string {
+        if (auto plain = as_string(find_path(secret, {"stringData", key}))) return *plain;
+        if (auto encoded = as_string(find_path(secret, {"data", key})))
+            if (auto decoded = base64_decode(*encoded)) return *decoded;
+        return {};
+    };
+    c.server = field("server");
+    c.name = field("name");
+    if (c.name.empty()) c.name = string_at(secret, {"metadata", "name"});
+    if (const auto* labels = find_path(secret, {"metadata", "labels"}); labels && labels->IsObject())
+        for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it)
+            if (it->value.IsString())
+                c.labels.emplace(std::string(it->name.GetString(), it->name.GetStringLength()),
+                                 std::string(it->value.GetString(), it->value.GetStringLength()));
+    if (c.name.empty()) return std::nullopt;
+    return c;
+}
+
+std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& spec) {
+    std::array<std::optional<std::string>, 4> out;
+    if (!spec.IsObject()) return out;
+    for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
+        const auto& f = core::desired_state_fields[i];
+        auto it = spec.FindMember(rapidjson::StringRef(f.data(), f.size()));
+        if (it != spec.MemberEnd() && !it->value.IsNull()) out[i] = canonical_json(it->value);
+    }
+    return out;
+}
+
+std::string desired_state_canonical(const rapidjson::Value& spec) {
+    // Fields in sorted order so the text is canonical JSON of the sub-object.
+    auto fields = desired_state(spec);
+    std::vector<std::pair<std::string_view, const std::string*>> present;
+    for (std::size_t i = 0; i < fields.size(); ++i)
+        if (fields[i]) present.emplace_back(core::desired_state_fields[i], &*fields[i]);
+    std::sort(present.begin(), present.end());
+    std::string out = "{";
+    for (const auto& [name, json] : present) {
+        if (out.size() > 1) out += ',';
+        out += '"';
+        out += name;
+        out += "\":";
+        out += *json;
+    }
+    out += '}';
+    return out;
+}
+
+application_record decode_application(const rapidjson::Value& app) {
+    application_record r;
+    r.namespace_ = string_at(app, {"metadata", "namespace"});
+    r.name = string_at(app, {"metadata", "name"});
+    if (const auto* owners = find_path(app, {"metadata", "ownerReferences"}); owners && owners->IsArray())
+        for (const auto& o : owners->GetArray())
+            if (string_at(o, {"kind"}) == "ApplicationSet") {
+                r.application_set = string_at(o, {"name"});
+                break;
+            }
+    r.destination_server = string_at(app, {"spec", "destination", "server"});
+    r.destination_name = string_at(app, {"spec", "destination", "name"});
+    r.pending_spec = annotation(app, core::pending_spec_annotation);
+    r.bypass_reason = annotation(app, core::bypass_annotation);
+
+    auto& o = r.observation;
+    o.name = r.name;
+    o.pending_hash = annotation(app, core::pending_hash_annotation);
+    o.sync_status = string_at(app, {"status", "sync", "status"});
+    o.health_status = string_at(app, {"status", "health", "status"});
+    const auto* spec = find_path(app, {"spec"});
+    const auto* compared = find_path(app, {"status", "sync", "comparedTo"});
+    if (spec && compared && compared->IsObject()) {
+        bool same = true;
+        for (std::string_view f : {std::string_view("source"), std::string_view("sources")}) {
+            const auto* want = find_path(*spec, {f});
+            const auto* got = find_path(*compared, {f});
+            auto canon = [&](const rapidjson::Value* v) {
+                return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
+            };
+            if (canon(want) != canon(got)) same = false;
+        }
+        o.compared_to_current = same;
+    }
+    const auto phase = string_at(app, {"status", "operationState", "phase"});
+    o.operation_phase = phase;
+    o.operation_in_progress = (find_path(app, {"operation"}) && !find_path(app, {"operation"})->IsNull()) ||
+                              phase == "Running" || phase == "Terminating";
+    if (auto started = as_string(find_path(app, {"status", "operationState", "startedAt"})))
+        o.operation_started_at = parse_time(*started);
+    return r;
+}
+
+namespace {
+
+bool is_plain_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+
+void yaml_to_json(const YAML::Node& node, rapidjson::Value& out, rapidjson::Document::AllocatorType& alloc) {
+    switch (node.Type()) {
+        case YAML::NodeType::Null:
+        case YAML::NodeType::Undefined:
+            out.SetNull();
+            return;
+        case YAML::NodeType::Sequence:
+            out.SetArray();
+            for (const auto& item : node) {
+                rapidjson::Value v;
+                yaml_to_json(item, v, alloc);
+                out.PushBack(v, alloc);
+            }
+            return;
+        case YAML::NodeType::Map:
+            out.SetObject();
+            for (const auto& kv : node) {
+                rapidjson::Value key(kv.first.Scalar().c_str(), alloc);
+                rapidjson::Value v;
+                yaml_to_json(kv.second, v, alloc);
+                out.AddMember(key, v, alloc);
+            }
+            return;
+        case YAML::NodeType::Scalar: break;
+    }
+    const std::string& s = node.Scalar();
+    // Quoted scalars carry the non-specific tag "!": always strings ("true", "25%", "5").
+    if (node.Tag() != "!") {
+        if (is_plain_null(s)) return out.SetNull(), void();
+        if (s == "true" || s == "True" || s == "TRUE") return out.SetBool(true), void();
+        if (s == "false" || s == "False" || s == "FALSE") return out.SetBool(false), void();
+        long long i = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+        if (ec == std::errc{} && end == s.data() + s.size()) return out.SetInt64(i), void();
+        double d = 0;
+        auto [dend, dec] = std::from_chars(s.data(), s.data() + s.size(), d);
+        if (dec == std::errc{} && dend == s.data() + s.size() && s.find_first_of("0123456789") != std::string::npos)
+            return out.SetDouble(d), void();
+    }
+    out.SetString(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+
+void flatten(rapidjson::Document&& doc, std::vector<rapidjson::Document>& out) {
+    if (doc.IsNull()) return;
+    const auto kind = string_at(doc, {"kind"});
+    const auto* items = find_path(doc, {"items"});
+    if (kind.size() >= 4 && kind.ends_with("List") && items && items->IsArray()) {
+        for (auto& item : doc["items"].GetArray()) {
+            rapidjson::Document one;
+            one.CopyFrom(item, one.GetAllocator());
+            out.push_back(std::move(one));
+        }
+        return;
+    }
+    out.push_back(std::move(doc));
+}
+
+}  // namespace
+
+std::vector<rapidjson::Document> parse_objects(std::string_view text) {
+    std::vector<rapidjson::Document> out;
+    auto first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos && (text[first] == '{' || text[first] == '[')) {
+        rapidjson::Document doc;
+        doc.Parse(text.data(), text.size());
+        if (doc.HasParseError())
+            throw std::runtime_error(std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
+                                     rapidjson::GetParseError_En(doc.GetParseError()));
+        if (doc.IsArray()) {
+            for (auto& item : doc.GetArray()) {
+                rapidjson::Document one;
+                one.CopyFrom(item, one.GetAllocator());
+                flatten(std::move(one), out);
+            }
+        } else {
+            flatten(std::move(doc), out);
+        }
+        return out;
+    }
+    std::vector<YAML::Node> nodes;
+    try {
+        nodes = YAML::LoadAll(std::string(text));
+    } catch (const YAML::Exception& e) {
+        throw std::runtime_error("invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
+    }
+    for (const auto& node : nodes) {
+        rapidjson::Document doc;
+        yaml_to_json(node, doc, doc.GetAllocator());
+        flatten(std::move(doc), out);
+    }
+    return out;
+}
+
+}  // namespace apr::codec

@@ -1,0 +1,46 @@
+#pragma once
+// Kubernetes objects other than ProgressiveRollouts, reduced at the edge to what the project reads:
+// Argo CD cluster Secrets (name, server, labels: never credentials), Applications, and bundles of
+// objects from files (multi-document YAML, JSON, or a `List`).
+
+#include "core/rollout.hpp"
+#include "core/stage_machine.hpp"
+
+#include <rapidjson/document.h>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace apr::codec {
+
+inline constexpr std::string_view secret_type_label = "argocd.argoproj.io/secret-type";
+
+// A cluster from an Argo CD cluster Secret; nullopt when it is not one. `data` is base64-decoded;
+// `stringData` (as written by hand) wins, as the API server would merge it.
+std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secret);
+
+struct application_record {
+    std::string namespace_;
+    std::string name;
+    std::string application_set;  // ownerReference of kind ApplicationSet
+    std::string destination_server;
+    std::string destination_name;
+    std::string pending_spec;     // annotation, canonical JSON of the held desired state
+    core::application_observation observation;  // cluster left empty: resolved by the caller
+    std::string bypass_reason;
+};
+
+// `now` is not needed: operation times are read from the object.
+application_record decode_application(const rapidjson::Value& application);
+
+// Desired-state fields of an Application spec, canonical JSON each (nullopt when absent).
+std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& spec);
+std::string desired_state_canonical(const rapidjson::Value& spec);
+
+// Parses a file's text: JSON (object or List) or YAML (one or many documents). Each returned
+// document is one object; `List`s are flattened. Throws std::runtime_error with a position.
+std::vector<rapidjson::Document> parse_objects(std::string_view text);
+
+}  // namespace apr::codec

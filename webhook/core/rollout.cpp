@@ -1,0 +1,73 @@
+#include "core/rollout.hpp"
+
+#include <array>
+#include <utility>
+
+namespace apr::core {
+
+namespace {
+
+template <class Enum, std::size_t N>
+std::optional<Enum> lookup(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view text) {
+    for (const auto& [value, name] : table)
+        if (name == text) return value;
+    return std::nullopt;
+}
+
+template <class Enum, std::size_t N>
+std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum value) {
+    for (const auto& [v, name] : table)
+        if (v == value) return name;
+    return "Unknown";
+}
+
+constexpr std::array<std::pair<rollout_phase, std::string_view>, 5> rollout_phases{{
+    {rollout_phase::pending, "Pending"},
+    {rollout_phase::progressing, "Progressing"},
+    {rollout_phase::paused, "Paused"},
+    {rollout_phase::completed, "Completed"},
+    {rollout_phase::failed, "Failed"},
+}};
+constexpr std::array<std::pair<stage_phase, std::string_view>, 5> stage_phases{{
+    {stage_phase::pending, "Pending"},
+    {stage_phase::progressing, "Progressing"},
+    {stage_phase::baking, "Baking"},
+    {stage_phase::completed, "Completed"},
+    {stage_phase::failed, "Failed"},
+}};
+constexpr std::array<std::pair<cluster_phase, std::string_view>, 5> cluster_phases{{
+    {cluster_phase::pending, "Pending"},
+    {cluster_phase::requeued, "Requeued"},
+    {cluster_phase::updating, "Updating"},
+    {cluster_phase::done, "Done"},
+    {cluster_phase::failed, "Failed"},
+}};
+
+}  // namespace
+
+std::string_view to_string(rollout_phase p) { return name_of(rollout_phases, p); }
+std::string_view to_string(stage_phase p) { return name_of(stage_phases, p); }
+std::string_view to_string(cluster_phase p) { return name_of(cluster_phases, p); }
+std::optional<rollout_phase> parse_rollout_phase(std::string_view t) { return lookup(rollout_phases, t); }
+std::optional<stage_phase> parse_stage_phase(std::string_view t) { return lookup(stage_phases, t); }
+std::optional<cluster_phase> parse_cluster_phase(std::string_view t) { return lookup(cluster_phases, t); }
+
+long long rollout_status::clusters_done() const {
+    long long n = 0;
+    for (const auto& s : stages)
+        for (const auto& c : s.clusters) n += c.phase == cluster_phase::done;
+    return n;
+}
+
+long long rollout_status::clusters_total() const {
+    long long n = 0;
+    for (const auto& s : stages) n += static_cast<long long>(s.clusters.size());
+    return n;
+}
+
+bool references_application_set(const source_ref& ref) {
+    bool group_ok = ref.api_group.empty() || ref.api_group == "argoproj.io" || ref.api_group.starts_with("argoproj.io/");
+    return group_ok && ref.kind == "ApplicationSet";
+}
+
+}  // namespace apr::core

@@ -1,0 +1,133 @@
+#pragma once
+// The deployment.skyscanner.net/v1alpha1 ProgressiveRollout API as plain values: spec, status and
+// the cluster records the planner works on. Decoding from JSON/YAML lives in codec/, not here.
+
+#include "core/duration.hpp"
+#include "core/int_or_percent.hpp"
+#include "core/label_selector.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace apr::core {
+
+inline constexpr std::string_view api_group = "deployment.skyscanner.net";
+inline constexpr std::string_view api_version = "deployment.skyscanner.net/v1alpha1";
+inline constexpr std::string_view rollout_kind = "ProgressiveRollout";
+
+// An Argo CD cluster as the project sees it: never its credentials.
+struct cluster {
+    std::string name;
+    std::string server;
+    label_map labels;
+    friend bool operator==(const cluster&, const cluster&) = default;
+};
+
+struct source_ref {
+    std::string api_group;  // "argoproj.io", the seed's "argoproj.io/v1alpha1", or empty
+    std::string kind;
+    std::string name;
+    friend bool operator==(const source_ref&, const source_ref&) = default;
+};
+
+struct requeue_policy {
+    std::optional<label_selector> selector;
+    std::optional<long long> attempts;
+    std::optional<duration_field> interval;
+    friend bool operator==(const requeue_policy&, const requeue_policy&) = default;
+};
+
+struct stage_spec {
+    std::string name;
+    std::optional<label_selector> selector;  // spec.stages[].clusters.selector
+    std::string topology_key;                // stage level or clusters.topologyKey; empty = none
+    int_or_percent max_clusters = int_or_percent::percent(100);
+    int_or_percent max_unavailable = int_or_percent::integer(1);
+    std::optional<requeue_policy> requeue;
+    duration_field bake_time{"0s", duration::zero()};
+    duration_field progress_deadline{"30m", std::chrono::minutes(30)};
+    long long max_failures = 0;
+    friend bool operator==(const stage_spec&, const stage_spec&) = default;
+};
+
+struct rollout_spec {
+    source_ref source;
+    std::vector<stage_spec> stages;
+    bool paused = false;
+    friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
+};
+
+enum class rollout_phase { pending, progressing, paused, completed, failed };
+enum class stage_phase { pending, progressing, baking, completed, failed };
+enum class cluster_phase { pending, requeued, updating, done, failed };
+
+std::string_view to_string(rollout_phase);
+std::string_view to_string(stage_phase);
+std::string_view to_string(cluster_phase);
+std::optional<rollout_phase> parse_rollout_phase(std::string_view);
+std::optional<stage_phase> parse_stage_phase(std::string_view);
+std::optional<cluster_phase> parse_cluster_phase(std::string_view);
+
+struct cluster_status {
+    std::string name;
+    cluster_phase phase = cluster_phase::pending;
+    std::string hash;  // pending-hash this cluster was admitted with in the current pass
+    long long attempts = 0;
+    std::optional<time_point> next_attempt_at;
+    std::optional<time_point> admitted_at;
+    std::optional<time_point> finished_at;
+    std::string message;
+    friend bool operator==(const cluster_status&, const cluster_status&) = default;
+};
+
+struct stage_status {
+    std::string name;
+    stage_phase phase = stage_phase::pending;
+    std::optional<time_point> started_at;
+    std::optional<time_point> finished_at;
+    std::optional<time_point> bake_until;
+    std::string message;
+    std::vector<cluster_status> clusters;  // in admission order: requeued clusters move to the end
+    friend bool operator==(const stage_status&, const stage_status&) = default;
+};
+
+struct condition {
+    std::string type;    // Ready, Progressing, Stalled
+    std::string status;  // "True", "False", "Unknown"
+    std::string reason;
+    std::string message;
+    time_point last_transition_time{};
+    friend bool operator==(const condition&, const condition&) = default;
+};
+
+struct rollout_status {
+    long long observed_generation = 0;
+    rollout_phase phase = rollout_phase::pending;
+    std::string current_stage;
+    long long pass = 0;
+    std::string message;
+    std::vector<stage_status> stages;
+    std::vector<std::string> unstaged_clusters;
+    std::vector<condition> conditions;
+    friend bool operator==(const rollout_status&, const rollout_status&) = default;
+
+    // Derived, for printer columns ("3/8"); recomputed on every write.
+    long long clusters_done() const;
+    long long clusters_total() const;
+};
+
+struct rollout {
+    std::string namespace_;
+    std::string name;
+    long long generation = 0;
+    bool deleting = false;  // metadata.deletionTimestamp is set
+    rollout_spec spec;
+    rollout_status status;
+};
+
+// True when sourceRef points at an ApplicationSet (any accepted apiGroup spelling).
+bool references_application_set(const source_ref& ref);
+
+}  // namespace apr::core

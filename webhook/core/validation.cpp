@@ -1,0 +1,155 @@
+#include "core/validation.hpp"
+
+#include <set>
+
+namespace apr::core {
+
+namespace {
+
+constexpr std::string_view int_or_percent_detail = "must be an integer or a percentage between 0% and 100%";
+
+void check_int_or_percent(const int_or_percent& v, const std::string& path, field_errors& errors) {
+    if (!v.well_formed) {
+        errors.push_back({error_kind::invalid, path, quote(v.text), std::string(int_or_percent_detail)});
+    } else if (v.is_percent && (v.value < 0 || v.value > 100)) {
+        errors.push_back({error_kind::invalid, path, quote(v.text), std::string(int_or_percent_detail)});
+    } else if (!v.is_percent && v.value < 0) {
+        errors.push_back({error_kind::invalid, path, std::to_string(v.value), "must be greater than or equal to 0"});
+    }
+}
+
+void check_duration(const duration_field& d, const std::string& path, bool allow_zero, field_errors& errors) {
+    if (!d.value) {
+        errors.push_back({error_kind::invalid, path, quote(d.text),
+                          "must be a duration such as \"90s\", \"30m\" or \"1h30m\""});
+    } else if (*d.value < duration::zero() || (!allow_zero && *d.value == duration::zero())) {
+        errors.push_back({error_kind::invalid, path, quote(d.text),
+                          allow_zero ? "must not be negative" : "must be greater than 0"});
+    }
+}
+
+// DNS-1123 subdomain, as for metadata.name of an ApplicationSet.
+bool is_object_name(std::string_view s) {
+    if (s.empty() || s.size() > 253) return false;
+    auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+    for (char c : s)
+        if (!ok(c) && c != '-' && c != '.') return false;
+    return ok(s.front()) && ok(s.back());
+}
+
+void check_source_ref(const source_ref& ref, const validation_context& context, field_errors& errors) {
+    const std::string path = "spec.sourceRef";
+    const auto& g = ref.api_group;
+    if (!(g.empty() || g == "argoproj.io" || g == "argoproj.io/v1alpha1"))
+        errors.push_back({error_kind::unsupported, child(path, "apiGroup"), quote(g),
+                          "supported values: \"argoproj.io\", \"argoproj.io/v1alpha1\""});
+    if (ref.kind.empty())
+        errors.push_back({error_kind::required, child(path, "kind"), "", ""});
+    else if (ref.kind != "ApplicationSet")
+        errors.push_back({error_kind::unsupported, child(path, "kind"), quote(ref.kind),
+                          "supported values: \"ApplicationSet\""});
+    if (ref.name.empty()) {
+        errors.push_back({error_kind::required, child(path, "name"), "", ""});
+        return;
+    }
+    if (!is_object_name(ref.name)) {
+        errors.push_back({error_kind::invalid, child(path, "name"), quote(ref.name),
+                          "must be a lowercase RFC 1123 subdomain (an ApplicationSet name)"});
+        return;
+    }
+    for (const auto& other : context.others) {
+        if (other.name == context.name || other.application_set != ref.name) continue;
+        errors.push_back({error_kind::invalid, child(path, "name"), quote(ref.name),
+                          "ApplicationSet is already rolled out by ProgressiveRollout " + quote(other.name) +
+                              "; an ApplicationSet may be referenced by only one ProgressiveRollout"});
+    }
+}
+
+void check_stage(const stage_spec& stage, const std::string& path, field_errors& errors) {
+    if (stage.name.empty()) errors.push_back({error_kind::required, child(path, "name"), "", ""});
+    if (!stage.selector)
+        errors.push_back({error_kind::required, child(path, "clusters.selector"), "",
+                          "a stage must select its clusters ({} selects every cluster)"});
+    else
+        validate_selector(*stage.selector, child(path, "clusters.selector"), errors);
+    if (!stage.topology_key.empty())
+        if (auto p = label_key_problem(stage.topology_key); !p.empty())
+            errors.push_back({error_kind::invalid, child(path, "topologyKey"), quote(stage.topology_key), p});
+
+    check_int_or_percent(stage.max_clusters, child(path, "maxClusters"), errors);
+    const auto max_unavailable_path = child(path, "maxUnavailable");
+    check_int_or_percent(stage.max_unavailable, max_unavailable_path, errors);
+    if (stage.max_unavailable.is_zero())
+        errors.push_back({error_kind::invalid, max_unavailable_path,
+                          stage.max_unavailable.is_percent ? quote(stage.max_unavailable.text) : "0",
+                          "must be greater than 0, or the stage would never admit a cluster"});
+
+    if (stage.requeue) {
+        const auto rq = child(path, "requeue");
+        if (!stage.requeue->selector)
+            errors.push_back({error_kind::required, child(rq, "selector"), "", ""});
+        else
+            validate_selector(*stage.requeue->selector, child(rq, "selector"), errors);
+        if (!stage.requeue->attempts)
+            errors.push_back({error_kind::required, child(rq, "attempts"), "", ""});
+        else if (*stage.requeue->attempts < 0)
+            errors.push_back({error_kind::invalid, child(rq, "attempts"), std::to_string(*stage.requeue->attempts),
+                              "must be greater than or equal to 0"});
+        if (!stage.requeue->interval)
+            errors.push_back({error_kind::required, child(rq, "interval"), "", ""});
+        else
+            check_duration(*stage.requeue->interval, child(rq, "interval"), false, errors);
+    }
+    check_duration(stage.bake_time, child(path, "bakeTime"), true, errors);
+    check_duration(stage.progress_deadline, child(path, "progressDeadline"), false, errors);
+    if (stage.max_failures < 0)
+        errors.push_back({error_kind::invalid, child(path, "maxFailures"), std::to_string(stage.max_failures),
+                          "must be greater than or equal to 0"});
+}
+
+void add_cluster_warnings(const rollout_spec& spec, const validation_context& context,
+                          std::vector<std::string>& warnings) {
+    for (std::size_t i = 0; i < spec.stages.size(); ++i) {
+        const auto& stage = spec.stages[i];
+        if (!stage.selector) continue;
+        std::size_t matched = 0, unlabelled = 0;
+        for (const auto& c : context.clusters) {
+            if (!stage.selector->matches(c.labels)) continue;
+            ++matched;
+            if (!stage.topology_key.empty() && !c.labels.contains(stage.topology_key)) ++unlabelled;
+        }
+        const auto path = indexed("spec.stages", i);
+        if (matched == 0)
+            warnings.push_back(path + ".clusters.selector: stage " + quote(stage.name) + " matches no known cluster");
+        if (unlabelled > 0)
+            warnings.push_back(path + ".topologyKey: " + std::to_string(unlabelled) + " of " + std::to_string(matched) +
+                               " selected clusters lack the label " + quote(stage.topology_key) +
+                               "; they are picked last");
+    }
+}
+
+}  // namespace
+
+validation_result validate(const rollout_spec& spec, const validation_context& context) {
+    validation_result result;
+    auto& errors = result.errors;
+    check_source_ref(spec.source, context, errors);
+    if (spec.stages.empty())
+        errors.push_back({error_kind::required, "spec.stages", "", "at least one stage is required"});
+    std::set<std::string, std::less<>> names;
+    for (std::size_t i = 0; i < spec.stages.size(); ++i) {
+        const auto path = indexed("spec.stages", i);
+        check_stage(spec.stages[i], path, errors);
+        const auto& name = spec.stages[i].name;
+        if (!name.empty() && !names.insert(name).second)
+            errors.push_back({error_kind::duplicate, child(path, "name"), quote(name), ""});
+    }
+    for (std::size_t i = 0; i < spec.stages.size(); ++i)
+        if (spec.stages[i].max_clusters.is_zero())
+            result.warnings.push_back(indexed("spec.stages", i) + ".maxClusters: stage " +
+                                      quote(spec.stages[i].name) + " takes no cluster");
+    if (context.clusters_known) add_cluster_warnings(spec, context, result.warnings);
+    return result;
+}
+
+}  // namespace apr::core

@@ -1,0 +1,36 @@
+#pragma once
+// The semantic rules of PRODUCT.md §4 for a ProgressiveRollout spec. The validating webhook and
+// the `validate` command both call validate(): one rule set, no drift. Syntax/type errors found
+// while decoding (codec/) are collected by the decoder into the same list before this runs.
+
+#include "core/field_errors.hpp"
+#include "core/rollout.hpp"
+
+#include <string>
+#include <vector>
+
+namespace apr::core {
+
+// Another ProgressiveRollout in the same namespace, for the one-ApplicationSet-one-rollout rule.
+struct rollout_reference {
+    std::string name;
+    std::string application_set;
+};
+
+struct validation_context {
+    std::string name;  // of the rollout being validated (skipped in `others`)
+    std::vector<rollout_reference> others;
+    // Known clusters for the warnings; empty with `clusters_known == false` skips them.
+    bool clusters_known = false;
+    std::vector<cluster> clusters;
+};
+
+struct validation_result {
+    field_errors errors;
+    std::vector<std::string> warnings;
+    bool ok() const { return errors.empty(); }
+};
+
+validation_result validate(const rollout_spec& spec, const validation_context& context);
+
+}  // namespace apr::core

@@ -1,0 +1,308 @@
+#include "kube/config.hpp"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace apr::kube {
+
+namespace {
+
+[[noreturn]] void
+fail(std::string const& where, std::string const& what)
+{
+    throw std::runtime_error(where + ": " + what);
+}
+
+std::string
+trim(std::string s)
+{
+    auto const ws = " \t\r\n";
+    auto b = s.find_first_not_of(ws);
+    if(b == std::string::npos)
+        return {};
+    auto e = s.find_last_not_of(ws);
+    return s.substr(b, e - b + 1);
+}
+
+// Splits "https://host:port/prefix" (IPv6 as [addr]); only https is accepted, since the
+// client always speaks TLS.
+void
+parse_server(std::string const& server, cluster_config& cfg, std::string const& where)
+{
+    std::string_view s = server;
+    constexpr std::string_view scheme = "https://";
+    if(s.substr(0, scheme.size()) != scheme)
+        fail(where, "server '" + server + "' must start with https://");
+    s.remove_prefix(scheme.size());
+    auto slash = s.find('/');
+    std::string_view authority = s.substr(0, slash);
+    cfg.base_path = slash == std::string_view::npos ? "" : std::string(s.substr(slash));
+    while(!cfg.base_path.empty() && cfg.base_path.back() == '/')
+        cfg.base_path.pop_back();
+    if(authority.empty())
+        fail(where, "server '" + server + "' has no host");
+    if(authority.front() == '[')
+    {
+        auto close = authority.find(']');
+        if(close == std::string_view::npos)
+            fail(where, "server '" + server + "' has an unterminated IPv6 literal");
+        cfg.host = std::string(authority.substr(1, close - 1));
+        auto rest = authority.substr(close + 1);
+        if(!rest.empty())
+        {
+            if(rest.front() != ':')
+                fail(where, "server '" + server + "' is malformed");
+            cfg.port = std::string(rest.substr(1));
+        }
+    }
+    else
+    {
+        auto colon = authority.rfind(':');
+        cfg.host = std::string(authority.substr(0, colon));
+        if(colon != std::string_view::npos)
+            cfg.port = std::string(authority.substr(colon + 1));
+    }
+    if(cfg.host.empty() || cfg.port.empty() ||
+        cfg.port.find_first_not_of("0123456789") != std::string::npos)
+        fail(where, "server '" + server + "' has a bad host or port");
+}
+
+std::string
+resolve_relative(std::string const& file, std::filesystem::path const& base_dir)
+{
+    std::filesystem::path p(file);
+    if(p.is_relative())
+        p = base_dir / p;
+    return p.string();
+}
+
+YAML::Node
+find_named(YAML::Node const& list, std::string const& name, std::string const& where,
+    char const* list_name, char const* inner)
+{
+    if(list && !list.IsSequence())
+        fail(where, std::string(list_name) + " is not a list");
+    if(list)
+        for(auto const& entry : list)
+            if(entry["name"] && entry["name"].as<std::string>() == name)
+            {
+                auto node = entry[inner];
+                if(!node || !node.IsMap())
+                    fail(where, std::string(list_name) + "[" + name + "]." + inner +
+                        " is missing");
+                return node;
+            }
+    fail(where, std::string(list_name) + " has no entry named '" + name + "'");
+}
+
+std::string
+scalar(YAML::Node const& node, char const* key, std::string const& where)
+{
+    auto v = node[key];
+    if(!v)
+        return {};
+    if(!v.IsScalar())
+        fail(where, std::string(key) + " is not a string");
+    return v.as<std::string>();
+}
+
+} // namespace
+
+std::string
+read_file(std::string const& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if(!in)
+        throw std::runtime_error(path + ": cannot read file");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string
+base64_decode(std::string_view in)
+{
+    std::string clean;
+    clean.reserve(in.size());
+    for(char c : in)
+        if(c != '\n' && c != '\r' && c != ' ' && c != '\t')
+            clean.push_back(c);
+    if(clean.size() % 4 != 0)
+        throw std::runtime_error("base64 length is not a multiple of 4");
+    std::string out(clean.size() / 4 * 3, '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+        reinterpret_cast<unsigned char const*>(clean.data()), static_cast<int>(clean.size()));
+    if(n < 0)
+        throw std::runtime_error("invalid base64");
+    // EVP_DecodeBlock writes zero bytes for the padding; drop them.
+    std::size_t pad = 0;
+    if(!clean.empty() && clean.back() == '=')
+        ++pad;
+    if(clean.size() > 1 && clean[clean.size() - 2] == '=')
+        ++pad;
+    out.resize(static_cast<std::size_t>(n) - pad);
+    return out;
+}
+
+cluster_config
+load_kubeconfig(std::string const& path, std::string_view context)
+{
+    YAML::Node root;
+    try
+    {
+        root = YAML::LoadFile(path);
+    }
+    catch(YAML::Exception const& e)
+    {
+        fail("kubeconfig " + path, std::string("cannot parse: ") + e.what());
+    }
+    if(!root.IsMap())
+        fail("kubeconfig " + path, "not a YAML map");
+
+    std::string where = "kubeconfig " + path;
+    std::string ctx_name(context);
+    if(ctx_name.empty())
+        ctx_name = scalar(root, "current-context", where);
+    if(ctx_name.empty())
+        fail(where, "current-context is not set");
+
+    cluster_config cfg;
+    auto const base_dir = std::filesystem::absolute(path).parent_path();
+    try
+    {
+        auto ctx = find_named(root["contexts"], ctx_name, where, "contexts", "context");
+        std::string cluster_name = scalar(ctx, "cluster", where);
+        std::string user_name = scalar(ctx, "user", where);
+        where += " context " + ctx_name;
+        cfg.source = where;
+
+        auto cluster = find_named(root["clusters"], cluster_name, where, "clusters", "cluster");
+        std::string server = scalar(cluster, "server", where);
+        if(server.empty())
+            fail(where, "clusters[" + cluster_name + "].cluster.server is missing");
+        parse_server(server, cfg, where + " clusters[" + cluster_name + "].cluster.server");
+        cfg.tls_server_name = scalar(cluster, "tls-server-name", where);
+        if(auto v = cluster["insecure-skip-tls-verify"])
+            cfg.insecure_skip_tls_verify = v.as<bool>();
+        if(auto d = scalar(cluster, "certificate-authority-data", where); !d.empty())
+        {
+            try { cfg.ca_pem = base64_decode(d); }
+            catch(std::exception const& e)
+            {
+                fail(where, "clusters[" + cluster_name + "].cluster.certificate-authority-data: " +
+                    e.what());
+            }
+        }
+        else if(auto f = scalar(cluster, "certificate-authority", where); !f.empty())
+            cfg.ca_pem = read_file(resolve_relative(f, base_dir));
+
+        if(!user_name.empty())
+        {
+            auto user = find_named(root["users"], user_name, where, "users", "user");
+            std::string const uw = "users[" + user_name + "].user.";
+            if(user["exec"] || user["auth-provider"])
+                fail(where, uw + "exec/auth-provider are not supported; use a token or client "
+                    "certificate");
+            cfg.token = trim(scalar(user, "token", where));
+            if(auto f = scalar(user, "tokenFile", where); !f.empty())
+            {
+                cfg.token_file = resolve_relative(f, base_dir);
+                read_file(cfg.token_file);  // fail at startup, not on the first request
+            }
+            auto load_pem = [&](char const* data_key, char const* file_key) -> std::string {
+                if(auto d = scalar(user, data_key, where); !d.empty())
+                {
+                    try { return base64_decode(d); }
+                    catch(std::exception const& e) { fail(where, uw + data_key + ": " + e.what()); }
+                }
+                if(auto f = scalar(user, file_key, where); !f.empty())
+                    return read_file(resolve_relative(f, base_dir));
+                return {};
+            };
+            cfg.client_cert_pem = load_pem("client-certificate-data", "client-certificate");
+            cfg.client_key_pem = load_pem("client-key-data", "client-key");
+            if(cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
+                fail(where, uw + "client-certificate and client-key must be given together");
+        }
+    }
+    catch(YAML::Exception const& e)
+    {
+        fail(where, std::string("unexpected field type: ") + e.what());
+    }
+    return cfg;
+}
+
+cluster_config
+load_in_cluster(std::string const& dir)
+{
+    char const* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    char const* port = std::getenv("KUBERNETES_SERVICE_PORT");
+    if(!host || !*host || !port || !*port)
+        throw std::runtime_error(
+            "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+    cluster_config cfg;
+    cfg.source = "in-cluster";
+    std::string h = host;
+    // The service host is usually an IP; an IPv6 literal arrives without brackets.
+    cfg.host = h;
+    cfg.port = port;
+    cfg.ca_pem = read_file(dir + "/ca.crt");
+    cfg.token_file = dir + "/token";
+    read_file(cfg.token_file);
+    return cfg;
+}
+
+cluster_config
+load_config(std::string const& path)
+{
+    if(!path.empty())
+        return load_kubeconfig(path);
+    if(char const* env = std::getenv("KUBECONFIG"); env && *env)
+    {
+        std::string first(env);
+        first = first.substr(0, first.find(':'));  // first file of a KUBECONFIG list
+        return load_kubeconfig(first);
+    }
+    if(char const* h = std::getenv("KUBERNETES_SERVICE_HOST"); h && *h)
+        return load_in_cluster();
+    char const* home = std::getenv("HOME");
+    if(!home)
+        throw std::runtime_error("no kubeconfig: KUBECONFIG and HOME are unset and not in a cluster");
+    return load_kubeconfig(std::string(home) + "/.kube/config");
+}
+
+token_source::token_source(cluster_config const& cfg, std::chrono::seconds refresh)
+    : token_(cfg.token), file_(cfg.token_file), refresh_(refresh)
+{
+}
+
+std::string
+token_source::current()
+{
+    std::lock_guard lock(mutex_);
+    if(file_.empty())
+        return token_;
+    auto now = std::chrono::steady_clock::now();
+    if(token_.empty() || now - read_at_ >= refresh_)
+    {
+        try
+        {
+            token_ = trim(read_file(file_));
+            read_at_ = now;
+        }
+        catch(std::exception const&)
+        {
+            // Keep the previous token: a rotation in progress must not break requests.
+            read_at_ = now;
+        }
+    }
+    return token_;
+}
+
+} // namespace apr::kube

@@ -1,0 +1,68 @@
+#pragma once
+// Where the API server is and how to authenticate to it: loaded once at startup from a
+// kubeconfig file or from the in-cluster service account. Loading throws std::runtime_error
+// with a message naming the file and field; nothing here does network I/O.
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace apr::kube {
+
+struct cluster_config
+{
+    std::string host;             // DNS name or IP literal (IPv6 without brackets)
+    std::string port = "443";
+    std::string base_path;        // path prefix of the server URL, usually empty
+    std::string ca_pem;           // empty: the system trust store
+    std::string tls_server_name;  // overrides the name verified (and sent as SNI)
+    bool insecure_skip_tls_verify = false;  // only when the kubeconfig says so
+    std::string client_cert_pem;
+    std::string client_key_pem;
+    std::string token;            // static bearer token
+    std::string token_file;       // bearer token re-read as it rotates (wins over `token`)
+    std::string source;           // "kubeconfig FILE context NAME" / "in-cluster": for messages
+};
+
+// Reads a kubeconfig (current-context unless `context` is given). Relative file paths resolve
+// against the kubeconfig's directory, as client-go does. exec/auth-provider are not supported.
+cluster_config
+load_kubeconfig(std::string const& path, std::string_view context = {});
+
+// KUBERNETES_SERVICE_HOST/PORT plus `dir`/ca.crt and `dir`/token.
+cluster_config
+load_in_cluster(std::string const& dir = "/var/run/secrets/kubernetes.io/serviceaccount");
+
+// `path` if given, else $KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set,
+// else ~/.kube/config.
+cluster_config
+load_config(std::string const& path = {});
+
+// Bearer token for requests: the static token, or the token file re-read at most every
+// `refresh` (projected service account tokens rotate; client-go re-reads every minute).
+class token_source
+{
+public:
+    explicit token_source(cluster_config const& cfg,
+        std::chrono::seconds refresh = std::chrono::seconds(60));
+
+    // Empty when the config has no token. Never log the result.
+    std::string current();
+
+private:
+    std::mutex mutex_;
+    std::string token_;
+    std::string file_;
+    std::chrono::seconds refresh_;
+    std::chrono::steady_clock::time_point read_at_{};
+};
+
+// Helpers shared with tests.
+std::string
+base64_decode(std::string_view in);       // throws std::runtime_error on bad input
+
+std::string
+read_file(std::string const& path);       // throws std::runtime_error naming the file
+
+} // namespace apr::kube

@@ -1,0 +1,51 @@
+#include "kube/log.hpp"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace apr::kube {
+
+namespace {
+
+std::mutex sink_mutex;
+log_sink current_sink;
+
+char const*
+level_name(log_level level)
+{
+    switch(level)
+    {
+    case log_level::debug: return "debug";
+    case log_level::info: return "info";
+    case log_level::warning: return "warning";
+    case log_level::error: return "error";
+    }
+    return "?";
+}
+
+} // namespace
+
+void
+set_log_sink(log_sink sink)
+{
+    std::lock_guard lock(sink_mutex);
+    current_sink = std::move(sink);
+}
+
+void
+log(log_level level, std::string_view message)
+{
+    std::lock_guard lock(sink_mutex);
+    if(current_sink)
+    {
+        current_sink(level, message);
+        return;
+    }
+    if(level == log_level::debug)
+        return;
+    std::fprintf(stderr, "kube %s: %.*s\n", level_name(level),
+        static_cast<int>(message.size()), message.data());
+}
+
+} // namespace apr::kube

@@ -1,0 +1,102 @@
+#pragma once
+// The LIST + WATCH loop behind every informer (client-go's Reflector): paged LIST, then WATCH
+// from the list's resourceVersion with bookmarks and a random 5-10 min server timeout; re-list
+// on 410 (HTTP 410 or an ERROR event), re-watch from the last resourceVersion after a timeout
+// or a dropped connection, with exponential backoff and jitter between failures. It runs on
+// its own thread; the typed store lives in informer<T> (informer.hpp).
+
+#include "kube/backoff.hpp"
+#include "kube/client.hpp"
+
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace apr::kube {
+
+// Plain counters; the lead exports them on /metrics.
+struct watch_stats
+{
+    std::atomic<std::uint64_t> lists{0};           // every completed LIST (first sync included)
+    std::atomic<std::uint64_t> relists{0};         // LISTs after the first (410, errors)
+    std::atomic<std::uint64_t> gone{0};            // 410s seen (HTTP or ERROR event)
+    std::atomic<std::uint64_t> watch_restarts{0};  // watches re-opened for any reason
+    std::atomic<std::uint64_t> errors{0};          // failed requests, bad events, bad objects
+    std::atomic<std::uint64_t> events{0};          // ADDED/MODIFIED/DELETED applied
+    std::atomic<std::uint64_t> bookmarks{0};
+};
+
+struct reflector_options
+{
+    std::string path;            // collection, e.g. "/api/v1/namespaces/argocd/secrets"
+    std::string label_selector;  // optional, e.g. "argocd.argoproj.io/secret-type=cluster"
+    std::string field_selector;  // optional
+    std::size_t page_limit = 500;
+    backoff_policy backoff{};
+    std::chrono::seconds min_watch_timeout{300};
+    std::chrono::seconds max_watch_timeout{600};
+    std::chrono::seconds watch_idle_timeout{0};  // 0: max_watch_timeout + 30 s
+};
+
+enum class watch_event_type { added, modified, deleted };
+
+class reflector
+{
+public:
+    reflector(client& c, reflector_options opts);
+    virtual ~reflector();
+    reflector(reflector const&) = delete;
+    reflector& operator=(reflector const&) = delete;
+
+    void start();
+    // Idempotent; derived classes call it from their destructor.
+    void stop();
+
+    // True once the first LIST has been stored (and stays true across re-lists).
+    bool synced() const { return synced_.load(); }
+    bool wait_synced(std::chrono::milliseconds timeout) const;
+
+    std::string resource_version() const;
+    watch_stats const& stats() const { return stats_; }
+    reflector_options const& options() const { return opts_; }
+
+    // "namespace/name", or "name" for cluster-scoped objects; empty when metadata is unusable.
+    static std::string object_key(rapidjson::Value const& object);
+
+protected:
+    // All called on the reflector thread.
+    virtual void begin_list() = 0;
+    virtual void list_item(std::string const& key, rapidjson::Value const& object) = 0;
+    virtual void end_list() = 0;
+    virtual void apply(watch_event_type type, std::string const& key,
+        rapidjson::Value const& object) = 0;
+    virtual void end_batch() = 0;
+
+    watch_stats stats_;
+
+private:
+    enum class watch_outcome { ended, gone, failed };
+
+    void run(std::stop_token stop);
+    bool list_once();
+    watch_outcome watch_once(std::stop_token const& stop);
+    std::string selectors() const;
+    void set_resource_version(std::string rv);
+    bool wait_for(std::stop_token const& stop, std::chrono::milliseconds d);
+
+    client& client_;
+    reflector_options opts_;
+    std::atomic<bool> synced_{false};
+    mutable std::mutex mutex_;
+    mutable std::condition_variable_any cv_;
+    std::string rv_;
+    std::jthread thread_;
+};
+
+} // namespace apr::kube

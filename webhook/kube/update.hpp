@@ -21,8 +21,8 @@ struct conflict_retry
 // object already says what the caller wants). Use the document's allocator for new values.
 using mutate_fn = std::function<bool(rapidjson::Document& object)>;
 
-// `path` is the object to read and write, e.g. ".../progressiverollouts/x/status" for a status
-// subresource (its GET returns the whole object). Returns the written object, or the object
+// `path` is the object to write, e.g. ".../progressiverollouts/x/status" for a status
+// subresource (then the object is read from ".../progressiverollouts/x"). Returns the written object, or the object
 // as read when `mutate` returned false; a 409 after `steps` attempts is returned as is.
 api_result<rapidjson::Document>
 update_with_retry(client& c, std::string_view path, mutate_fn const& mutate,

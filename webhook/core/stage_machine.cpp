@@ -287,21 +287,27 @@ private:
     }
 
     void enforce_failure_budgets() {
-        auto& st = status();
-        for (std::size_t k = 0; k < st.stages.size(); ++k) {
-            auto& s = st.stages[k];
-            if (s.phase == stage_phase::pending || s.phase == stage_phase::failed) continue;
-            long long failed = std::count_if(s.clusters.begin(), s.clusters.end(),
-                                             [](const cluster_status& c) { return c.phase == cluster_phase::failed; });
-            const auto budget = rollout_.spec.stages[k].max_failures;
-            if (failed <= budget) continue;
-            s.phase = stage_phase::failed;
-            s.finished_at = now_;
-            s.message = std::to_string(failed) + " failed cluster(s), maxFailures is " + std::to_string(budget);
-            st.phase = rollout_phase::failed;
-            st.message = "stage " + s.name + " failed: " + s.message;
-            emit(true, "RolloutFailed", st.message + "; no further cluster is admitted");
+        for (std::size_t k = 0; k < status().stages.size(); ++k) {
+            const auto phase = status().stages[k].phase;
+            if (phase != stage_phase::pending && phase != stage_phase::failed) enforce_failure_budget(k);
         }
+    }
+
+    // More failed clusters than maxFailures fails the stage and the rollout; true when it did.
+    bool enforce_failure_budget(std::size_t k) {
+        auto& st = status();
+        auto& s = st.stages[k];
+        long long failed = std::count_if(s.clusters.begin(), s.clusters.end(),
+                                         [](const cluster_status& c) { return c.phase == cluster_phase::failed; });
+        const auto budget = rollout_.spec.stages[k].max_failures;
+        if (failed <= budget) return false;
+        s.phase = stage_phase::failed;
+        s.finished_at = now_;
+        s.message = std::to_string(failed) + " failed cluster(s), maxFailures is " + std::to_string(budget);
+        st.phase = rollout_phase::failed;
+        st.message = "stage " + s.name + " failed: " + s.message;
+        emit(true, "RolloutFailed", st.message + "; no further cluster is admitted");
+        return true;
     }
 
     admit_action admit_for(const std::string& cluster_name, const cluster_view& view) {
@@ -398,6 +404,10 @@ private:
                                                 " cluster(s)");
             }
             admit_into(k);
+            if (enforce_failure_budget(k)) {
+                st.current_stage = s.name;
+                break;
+            }
             if (s.phase == stage_phase::progressing && settled(s)) {
                 const bool changed_something = std::any_of(s.clusters.begin(), s.clusters.end(),
                                                            [](const cluster_status& c) { return !c.hash.empty(); });

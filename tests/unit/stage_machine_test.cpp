@@ -1,0 +1,382 @@
+#define BOOST_TEST_MODULE stage_machine
+#include <boost/test/unit_test.hpp>
+
+#include "core/planner.hpp"
+#include "test_fleet.hpp"
+
+#include <random>
+
+using namespace apr::core;
+using namespace apr::test;
+using names = std::vector<std::string>;
+
+namespace {
+
+std::size_t position(const names& order, const std::string& name) {
+    return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
+}
+
+const stage_status& stage_named(const fleet_sim& sim, const std::string& name) {
+    for (const auto& s : sim.rollout.status.stages)
+        if (s.name == name) return s;
+    BOOST_FAIL("no stage " + name);
+    throw;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rollout_scenarios)
+
+BOOST_AUTO_TEST_CASE(nothing_happens_until_the_application_set_changes) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.step();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::pending);
+    BOOST_TEST(sim.admitted_order.empty());
+    BOOST_TEST(sim.rollout.status.stages.size() == 3u);  // the plan is visible before anything moves
+    BOOST_TEST(sim.rollout.status.unstaged_clusters == (names{"us-east-1a-1"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(happy_path_walks_three_stages_in_order) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.change_template("v2");
+    sim.run();
+    const auto& st = sim.rollout.status;
+    BOOST_TEST(st.phase == rollout_phase::completed);
+    BOOST_TEST(st.pass == 1);
+    // Canary first (two regions in parallel), then eu-west-1 one at a time, then eu-central-1.
+    names expected = {"eu-central-1a-1", "eu-north-1a-1", "eu-west-1a-1", "eu-west-1a-2",
+                      "eu-west-1b-1",    "eu-west-1c-1",  "eu-central-1b-1", "eu-central-1c-1"};
+    BOOST_TEST(sim.admitted_order == expected, boost::test_tools::per_element());
+    BOOST_TEST(sim.apps.at("us-east-1a-1").pending == "v2");  // unstaged: held, never updated
+    BOOST_TEST(st.clusters_done() == 8);
+    for (const auto& s : st.stages) BOOST_TEST(s.phase == stage_phase::completed);
+    auto ready = std::find_if(st.conditions.begin(), st.conditions.end(), [](const condition& c) { return c.type == "Ready"; });
+    BOOST_REQUIRE(ready != st.conditions.end());
+    BOOST_TEST(ready->status == "False");
+    BOOST_TEST(ready->reason == "UnstagedClusters");
+    BOOST_TEST(sim.has_event("RolloutCompleted"));
+}
+
+BOOST_AUTO_TEST_CASE(max_unavailable_bounds_parallel_updates) {
+    std::vector<cluster> fleet;
+    for (int i = 0; i < 9; ++i) fleet.push_back(make_cluster("c" + std::to_string(i), {{"region", "r"}}));
+    rollout_spec spec;
+    spec.source = {"argoproj.io", "ApplicationSet", "set"};
+    spec.stages = {stage("all", match({{"region", "r"}}), int_or_percent::percent(34))};  // 3 of 9
+    fleet_sim sim(spec, fleet);
+    sim.settle_steps = 3;
+    sim.change_template("v2");
+    for (int i = 0; i < 40; ++i) {
+        sim.step();
+        long long updating = 0;
+        for (const auto& c : sim.rollout.status.stages[0].clusters) updating += c.phase == cluster_phase::updating;
+        BOOST_TEST(updating <= 3);
+        sim.argo();
+        sim.advance(10s);
+    }
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+}
+
+BOOST_AUTO_TEST_CASE(drained_cluster_is_requeued_to_the_end_and_updated_once_undrained) {
+    auto fleet = emea_fleet();
+    fleet[1].labels["drained"] = "true";  // eu-west-1a-2
+    fleet_sim sim(seed_spec(), fleet);
+    sim.change_template("v2");
+    // Run until eu-west-1's other clusters are done.
+    for (int i = 0; i < 30; ++i) {
+        sim.step();
+        sim.argo();
+        sim.advance(10s);
+    }
+    const auto* drained = sim.cluster_status("eu-west-1a-2");
+    BOOST_REQUIRE(drained);
+    BOOST_TEST(drained->phase == cluster_phase::requeued);
+    BOOST_TEST(drained->attempts == 1);
+    BOOST_REQUIRE(drained->next_attempt_at.has_value());
+    BOOST_TEST(stage_named(sim, "eu-west-1").clusters.back().name == "eu-west-1a-2");  // moved to the end
+    BOOST_TEST(sim.rollout.status.current_stage == "eu-west-1");  // the stage waits for it
+    BOOST_TEST(position(sim.admitted_order, "eu-central-1b-1") == sim.admitted_order.size());
+    BOOST_TEST(sim.has_event("ClusterRequeued"));
+
+    // Maintenance over: the label goes, the next attempt (after the interval) updates it.
+    sim.clusters[1].labels.erase("drained");
+    sim.advance(30min);
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(position(sim.admitted_order, "eu-west-1a-2") < position(sim.admitted_order, "eu-central-1b-1"));
+    BOOST_TEST(sim.cluster_status("eu-west-1a-2")->phase == cluster_phase::done);
+}
+
+BOOST_AUTO_TEST_CASE(requeue_retries_every_interval_and_fails_after_the_attempts) {
+    auto fleet = emea_fleet();
+    fleet[3].labels["drained"] = "true";  // eu-west-1c-1 stays drained
+    fleet_sim sim(seed_spec(), fleet);
+    sim.change_template("v2");
+    std::vector<long long> attempts_seen;
+    for (int i = 0; i < 400 && sim.rollout.status.phase != rollout_phase::failed; ++i) {
+        sim.step();
+        sim.argo();
+        sim.advance(1min);
+        if (auto* c = sim.cluster_status("eu-west-1c-1"); c && (attempts_seen.empty() || attempts_seen.back() != c->attempts))
+            attempts_seen.push_back(c->attempts);
+    }
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::failed);
+    BOOST_TEST(sim.cluster_status("eu-west-1c-1")->phase == cluster_phase::failed);
+    BOOST_TEST(sim.cluster_status("eu-west-1c-1")->message == "still matches the requeue selector after 5 attempts");
+    BOOST_TEST(attempts_seen.back() == 5);
+    BOOST_TEST(position(sim.admitted_order, "eu-central-1b-1") == sim.admitted_order.size());  // nothing after
+    BOOST_TEST(sim.has_event("RolloutFailed"));
+}
+
+BOOST_AUTO_TEST_CASE(degraded_application_fails_the_stage_and_stops_the_rollout) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.apps.at("eu-west-1a-2").degrade = true;
+    sim.change_template("v2");
+    sim.run();
+    const auto& st = sim.rollout.status;
+    BOOST_TEST(st.phase == rollout_phase::failed);
+    BOOST_TEST(st.current_stage == "eu-west-1");
+    BOOST_TEST(sim.cluster_status("eu-west-1a-2")->message == "Application app-eu-west-1a-2 is Degraded");
+    BOOST_TEST(stage_named(sim, "eu-west-1").phase == stage_phase::failed);
+    // Nothing after the failure: the next eu-west-1 cluster and eu-central-1 stay untouched.
+    BOOST_TEST(position(sim.admitted_order, "eu-west-1b-1") == sim.admitted_order.size());
+    BOOST_TEST(sim.apps.at("eu-central-1b-1").pending == "v2");
+    auto stalled = std::find_if(st.conditions.begin(), st.conditions.end(), [](const condition& c) { return c.type == "Stalled"; });
+    BOOST_TEST(stalled->status == "True");
+    BOOST_TEST(sim.has_event("ClusterFailed"));
+}
+
+BOOST_AUTO_TEST_CASE(max_failures_tolerates_failed_clusters) {
+    auto spec = seed_spec();
+    spec.stages[1].max_failures = 1;
+    fleet_sim sim(spec, emea_fleet());
+    sim.apps.at("eu-west-1a-2").degrade = true;
+    sim.change_template("v2");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.cluster_status("eu-west-1a-2")->phase == cluster_phase::failed);
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_not_healthy_within_the_progress_deadline_fails) {
+    auto spec = seed_spec();
+    spec.stages[0].progress_deadline = duration_field::of("5m");
+    fleet_sim sim(spec, emea_fleet());
+    sim.change_template("v2");
+    sim.step();  // canary admitted
+    sim.apps.at("eu-north-1a-1").settle_in = 1000;  // Argo CD never gets there
+    for (int i = 0; i < 6; ++i) {
+        sim.argo();
+        sim.advance(1min);
+        sim.step();
+    }
+    BOOST_TEST(sim.cluster_status("eu-north-1a-1")->phase == cluster_phase::failed);
+    BOOST_TEST(sim.cluster_status("eu-north-1a-1")->message == "not Synced and Healthy within progressDeadline 5m");
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::failed);
+}
+
+BOOST_AUTO_TEST_CASE(old_healthy_status_does_not_count_as_done) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.settle_steps = 1000;  // Argo CD has not compared the new spec yet
+    sim.change_template("v2");
+    sim.step();
+    for (auto& [name, a] : sim.apps) {
+        a.sync = "Synced";
+        a.health = "Healthy";  // but compared == false: that health is about the old revision
+    }
+    sim.advance(10s);
+    sim.step();
+    BOOST_TEST(sim.cluster_status("eu-central-1a-1")->phase == cluster_phase::updating);
+}
+
+BOOST_AUTO_TEST_CASE(bake_time_waits_and_a_failure_during_bake_fails_the_stage) {
+    auto spec = seed_spec();
+    spec.stages[0].bake_time = duration_field::of("1h");
+    {
+        fleet_sim sim(spec, emea_fleet());
+        sim.change_template("v2");
+        for (int i = 0; i < 5; ++i) {
+            sim.step();
+            sim.argo();
+            sim.advance(10s);
+        }
+        BOOST_TEST(stage_named(sim, "canary in EMEA").phase == stage_phase::baking);
+        BOOST_TEST(sim.admitted_order.size() == 2u);
+        sim.advance(1h);
+        sim.run();
+        BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    }
+    {
+        fleet_sim sim(spec, emea_fleet());
+        sim.change_template("v2");
+        for (int i = 0; i < 5; ++i) {
+            sim.step();
+            sim.argo();
+            sim.advance(10s);
+        }
+        sim.apps.at("eu-central-1a-1").health = "Degraded";  // goes bad while baking
+        sim.step();
+        BOOST_TEST(stage_named(sim, "canary in EMEA").phase == stage_phase::failed);
+        BOOST_TEST(sim.rollout.status.phase == rollout_phase::failed);
+        sim.advance(2h);
+        sim.run();
+        BOOST_TEST(sim.admitted_order.size() == 2u);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(paused_rollout_admits_nothing_until_resumed) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.change_template("v2");
+    sim.step();  // canary admitted
+    sim.rollout.spec.paused = true;
+    sim.rollout.generation = 2;
+    for (int i = 0; i < 10; ++i) {
+        sim.argo();
+        sim.advance(10s);
+        sim.step();
+    }
+    BOOST_TEST(sim.admitted_order.size() == 2u);  // in-flight ones finished, nothing new
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::paused);
+    BOOST_TEST(sim.cluster_status("eu-north-1a-1")->phase == cluster_phase::done);
+    sim.rollout.spec.paused = false;
+    sim.rollout.generation = 3;
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.rollout.status.observed_generation == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_newer_change_mid_rollout_starts_a_new_pass_from_stage_one) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.change_template("v2");
+    for (int i = 0; i < 6; ++i) {
+        sim.step();
+        sim.argo();
+        sim.advance(10s);
+    }
+    BOOST_TEST(sim.rollout.status.current_stage == "eu-west-1");
+    const auto before = sim.admitted_order.size();
+    sim.change_template("v3");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.pass == 2);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    // The first clusters of pass 2 are the canaries again.
+    names second(sim.admitted_order.begin() + static_cast<long>(before), sim.admitted_order.end());
+    BOOST_TEST(second.at(0) == "eu-central-1a-1");
+    BOOST_TEST(second.at(1) == "eu-north-1a-1");
+    for (const auto& [name, a] : sim.apps)
+        if (name != "us-east-1a-1") BOOST_TEST(a.live == "v3");
+    BOOST_TEST(sim.has_event("PassStarted"));
+}
+
+BOOST_AUTO_TEST_CASE(a_cluster_appearing_in_a_finished_stage_is_admitted_at_once) {
+    auto fleet = emea_fleet();
+    fleet_sim sim(seed_spec(), fleet);
+    sim.change_template("v2");
+    for (int i = 0; i < 8; ++i) {
+        sim.step();
+        sim.argo();
+        sim.advance(10s);
+    }
+    BOOST_TEST(sim.rollout.status.current_stage == "eu-west-1");
+    // A new eu-central-1 cluster would be canary material, but the canary already took its two.
+    // A fourth eu-west-1 cluster joins the running stage instead.
+    sim.clusters.push_back(make_cluster("eu-west-1d-1", {{"area", "emea"}, {"region", "eu-west-1"}}));
+    sim.apps["eu-west-1d-1"] = fleet_sim::app{"eu-west-1d-1", "v1", "v2"};
+    sim.run();
+    BOOST_TEST(sim.cluster_status("eu-west-1d-1")->phase == cluster_phase::done);
+    BOOST_TEST(position(sim.admitted_order, "eu-west-1d-1") < position(sim.admitted_order, "eu-central-1b-1"));
+}
+
+BOOST_AUTO_TEST_CASE(editing_the_spec_after_a_failure_retries_the_failed_cluster) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.apps.at("eu-west-1a-1").degrade = true;
+    sim.change_template("v2");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::failed);
+    sim.apps.at("eu-west-1a-1").degrade = false;
+    sim.apps.at("eu-west-1a-1").health = "Healthy";
+    sim.rollout.spec.stages[1].max_failures = 1;
+    sim.rollout.generation = 2;
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.has_event("SpecChanged"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rollout_properties)
+
+// Random fleets and specs: the invariants users judge the product on.
+BOOST_AUTO_TEST_CASE(random_fleets_keep_order_bounds_and_finish) {
+    std::mt19937 rng(20261127);
+    const std::vector<std::string> regions = {"r1", "r2", "r3", "r4"};
+    for (int trial = 0; trial < 150; ++trial) {
+        std::vector<cluster> fleet;
+        const int n = std::uniform_int_distribution<int>(0, 40)(rng);
+        for (int i = 0; i < n; ++i) {
+            label_map labels{{"region", regions[rng() % regions.size()]}};
+            if (rng() % 3) labels["tier"] = (rng() % 2) ? "a" : "b";
+            fleet.push_back(make_cluster("c" + std::to_string(i), labels));
+        }
+        rollout_spec spec;
+        spec.source = {"argoproj.io", "ApplicationSet", "set"};
+        const int stages = std::uniform_int_distribution<int>(1, 4)(rng);
+        for (int s = 0; s < stages; ++s) {
+            label_selector sel;
+            if (rng() % 4) sel = match({{"region", regions[rng() % regions.size()]}});
+            auto mu = (rng() % 2) ? int_or_percent::integer(1 + rng() % 4) : int_or_percent::percent(1 + rng() % 100);
+            auto mc = (rng() % 2) ? int_or_percent::percent(rng() % 101) : int_or_percent::integer(rng() % 12);
+            auto st = stage("s" + std::to_string(s), sel, mu, mc);
+            if (rng() % 2) st.topology_key = "tier";
+            spec.stages.push_back(st);
+        }
+        fleet_sim sim(spec, fleet);
+        sim.settle_steps = static_cast<int>(rng() % 3);
+        std::set<std::string> doomed;
+        for (auto& [name, a] : sim.apps)
+            if (rng() % 10 == 0) {
+                a.degrade = true;
+                doomed.insert(name);
+            }
+        sim.change_template("v2");
+        const auto assignment = assign_stages(spec, fleet);
+        std::map<std::string, std::size_t> stage_of;
+        for (std::size_t s = 0; s < assignment.stages.size(); ++s)
+            for (const auto& c : assignment.stages[s].clusters) stage_of[c] = s;
+
+        for (int round = 0; round < 300; ++round) {
+            const auto before = sim.rollout.status;
+            const auto admitted_before = sim.admitted_order.size();
+            sim.step();
+            const auto& st = sim.rollout.status;
+            for (std::size_t s = 0; s < st.stages.size(); ++s) {
+                long long updating = 0;
+                for (const auto& c : st.stages[s].clusters) updating += c.phase == cluster_phase::updating;
+                BOOST_TEST(updating <= assignment.stages[s].max_unavailable);
+            }
+            // Never a cluster of stage k+1 before stage k completed.
+            for (auto i = admitted_before; i < sim.admitted_order.size(); ++i) {
+                const auto k = stage_of.at(sim.admitted_order[i]);
+                for (std::size_t earlier = 0; earlier < k; ++earlier)
+                    BOOST_TEST(((earlier < before.stages.size() && before.stages[earlier].phase == stage_phase::completed) ||
+                                st.stages[earlier].phase == stage_phase::completed));
+            }
+            sim.argo();
+            sim.advance(10s);
+            if (st.phase == rollout_phase::completed || st.phase == rollout_phase::failed) break;
+        }
+        const auto& st = sim.rollout.status;
+        if (doomed.empty() || std::none_of(doomed.begin(), doomed.end(), [&](const std::string& d) { return stage_of.contains(d); })) {
+            // With no staged cluster there is nothing to roll out: the rollout keeps waiting.
+            const auto expected = stage_of.empty() ? rollout_phase::pending : rollout_phase::completed;
+            BOOST_TEST(st.phase == expected, "trial " << trial << " ended " << st.phase << ": " << st.message);
+            for (const auto& s : st.stages)
+                for (const auto& c : s.clusters) BOOST_TEST(c.phase == cluster_phase::done);
+        } else {
+            BOOST_TEST(st.phase == rollout_phase::failed, "trial " << trial << " ended " << st.phase << " at stage " << st.current_stage << ": " << st.message);
+        }
+        // Unstaged clusters are never touched.
+        for (const auto& name : assignment.unstaged) BOOST_TEST(sim.apps.at(name).pending == "v2");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

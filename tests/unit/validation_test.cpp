@@ -1,0 +1,163 @@
+#define BOOST_TEST_MODULE validation
+#include <boost/test/unit_test.hpp>
+
+#include "core/validation.hpp"
+#include "test_fleet.hpp"
+
+using namespace apr::core;
+using namespace apr::test;
+
+namespace {
+
+std::vector<std::string> messages(const validation_result& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.errors) out.push_back(e.to_string());
+    return out;
+}
+
+validation_result check(const rollout_spec& spec, validation_context context = {}) {
+    context.name = "rollout";
+    return validate(spec, context);
+}
+
+bool has(const validation_result& r, const std::string& message) {
+    auto all = messages(r);
+    return std::find(all.begin(), all.end(), message) != all.end();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(validation_rules)
+
+BOOST_AUTO_TEST_CASE(seed_example_is_valid) {
+    auto r = check(seed_spec());
+    BOOST_TEST(r.ok());
+    BOOST_TEST(r.warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(stages_are_required) {
+    auto spec = seed_spec();
+    spec.stages.clear();
+    BOOST_TEST(has(check(spec), "spec.stages: Required value: at least one stage is required"));
+}
+
+BOOST_AUTO_TEST_CASE(stage_names_are_required_and_unique) {
+    auto spec = seed_spec();
+    spec.stages[2].name = "eu-west-1";
+    spec.stages[0].name = "";
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.stages[2].name: Duplicate value: \"eu-west-1\""));
+    BOOST_TEST(has(r, "spec.stages[0].name: Required value"));
+}
+
+BOOST_AUTO_TEST_CASE(percentages_over_100_are_rejected_in_the_api_servers_words) {
+    auto spec = seed_spec();
+    spec.stages[1].max_unavailable = int_or_percent::parse("125%");
+    BOOST_TEST(messages(check(spec)) ==
+               std::vector<std::string>{"spec.stages[1].maxUnavailable: Invalid value: \"125%\": must be an integer or a "
+                                        "percentage between 0% and 100%"},
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(int_or_percent_format_and_sign) {
+    auto spec = seed_spec();
+    spec.stages[0].max_clusters = int_or_percent::parse("two");
+    spec.stages[1].max_clusters = int_or_percent::integer(-1);
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.stages[0].maxClusters: Invalid value: \"two\": must be an integer or a percentage between 0% and 100%"));
+    BOOST_TEST(has(r, "spec.stages[1].maxClusters: Invalid value: -1: must be greater than or equal to 0"));
+}
+
+BOOST_AUTO_TEST_CASE(max_unavailable_of_zero_would_stall) {
+    auto spec = seed_spec();
+    spec.stages[0].max_unavailable = int_or_percent::integer(0);
+    spec.stages[1].max_unavailable = int_or_percent::percent(0);
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.stages[0].maxUnavailable: Invalid value: 0: must be greater than 0, or the stage would never admit a cluster"));
+    BOOST_TEST(has(r, "spec.stages[1].maxUnavailable: Invalid value: \"0%\": must be greater than 0, or the stage would never admit a cluster"));
+}
+
+BOOST_AUTO_TEST_CASE(durations_must_parse_and_be_positive_where_it_matters) {
+    auto spec = seed_spec();
+    spec.stages[0].requeue->interval = duration_field::of("half an hour");
+    spec.stages[1].requeue->interval = duration_field::of("0s");
+    spec.stages[1].bake_time = duration_field::of("-1m");
+    spec.stages[2].progress_deadline = duration_field::of("10");
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.stages[0].requeue.interval: Invalid value: \"half an hour\": must be a duration such as \"90s\", \"30m\" or \"1h30m\""));
+    BOOST_TEST(has(r, "spec.stages[1].requeue.interval: Invalid value: \"0s\": must be greater than 0"));
+    BOOST_TEST(has(r, "spec.stages[1].bakeTime: Invalid value: \"-1m\": must not be negative"));
+    BOOST_TEST(has(r, "spec.stages[2].progressDeadline: Invalid value: \"10\": must be a duration such as \"90s\", \"30m\" or \"1h30m\""));
+}
+
+BOOST_AUTO_TEST_CASE(requeue_needs_selector_attempts_interval_and_non_negative_attempts) {
+    auto spec = seed_spec();
+    spec.stages[0].requeue = requeue_policy{};
+    spec.stages[1].requeue->attempts = -2;
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.stages[0].requeue.selector: Required value"));
+    BOOST_TEST(has(r, "spec.stages[0].requeue.attempts: Required value"));
+    BOOST_TEST(has(r, "spec.stages[0].requeue.interval: Required value"));
+    BOOST_TEST(has(r, "spec.stages[1].requeue.attempts: Invalid value: -2: must be greater than or equal to 0"));
+}
+
+BOOST_AUTO_TEST_CASE(source_ref_must_name_an_application_set) {
+    auto spec = seed_spec();
+    spec.source.kind = "Deployment";
+    spec.source.api_group = "apps";
+    auto r = check(spec);
+    BOOST_TEST(has(r, "spec.sourceRef.kind: Unsupported value: \"Deployment\": supported values: \"ApplicationSet\""));
+    BOOST_TEST(has(r, "spec.sourceRef.apiGroup: Unsupported value: \"apps\": supported values: \"argoproj.io\", \"argoproj.io/v1alpha1\""));
+}
+
+BOOST_AUTO_TEST_CASE(both_accepted_api_group_spellings) {
+    for (const char* group : {"argoproj.io", "argoproj.io/v1alpha1", ""}) {
+        auto spec = seed_spec();
+        spec.source.api_group = group;
+        BOOST_TEST(check(spec).ok(), group);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(one_application_set_one_rollout) {
+    validation_context context;
+    context.others = {{"rollout", "my-app-set"}, {"other", "my-app-set"}, {"third", "another"}};
+    auto r = check(seed_spec(), context);
+    BOOST_TEST(messages(r) ==
+               std::vector<std::string>{"spec.sourceRef.name: Invalid value: \"my-app-set\": ApplicationSet is already "
+                                        "rolled out by ProgressiveRollout \"other\"; an ApplicationSet may be "
+                                        "referenced by only one ProgressiveRollout"},
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(selector_errors_carry_the_stage_path) {
+    auto spec = seed_spec();
+    spec.stages[2].selector->match_expressions.push_back({"region", selector_operator::in, "In", {}});
+    BOOST_TEST(has(check(spec), "spec.stages[2].clusters.selector.matchExpressions[0].values: Required value: must be "
+                                "specified when `operator` is 'In' or 'NotIn'"));
+    spec.stages[1].selector.reset();
+    BOOST_TEST(has(check(spec), "spec.stages[1].clusters.selector: Required value: a stage must select its clusters ({} "
+                                "selects every cluster)"));
+}
+
+BOOST_AUTO_TEST_CASE(every_error_is_reported_at_once) {
+    auto spec = seed_spec();
+    spec.source.kind = "";
+    spec.stages[0].max_unavailable = int_or_percent::parse("125%");
+    spec.stages[1].requeue->interval = duration_field::of("soon");
+    spec.stages[2].max_failures = -1;
+    BOOST_TEST(check(spec).errors.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(warnings_for_empty_selectors_and_missing_topology_labels) {
+    validation_context context;
+    context.clusters_known = true;
+    context.clusters = {make_cluster("a", {{"area", "emea"}, {"region", "eu-west-1"}}), make_cluster("b", {{"area", "emea"}})};
+    auto r = check(seed_spec(), context);
+    BOOST_TEST(r.ok());
+    std::vector<std::string> expected = {
+        "spec.stages[0].topologyKey: 1 of 2 selected clusters lack the label \"region\"; they are picked last",
+        "spec.stages[2].clusters.selector: stage \"eu-central-1\" matches no known cluster"};
+    BOOST_TEST(r.warnings == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

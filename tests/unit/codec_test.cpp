@@ -1,0 +1,250 @@
+#define BOOST_TEST_MODULE codec
+#include <boost/test/unit_test.hpp>
+
+#include "codec/canonical_json.hpp"
+#include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
+#include "codec/time_format.hpp"
+#include "core/validation.hpp"
+#include "test_fleet.hpp"
+
+#include <fstream>
+#include <sstream>
+
+using namespace apr;
+using namespace apr::test;
+
+namespace {
+
+std::string data_file(const std::string& name) {
+    std::ifstream in(std::string(APR_TEST_DATA) + "/" + name);
+    BOOST_REQUIRE_MESSAGE(in, "cannot open " << name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+codec::decoded_rollout decode_yaml(const std::string& yaml) {
+    auto docs = codec::parse_objects(yaml);
+    BOOST_REQUIRE_EQUAL(docs.size(), 1u);
+    return codec::decode_rollout(docs.front());
+}
+
+std::vector<std::string> messages(const core::field_errors& errors) {
+    std::vector<std::string> out;
+    for (const auto& e : errors) out.push_back(e.to_string());
+    return out;
+}
+
+const std::string header = R"(apiVersion: deployment.skyscanner.net/v1alpha1
+kind: ProgressiveRollout
+metadata:
+  name: r
+  namespace: argocd
+spec:
+  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: s}
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rollout_decoding)
+
+BOOST_AUTO_TEST_CASE(seed_example_decodes_unchanged_to_the_seed_spec) {
+    auto decoded = decode_yaml(data_file("seed-rollout.yaml"));
+    BOOST_TEST(messages(decoded.errors).empty());
+    BOOST_TEST(decoded.rollout.name == "progressiverollout-sample");
+    BOOST_TEST(decoded.rollout.namespace_ == "argocd");
+    BOOST_TEST((decoded.rollout.spec == seed_spec()));
+    BOOST_TEST(core::validate(decoded.rollout.spec, {}).ok());
+}
+
+BOOST_AUTO_TEST_CASE(topology_key_is_accepted_under_clusters_too) {
+    auto decoded = decode_yaml(header + R"(  stages:
+  - name: canary
+    clusters:
+      selector: {matchLabels: {area: emea}}
+      topologyKey: region
+)");
+    BOOST_TEST(decoded.errors.empty());
+    BOOST_TEST(decoded.rollout.spec.stages[0].topology_key == "region");
+}
+
+BOOST_AUTO_TEST_CASE(defaults_apply_when_fields_are_omitted) {
+    auto decoded = decode_yaml(header + R"(  stages:
+  - name: all
+    clusters: {selector: {}}
+)");
+    const auto& s = decoded.rollout.spec.stages[0];
+    BOOST_TEST((s.max_clusters == core::int_or_percent::percent(100)));
+    BOOST_TEST((s.max_unavailable == core::int_or_percent::integer(1)));
+    BOOST_TEST(s.progress_deadline.text == "30m");
+    BOOST_TEST(s.bake_time.text == "0s");
+    BOOST_TEST(!s.requeue.has_value());
+    BOOST_TEST(!decoded.rollout.spec.paused);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {
+    auto decoded = decode_yaml(header + R"(  stage: oops
+  stages:
+  - name: all
+    maxUnavaliable: 2
+    clusters: {selector: {matchLabel: {a: b}}}
+)");
+    auto m = messages(decoded.errors);
+    std::vector<std::string> expected = {"unknown field \"spec.stages[0].clusters.selector.matchLabel\"",
+                                         "unknown field \"spec.stages[0].maxUnavaliable\"", "unknown field \"spec.stage\""};
+    BOOST_TEST(m == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_are_reported_not_crashed_on) {
+    auto decoded = decode_yaml(header + R"(  paused: "yes"
+  stages:
+  - name: 5
+    maxUnavailable: true
+    maxClusters: [1]
+    maxFailures: "2"
+    clusters: {selector: {matchLabels: {a: 1}, matchExpressions: {key: a}}}
+    requeue: {selector: {}, attempts: 1.5, interval: 30}
+)");
+    auto m = messages(decoded.errors);
+    std::vector<std::string> expected = {
+        "spec.paused: Invalid value: \"string\": must be of type boolean",
+        "spec.stages[0].name: Invalid value: \"integer\": must be of type string",
+        "spec.stages[0].clusters.selector.matchLabels.a: Invalid value: \"integer\": must be of type string",
+        "spec.stages[0].clusters.selector.matchExpressions: Invalid value: \"object\": must be of type array",
+        "spec.stages[0].maxClusters: Invalid value: \"array\": must be of type integer or string",
+        "spec.stages[0].maxUnavailable: Invalid value: \"boolean\": must be of type integer or string",
+        "spec.stages[0].requeue.attempts: Invalid value: \"number\": must be of type integer",
+        "spec.stages[0].requeue.interval: Invalid value: \"integer\": must be of type string",
+        "spec.stages[0].maxFailures: Invalid value: \"string\": must be of type integer",
+    };
+    BOOST_TEST(m == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(yaml_quoting_decides_strings_and_numbers) {
+    auto docs = codec::parse_objects("a: \"true\"\nb: true\nc: '25'\nd: 25\ne: 25%\nf: ~\ng: 1.5\n");
+    const auto& d = docs.at(0);
+    BOOST_TEST(d["a"].IsString());
+    BOOST_TEST(d["b"].IsBool());
+    BOOST_TEST(d["c"].IsString());
+    BOOST_TEST(d["d"].IsInt64());
+    BOOST_TEST(d["e"].IsString());
+    BOOST_TEST(d["f"].IsNull());
+    BOOST_TEST(d["g"].IsDouble());
+}
+
+BOOST_AUTO_TEST_CASE(multi_document_yaml_json_and_lists) {
+    BOOST_TEST(codec::parse_objects("a: 1\n---\nb: 2\n---\n").size() == 2u);
+    BOOST_TEST(codec::parse_objects(R"({"kind":"List","items":[{"a":1},{"b":2},{"c":3}]})").size() == 3u);
+    BOOST_TEST(codec::parse_objects(R"([{"a":1},{"b":2}])").size() == 2u);
+    BOOST_CHECK_THROW(codec::parse_objects("{\"a\": "), std::runtime_error);
+    BOOST_CHECK_THROW(codec::parse_objects("a: [1, 2\n"), std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cluster_secrets)
+
+BOOST_AUTO_TEST_CASE(only_name_server_and_labels_are_read) {
+    auto docs = codec::parse_objects(data_file("fleet-secrets.yaml"));
+    std::vector<core::cluster> clusters;
+    for (const auto& d : docs)
+        if (auto c = codec::decode_cluster_secret(d)) clusters.push_back(*c);
+    BOOST_REQUIRE_EQUAL(clusters.size(), 9u);  // argocd-secret is not a cluster
+    BOOST_TEST(clusters[0].name == "eu-west-1a-1");
+    BOOST_TEST(clusters[0].server == "https://eu-west-1a-1.example.com");
+    BOOST_TEST(clusters[0].labels.at("region") == "eu-west-1");
+    BOOST_TEST(clusters[2].labels.at("drained") == "true");
+}
+
+BOOST_AUTO_TEST_CASE(string_data_wins_and_the_secret_name_is_the_fallback) {
+    auto docs = codec::parse_objects(R"(kind: Secret
+metadata:
+  name: cluster-x
+  labels: {argocd.argoproj.io/secret-type: cluster}
+stringData: {server: "https://x.example.com"}
+data: {server: aHR0cHM6Ly95LmV4YW1wbGUuY29t}
+)");
+    auto c = codec::decode_cluster_secret(docs.at(0));
+    BOOST_REQUIRE(c.has_value());
+    BOOST_TEST(c->server == "https://x.example.com");
+    BOOST_TEST(c->name == "cluster-x");
+}
+
+BOOST_AUTO_TEST_CASE(base64_round_trip_and_bad_input) {
+    for (std::string s : {"", "a", "ab", "abc", "abcd", "https://kubernetes.default.svc"})
+        BOOST_TEST(codec::base64_decode(codec::base64_encode(s)).value() == s);
+    BOOST_TEST(!codec::base64_decode("abc").has_value());
+    BOOST_TEST(!codec::base64_decode("@@@@").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(status_persistence)
+
+core::rollout_status round_trip(const core::rollout_status& status) {
+    auto json = codec::encode_status(status);
+    rapidjson::Document doc;
+    doc.Parse(json.c_str());
+    BOOST_REQUIRE(!doc.HasParseError());
+    return codec::decode_status(doc);
+}
+
+BOOST_AUTO_TEST_CASE(times_are_rfc3339_utc) {
+    auto t = codec::parse_time("2026-11-27T16:05:03Z");
+    BOOST_REQUIRE(t.has_value());
+    BOOST_TEST(codec::format_time(*t) == "2026-11-27T16:05:03Z");
+    BOOST_TEST(codec::format_time(*codec::parse_time("2026-11-27T17:05:03.123+01:00")) == "2026-11-27T16:05:03Z");
+    BOOST_TEST(!codec::parse_time("yesterday").has_value());
+}
+
+// A controller restarted at any step resumes from the status it wrote: running with a status
+// serialised and read back at every step gives exactly the straight run.
+BOOST_AUTO_TEST_CASE(restart_at_every_step_gives_the_same_rollout) {
+    auto fleet = emea_fleet();
+    fleet[1].labels["drained"] = "true";
+    auto spec = seed_spec();
+    spec.stages[0].bake_time = core::duration_field::of("10m");
+    fleet_sim straight(spec, fleet), restarted(spec, fleet);
+    straight.apps.at("eu-central-1c-1").settle_in = 0;
+    for (auto* sim : {&straight, &restarted}) sim->change_template("v2");
+    for (int round = 0; round < 400; ++round) {
+        if (round == 40)
+            for (auto* sim : {&straight, &restarted}) sim->clusters[1].labels.erase("drained");
+        straight.step();
+        restarted.step();
+        restarted.rollout.status = round_trip(restarted.rollout.status);
+        BOOST_TEST((straight.rollout.status == restarted.rollout.status), "round " << round);
+        for (auto* sim : {&straight, &restarted}) {
+            sim->argo();
+            sim->advance(std::chrono::minutes(1));
+        }
+    }
+    BOOST_TEST(straight.rollout.status.phase == core::rollout_phase::completed);
+    BOOST_TEST(straight.admitted_order == restarted.admitted_order, boost::test_tools::per_element());
+    // Admitted exactly once each.
+    auto order = restarted.admitted_order;
+    std::sort(order.begin(), order.end());
+    BOOST_TEST((std::adjacent_find(order.begin(), order.end()) == order.end()));
+    BOOST_TEST(order.size() == 8u);
+}
+
+BOOST_AUTO_TEST_CASE(status_of_5000_clusters_stays_well_under_the_object_limit) {
+    std::vector<core::cluster> fleet;
+    for (int i = 0; i < 5000; ++i)
+        fleet.push_back(make_cluster("prod-cluster-" + std::to_string(i), {{"region", "r" + std::to_string(i % 20)}}));
+    core::rollout_spec spec;
+    spec.source = {"argoproj.io", "ApplicationSet", "set"};
+    for (int s = 0; s < 20; ++s)
+        spec.stages.push_back(stage("region-" + std::to_string(s), match({{"region", "r" + std::to_string(s)}}),
+                                    core::int_or_percent::percent(10)));
+    fleet_sim sim(spec, fleet);
+    sim.change_template("0123456789abcdef");
+    sim.run(2000, std::chrono::seconds(10));
+    BOOST_TEST(sim.rollout.status.phase == core::rollout_phase::completed);
+    const auto size = codec::encode_status(sim.rollout.status).size();
+    BOOST_TEST_MESSAGE("status of 5000 done clusters: " << size << " bytes");
+    BOOST_TEST(size < 1'000'000u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -156,9 +156,10 @@ reflector::list_once()
         return false;
     }
     set_resource_version(r->resource_version);
-    end_list();
+    // Counted before publishing, so whoever end_list() wakes already sees the counters.
     if(stats_.lists++ > 0)
         ++stats_.relists;
+    end_list();
     {
         std::lock_guard lock(mutex_);
         synced_ = true;

@@ -1,0 +1,351 @@
+#define BOOST_TEST_MODULE admission
+#include <boost/test/unit_test.hpp>
+
+#include "codec/admission_review.hpp"
+#include "codec/canonical_json.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "patch_oracle.hpp"
+#include "review_fixtures.hpp"
+
+using namespace apr;
+using namespace apr::test;
+
+namespace {
+
+const auto fleet = guestbook_fleet();
+const auto ids = test_identities();
+
+struct answer {
+    codec::review_answer raw;
+    rapidjson::Document doc;
+    const rapidjson::Value& response() const { return doc["response"]; }
+    bool allowed() const { return response()["allowed"].GetBool(); }
+    std::string patch() const {
+        auto encoded = codec::string_at(response(), {"patch"});
+        BOOST_TEST(encoded.find('\n') == std::string::npos);
+        return codec::base64_decode(encoded).value_or("");
+    }
+    std::string message() const { return codec::string_at(response(), {"status", "message"}); }
+    int code() const {
+        const auto* c = codec::find_path(response(), {"status", "code"});
+        return c && c->IsInt() ? c->GetInt() : 0;
+    }
+    std::vector<std::string> warnings() const {
+        std::vector<std::string> out;
+        if (const auto* w = codec::find_path(response(), {"warnings"}))
+            for (const auto& s : w->GetArray()) out.emplace_back(s.GetString());
+        return out;
+    }
+};
+
+answer ask(const std::string& body, std::string_view content_type = "application/json") {
+    answer a;
+    a.raw = codec::review_application(content_type, body, fleet, ids);
+    a.doc.Parse(a.raw.body.c_str());
+    BOOST_REQUIRE(!a.doc.HasParseError());
+    BOOST_REQUIRE(a.doc.HasMember("response"));
+    return a;
+}
+
+rapidjson::Document parse(const std::string& json) {
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    BOOST_REQUIRE_MESSAGE(!d.HasParseError(), "not JSON: " << json.substr(0, 200));
+    return d;
+}
+
+std::string update_by(const std::string& user, const app_spec& before, const app_spec& after,
+                      std::vector<std::string> groups = {"system:authenticated"}, bool dry_run = false) {
+    review_spec r;
+    r.username = user;
+    r.groups = std::move(groups);
+    r.object = application_json(after);
+    r.old_object = application_json(before);
+    r.dry_run = dry_run;
+    return review_json(r);
+}
+
+const std::string appset_user = "system:serviceaccount:argocd:argocd-applicationset-controller";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(application_set_controller_writes)
+
+BOOST_AUTO_TEST_CASE(a_new_revision_is_held_and_the_patch_restores_the_old_spec) {
+    app_spec before, after;
+    after.revision = "v2";
+    auto a = ask(update_by(appset_user, before, after));
+    BOOST_TEST(a.raw.http_status == 200u);
+    BOOST_TEST(a.raw.outcome == "held");
+    BOOST_TEST(codec::string_at(a.response(), {"uid"}) == "705ab4f5-6393-11e8-b7cc-42010a800002");
+    BOOST_TEST(a.allowed());
+    BOOST_TEST(codec::string_at(a.response(), {"patchType"}) == "JSONPatch");
+    const auto patched = parse(apply_json_patch(application_json(after), a.patch()));
+    const auto old_object = parse(application_json(before));
+    BOOST_TEST((patched["spec"] == old_object["spec"]));  // nothing of the new desired state leaks through
+    const auto& annotations = patched["metadata"]["annotations"];
+    BOOST_TEST(codec::string_at(annotations, {"seen-by"}) == "wh");
+    const auto pending = codec::string_at(annotations, {"deployment.skyscanner.net/pending-spec"});
+    const auto new_spec = parse(application_json(after));
+    BOOST_TEST(pending == codec::desired_state_canonical(new_spec["spec"]));
+    BOOST_TEST(codec::string_at(annotations, {"deployment.skyscanner.net/pending-hash"}) == codec::content_hash(pending));
+    BOOST_REQUIRE_EQUAL(a.warnings().size(), 1u);
+    BOOST_TEST(a.warnings()[0] == "change held by ProgressiveRollout argocd/guestbook-rollout: cluster \"eu-west-1a-1\" is "
+                                  "in stage \"eu-west-1\", current stage is \"canary in EMEA\"");
+}
+
+BOOST_AUTO_TEST_CASE(annotations_are_created_when_the_object_has_none) {
+    app_spec before, after;
+    before.annotations = after.annotations = false;
+    after.revision = "v2";
+    auto a = ask(update_by(appset_user, before, after));
+    const auto patched = parse(apply_json_patch(application_json(after), a.patch()));
+    BOOST_TEST(patched["metadata"]["annotations"].MemberCount() == 2u);
+    BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
+}
+
+BOOST_AUTO_TEST_CASE(annotation_keys_with_slash_and_tilde_are_escaped) {
+    app_spec before, after;
+    before.extra_annotations = after.extra_annotations = R"("example.com/a~b":"kept")";
+    after.revision = "v2";
+    auto a = ask(update_by(appset_user, before, after));
+    BOOST_TEST(a.patch().find("/metadata/annotations/deployment.skyscanner.net~1pending-spec") != std::string::npos);
+    const auto patched = parse(apply_json_patch(application_json(after), a.patch()));
+    BOOST_TEST(codec::string_at(patched, {"metadata", "annotations", "example.com/a~b"}) == "kept");
+    BOOST_TEST(patched["metadata"]["annotations"].HasMember("deployment.skyscanner.net/pending-hash"));
+}
+
+BOOST_AUTO_TEST_CASE(a_sync_policy_change_is_held_too) {
+    app_spec before, after;
+    before.automated = false;  // the template turns auto-sync on
+    auto a = ask(update_by(appset_user, before, after));
+    BOOST_TEST(a.raw.outcome == "held");
+    const auto patched = parse(apply_json_patch(application_json(after), a.patch()));
+    BOOST_TEST(!codec::find_path(patched, {"spec", "syncPolicy", "automated"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_application_is_created_with_auto_sync_held) {
+    review_spec r;
+    r.operation = "CREATE";
+    r.username = appset_user;
+    app_spec created;
+    created.annotations = false;
+    r.object = application_json(created);
+    auto a = ask(review_json(r));
+    BOOST_TEST(a.allowed());
+    BOOST_TEST(a.raw.outcome == "held");
+    const auto patched = parse(apply_json_patch(r.object, a.patch()));
+    BOOST_TEST(!codec::find_path(patched, {"spec", "syncPolicy", "automated"}));
+    BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
+    const auto pending = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
+    BOOST_TEST(pending.find("\"automated\":{\"prune\":true,\"selfHeal\":true}") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_same_decision_for_a_large_application) {
+    app_spec before, after;
+    before.status_padding = after.status_padding = 20000;
+    after.revision = "v2";
+    const auto body = update_by(appset_user, before, after);
+    BOOST_TEST(body.size() > 40000u);
+    auto a = ask(body);
+    BOOST_TEST(a.raw.outcome == "held");
+    const auto patched = parse(apply_json_patch(application_json(after), a.patch()));
+    BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(other_writers)
+
+BOOST_AUTO_TEST_CASE(unmanaged_applications_pass_untouched) {
+    app_spec before, after;
+    before.owned = after.owned = false;
+    after.revision = "v2";
+    auto a = ask(update_by("alice", before, after));
+    BOOST_TEST(a.allowed());
+    BOOST_TEST(!a.response().HasMember("patch"));
+    BOOST_TEST(!a.response().HasMember("patchType"));
+}
+
+BOOST_AUTO_TEST_CASE(status_writes_by_argo_cd_are_allowed_without_a_patch) {
+    app_spec before, after;
+    after.health = "Degraded";
+    auto a = ask(update_by("system:serviceaccount:argocd:argocd-application-controller", before, after));
+    BOOST_TEST(a.allowed());
+    BOOST_TEST(a.raw.outcome == "allowed");
+    BOOST_TEST(!a.response().HasMember("patch"));
+}
+
+BOOST_AUTO_TEST_CASE(a_human_edit_of_a_held_application_is_denied_naming_rollout_and_stage) {
+    app_spec before, after;
+    after.revision = "v2";
+    auto a = ask(update_by("alice", before, after, {"developers"}));
+    BOOST_TEST(!a.allowed());
+    BOOST_TEST(a.code() == 403);
+    BOOST_TEST(a.message().find("ProgressiveRollout argocd/guestbook-rollout: cluster \"eu-west-1a-1\" is in stage "
+                                "\"eu-west-1\", current stage is \"canary in EMEA\"") != std::string::npos);
+    BOOST_TEST(a.message().find("deployment.skyscanner.net/bypass=<reason>") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bypass_needs_the_annotation_and_an_allowed_group) {
+    app_spec before, after;
+    after.revision = "v2";
+    after.extra_annotations = R"("deployment.skyscanner.net/bypass":"hotfix INC-42")";
+    auto not_allowed = ask(update_by("alice", before, after, {"developers"}));
+    BOOST_TEST(!not_allowed.allowed());
+    auto bypass = ask(update_by("ops", before, after, {"rollout-admins"}));
+    BOOST_TEST(bypass.allowed());
+    BOOST_TEST(!bypass.response().HasMember("patch"));
+    BOOST_TEST(codec::string_at(bypass.response(), {"auditAnnotations", "bypass"}) == "ops: hotfix INC-42");
+    BOOST_REQUIRE(bypass.raw.event.has_value());
+    BOOST_TEST(bypass.raw.event->event.reason == "Bypassed");
+    auto dry = ask(update_by("ops", before, after, {"rollout-admins"}, true));
+    BOOST_TEST(dry.allowed());
+    BOOST_TEST(!dry.raw.event.has_value());  // no side effect for a dry run
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_gets_the_same_decision) {
+    app_spec before, after;
+    after.revision = "v2";
+    auto wet = ask(update_by("alice", before, after));
+    auto dry = ask(update_by("alice", before, after, {"system:authenticated"}, true));
+    BOOST_TEST(dry.allowed() == wet.allowed());
+    BOOST_TEST(dry.message() == wet.message());
+    auto held = ask(update_by(appset_user, before, after, {}, true));
+    BOOST_TEST(held.raw.outcome == "held");
+}
+
+BOOST_AUTO_TEST_CASE(the_rollout_controller_may_apply_only_the_held_change) {
+    const std::string self = "system:serviceaccount:argocd:argocd-progressive-rollout";
+    app_spec target;
+    target.revision = "v2";
+    const auto target_doc = parse(application_json(target));
+    const auto hash = codec::content_hash(codec::desired_state_canonical(target_doc["spec"]));
+    app_spec held;
+    held.extra_annotations = R"("deployment.skyscanner.net/pending-hash":")" + hash + "\"";
+    auto applying = ask(update_by(self, held, target));
+    BOOST_TEST(applying.allowed());
+    app_spec other = target;
+    other.revision = "v3";
+    auto sneaky = ask(update_by(self, held, other));
+    BOOST_TEST(!sneaky.allowed());
+}
+
+BOOST_AUTO_TEST_CASE(manual_sync_to_another_revision_before_the_clusters_turn_is_denied) {
+    app_spec before, after;
+    after.operation = R"({"sync":{"revision":"v2"},"initiatedBy":{"username":"alice"}})";
+    auto human = ask(update_by("system:serviceaccount:argocd:argocd-server", before, after));
+    BOOST_TEST(!human.allowed());
+    auto auto_sync = ask(update_by("system:serviceaccount:argocd:argocd-application-controller", before, after));
+    BOOST_TEST(auto_sync.allowed());
+    app_spec same = before;
+    same.operation = R"({"sync":{"revision":"v1"}})";
+    BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", before, same)).allowed());
+    // An admitted cluster may be synced by hand.
+    app_spec central_before, central_after;
+    central_before.server = central_after.server = "https://eu-central-1a-1.example.com";
+    central_after.operation = after.operation;
+    BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", central_before, central_after)).allowed());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bad_requests)
+
+BOOST_AUTO_TEST_CASE(unreadable_bodies_get_a_plain_400_with_a_reason) {
+    struct bad {
+        std::string body;
+        std::string content_type;
+        std::string says;
+    };
+    const std::vector<bad> cases = {
+        {"", "application/json", "request body is empty"},
+        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"x")", "application/json",
+         "request body is not valid JSON"},
+        {"{}", "text/plain", "Content-Type must be application/json"},
+        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{}})", "application/json",
+         "request.uid: Required value"},
+        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"x"}})", "application/json",
+         "unsupported AdmissionReview apiVersion"},
+        {R"([1,2,3])", "application/json", "not an AdmissionReview"},
+        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})", "application/json",
+         "request.uid"},
+    };
+    for (const auto& c : cases) {
+        auto raw = codec::review_application(c.content_type, c.body, fleet, ids);
+        BOOST_TEST(raw.http_status == 400u, c.body);
+        BOOST_TEST(raw.outcome == "error");
+        BOOST_TEST(raw.body.find(c.says) != std::string::npos, raw.body);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(wrong_types_in_fields_we_read_are_answered_in_the_review) {
+    const std::string prefix = R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u1",)";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"("operation":5})", "request.operation"},
+        {R"("userInfo":{"username":["a"]}})", "request.userInfo.username"},
+        {R"("userInfo":{"groups":"admins"}})", "request.userInfo.groups"},
+        {R"("userInfo":{"groups":[1]}})", "request.userInfo.groups"},
+        {R"("dryRun":"yes"})", "request.dryRun"},
+        {R"("object":[]})", "request.object"},
+        {R"("object":{"metadata":{"annotations":"x"}}})", "request.object.metadata.annotations"},
+        {R"("object":{"metadata":{"ownerReferences":{}}}})", "request.object.metadata.ownerReferences"},
+        {R"("object":{"spec":{"destination":"x"}}})", "request.object.spec.destination"},
+        {R"("object":{"spec":{"syncPolicy":[]}}})", "request.object.spec.syncPolicy"},
+        {R"("oldObject":{"spec":7}})", "request.oldObject.spec"},
+    };
+    for (const auto& [tail, field] : cases) {
+        auto a = ask(prefix + tail + "}");
+        BOOST_TEST(a.raw.http_status == 200u);
+        BOOST_TEST(!a.allowed());
+        BOOST_TEST(a.code() == 400);
+        BOOST_TEST(a.message().starts_with(field), a.message());
+        BOOST_TEST(codec::string_at(a.response(), {"uid"}) == "u1");
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rollout_validation_webhook)
+
+std::string rollout_review(const std::string& spec_yamlish_json, const std::string& name = "new-rollout") {
+    return R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"v1","operation":"CREATE","namespace":"argocd","name":")" +
+           name + R"(","object":{"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":")" +
+           name + R"(","namespace":"argocd"},"spec":)" + spec_yamlish_json + "}}}";
+}
+
+BOOST_AUTO_TEST_CASE(invalid_rollouts_are_rejected_with_every_field_path) {
+    const auto body = rollout_review(
+        R"({"sourceRef":{"kind":"ApplicationSet","name":"other-set"},"stages":[{"name":"a","clusters":{"selector":{}},"maxUnavailable":"125%"},{"name":"a","clusters":{"selector":{}},"bakeTime":"soon","extra":1}]})");
+    auto raw = codec::review_rollout("application/json", body, fleet);
+    auto doc = parse(raw.body);
+    BOOST_TEST(!doc["response"]["allowed"].GetBool());
+    BOOST_TEST(doc["response"]["status"]["code"].GetInt() == 422);
+    BOOST_TEST(!doc["response"].HasMember("patch"));
+    BOOST_TEST(codec::string_at(doc["response"], {"status", "message"}) ==
+               "ProgressiveRollout.deployment.skyscanner.net \"new-rollout\" is invalid: [unknown field "
+               "\"spec.stages[1].extra\", spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or "
+               "a percentage between 0% and 100%, spec.stages[1].bakeTime: Invalid value: \"soon\": must be a duration "
+               "such as \"90s\", \"30m\" or \"1h30m\", spec.stages[1].name: Duplicate value: \"a\"]");
+}
+
+BOOST_AUTO_TEST_CASE(a_second_rollout_for_the_same_application_set_is_rejected) {
+    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    auto second = parse(codec::review_rollout("application/json", rollout_review(spec), fleet).body);
+    BOOST_TEST(!second["response"]["allowed"].GetBool());
+    BOOST_TEST(codec::string_at(second["response"], {"status", "message"}).find("already rolled out by ProgressiveRollout \"guestbook-rollout\"") !=
+               std::string::npos);
+    // Updating the existing one is fine.
+    auto same = parse(codec::review_rollout("application/json", rollout_review(spec, "guestbook-rollout"), fleet).body);
+    BOOST_TEST(same["response"]["allowed"].GetBool());
+}
+
+BOOST_AUTO_TEST_CASE(valid_rollouts_are_allowed_with_warnings) {
+    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"mars","clusters":{"selector":{"matchLabels":{"region":"mars-1"}}}}]})";
+    auto doc = parse(codec::review_rollout("application/json", rollout_review(spec), fleet).body);
+    BOOST_TEST(doc["response"]["allowed"].GetBool());
+    BOOST_TEST(codec::string_at(doc["response"]["warnings"][0], {}) == "spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

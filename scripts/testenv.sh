@@ -295,6 +295,9 @@ cmd_start() {
   bin=$("$here/kube-apiserver.sh" | tail -n1)
   [ -x "$bin" ] || die "kube-apiserver.sh gave no binary"
   command -v etcd >/dev/null || die "etcd not installed (scripts/kube-apiserver.sh installs it)"
+  # kubectl is not a Debian package at a usable version (bookworm's kubernetes-client is 1.20);
+  # it comes with the machine image.
+  command -v kubectl >/dev/null || die "kubectl not found on PATH"
 
   # From here on a failure must not leave processes behind.
   trap 'rc=$?; if ((rc)); then log "start failed; logs in $logs"; cmd_stop; fi' EXIT

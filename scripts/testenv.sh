@@ -121,11 +121,11 @@ stop_one() {
 }
 
 # launch NAME COMMAND...: start COMMAND in a new session (so its process group id is its pid),
-# detached from our stdio and from the lock fd, and record the pid.
+# detached from our stdio, the lock fd and the saved stderr, and record the pid.
 launch() {
   local name=$1
   shift
-  setsid "$@" </dev/null >>"$logs/$name.log" 2>&1 9>&- &
+  setsid "$@" </dev/null >>"$logs/$name.log" 2>&1 7>&- 9>&- &
   local pid=$!
   echo "$pid" >"$run/$name.pid"
   echo "$pid"
@@ -300,7 +300,12 @@ cmd_start() {
   command -v kubectl >/dev/null || die "kubectl not found on PATH"
 
   # From here on a failure must not leave processes behind.
-  trap 'rc=$?; if ((rc)); then log "start failed; logs in $logs"; cmd_stop; fi' EXIT
+  # fd 7 is our stderr as it was: a signal may arrive while a polled command's output is
+  # redirected to /dev/null, and the trap runs with that redirection.
+  exec 7>&2
+  trap 'rc=$?; if ((rc)); then { log "start failed; logs in $logs"; cmd_stop; } 2>&7; fi' EXIT
+  # CTest's timeout sends SIGTERM; turn it into an exit so the EXIT trap still cleans up.
+  trap 'exit 143' TERM INT
 
   gen_pki
   gen_tokens
@@ -363,7 +368,7 @@ EOF
   done
 
   write_env "$bin" "$port" "$url"
-  trap - EXIT
+  trap - EXIT TERM INT
   log "ready: $url (etcd $etcd_url); env in $env_file"
   echo "$env_file"
 }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_map>
 
 namespace apr::core {
 
@@ -34,44 +34,55 @@ stage_assignments assign_stages(const rollout_spec& spec, std::span<const cluste
     std::vector<const cluster*> fleet;
     fleet.reserve(input.size());
     for (const auto& c : input) fleet.push_back(&c);
-    std::sort(fleet.begin(), fleet.end(), [](const cluster* a, const cluster* b) {
-        return std::tie(a->name, a->server) < std::tie(b->name, b->server);
-    });
+    return assign_stages(spec, std::move(fleet));
+}
+
+stage_assignments assign_stages(const rollout_spec& spec, std::vector<const cluster*> fleet) {
+    auto by_name = [](const cluster* a, const cluster* b) { return std::tie(a->name, a->server) < std::tie(b->name, b->server); };
+    // Callers often hand over a fleet already in name order (the state machine's is).
+    if (!std::is_sorted(fleet.begin(), fleet.end(), by_name)) std::sort(fleet.begin(), fleet.end(), by_name);
     fleet.erase(std::unique(fleet.begin(), fleet.end(),
                             [](const cluster* a, const cluster* b) { return a->name == b->name; }),
                 fleet.end());
 
     stage_assignments out;
-    std::set<std::string, std::less<>> taken;
+    // Position in `fleet` of each cluster, so "taken" is a flag rather than a name lookup.
+    std::unordered_map<const cluster*, std::size_t> index;
+    index.reserve(fleet.size());
+    for (std::size_t i = 0; i < fleet.size(); ++i) index.emplace(fleet[i], i);
+    std::vector<char> taken(fleet.size(), 0);
     for (const auto& stage : spec.stages) {
         stage_assignment assignment;
         std::vector<const cluster*> available;
         long long matched = 0;
+        // Only a percentage below 100% needs the count of taken clusters the selector matches.
+        const bool count_taken = stage.max_clusters.is_percent && stage.max_clusters.value < 100;
         if (stage.selector) {
-            for (const auto* c : fleet) {
-                if (!stage.selector->matches(c->labels)) continue;
+            for (std::size_t i = 0; i < fleet.size(); ++i) {
+                if (taken[i] && !count_taken) continue;
+                if (!stage.selector->matches(fleet[i]->labels)) continue;
                 ++matched;
-                if (!taken.contains(c->name)) available.push_back(c);
+                if (!taken[i]) available.push_back(fleet[i]);
             }
         }
         auto ordered = topology_order(std::move(available), stage.topology_key);
         auto limit = std::clamp<long long>(stage.max_clusters.resolve(matched), 0, static_cast<long long>(ordered.size()));
         for (long long i = 0; i < limit; ++i) {
             assignment.clusters.push_back(ordered[i]->name);
-            taken.insert(ordered[i]->name);
+            taken[index.at(ordered[i])] = 1;
         }
         assignment.max_unavailable =
             std::max<long long>(1, stage.max_unavailable.resolve(static_cast<long long>(assignment.clusters.size())));
         out.stages.push_back(std::move(assignment));
     }
-    for (const auto* c : fleet)
-        if (!taken.contains(c->name)) out.unstaged.push_back(c->name);
+    for (std::size_t i = 0; i < fleet.size(); ++i)
+        if (!taken[i]) out.unstaged.push_back(fleet[i]->name);
     return out;
 }
 
 rollout_plan make_plan(const rollout_spec& spec, std::span<const cluster> clusters) {
     auto assignments = assign_stages(spec, clusters);
-    std::map<std::string, const cluster*, std::less<>> by_name;
+    std::unordered_map<std::string_view, const cluster*> by_name;
     for (const auto& c : clusters) by_name.emplace(c.name, &c);
 
     rollout_plan plan;

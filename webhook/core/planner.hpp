@@ -23,6 +23,8 @@ struct stage_assignments {
 // Per stage: clusters matching its selector, minus those taken by earlier stages, ordered by
 // topology round-robin, cut to maxClusters (a percentage is of all clusters the selector matches).
 stage_assignments assign_stages(const rollout_spec& spec, std::span<const cluster> clusters);
+// The same over clusters owned elsewhere (the state machine's view of its fleet), without copies.
+stage_assignments assign_stages(const rollout_spec& spec, std::vector<const cluster*> clusters);
 
 struct planned_stage {
     std::string name;

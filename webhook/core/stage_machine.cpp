@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <map>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace apr::core {
 
@@ -38,6 +41,7 @@ const label_map no_labels;
 
 // One cluster as the rollout sees it: its labels and the managed Applications on it.
 struct cluster_view {
+    const cluster* identity = nullptr;  // the observed Secret's cluster, or a label-less stand-in
     const label_map* labels = &no_labels;
     std::vector<const application_observation*> apps;
     std::string pending_hash;
@@ -77,25 +81,39 @@ class machine {
 public:
     machine(const rollout& r, const observations& observed, time_point now, const step_options& options)
         : rollout_(r), now_(now), options_(options) {
-        std::map<std::string, const label_map*, std::less<>> labels_by_cluster;
-        for (const auto& c : observed.clusters) labels_by_cluster.emplace(c.name, &c.labels);
+        std::unordered_map<std::string_view, const cluster*> known;
+        known.reserve(observed.clusters.size());
+        for (const auto& c : observed.clusters) known.emplace(c.name, &c);
         for (const auto& app : observed.applications) {
             auto& view = fleet_[app.cluster];
             view.apps.push_back(&app);
-            if (auto it = labels_by_cluster.find(app.cluster); it != labels_by_cluster.end()) view.labels = it->second;
+            if (view.identity) continue;
+            if (auto it = known.find(app.cluster); it != known.end()) {
+                view.identity = it->second;
+            } else {
+                // An Application whose cluster has no Secret (in-cluster, or not registered yet).
+                view.identity = &unregistered_.emplace_back(cluster{app.cluster, {}, {}});
+            }
+            view.labels = &view.identity->labels;
         }
         for (auto& [name, view] : fleet_) {
             std::vector<std::pair<std::string, std::string>> hashes;
             for (const auto* a : view.apps)
                 if (!a->pending_hash.empty()) hashes.emplace_back(a->name, a->pending_hash);
             view.pending_hash = combine_hashes(hashes);
-            fleet_clusters_.push_back({name, {}, *view.labels});
         }
     }
 
     step_result run() {
         auto& st = result_.status;
-        st = rollout_.status;
+        // Everything but the stages, which rebuild_stages() copies cluster by cluster once.
+        const auto& in = rollout_.status;
+        st.observed_generation = in.observed_generation;
+        st.phase = in.phase;
+        st.current_stage = in.current_stage;
+        st.pass = in.pass;
+        st.message = in.message;
+        st.conditions = in.conditions;
         const bool spec_changed = st.observed_generation != rollout_.generation;
         st.observed_generation = rollout_.generation;
 
@@ -140,45 +158,48 @@ private:
     // so a spec edit or a relabelled cluster keeps what was already done.
     void rebuild_stages() {
         auto& st = status();
-        auto assignments = assign_stages(rollout_.spec, fleet_clusters_);
-        std::map<std::string, cluster_status, std::less<>> records;
-        std::map<std::string, stage_status, std::less<>> old_stages;
-        std::map<std::string, std::vector<std::string>, std::less<>> old_order;
-        for (auto& s : st.stages) {
-            for (auto& c : s.clusters) {
-                old_order[s.name].push_back(c.name);
-                records.emplace(c.name, std::move(c));
-            }
-            s.clusters.clear();
-            old_stages.emplace(s.name, std::move(s));
+        // The planner reads the observed clusters through pointers: no per-step copies.
+        std::vector<const cluster*> fleet;
+        fleet.reserve(fleet_.size());
+        for (const auto& [name, view] : fleet_) fleet.push_back(view.identity);
+        auto assignments = assign_stages(rollout_.spec, std::move(fleet));
+        // Records are read from the previous status; lookups by name point there.
+        const auto& old_stages = rollout_.status.stages;
+        std::unordered_map<std::string_view, const cluster_status*> records;
+        std::unordered_map<std::string_view, const stage_status*> old_by_name;
+        std::size_t total = 0;
+        for (const auto& s : old_stages) total += s.clusters.size();
+        records.reserve(total);
+        for (const auto& s : old_stages) {
+            old_by_name.emplace(s.name, &s);
+            for (const auto& c : s.clusters) records.emplace(c.name, &c);
         }
-        st.stages.clear();
+        std::unordered_set<std::string_view> placed;
+        placed.reserve(fleet_.size());
         for (std::size_t i = 0; i < rollout_.spec.stages.size(); ++i) {
             const auto& members = assignments.stages[i].clusters;
             stage_status s;
             s.name = rollout_.spec.stages[i].name;
-            std::vector<std::string> order;
-            if (auto it = old_stages.find(s.name); it != old_stages.end()) {
-                auto& old = it->second;
+            const std::unordered_set<std::string_view> member_set(members.begin(), members.end());
+            auto place = [&](std::string_view name) {
+                if (!placed.insert(name).second) return;
+                if (auto r = records.find(name); r != records.end())
+                    s.clusters.push_back(*r->second);
+                else
+                    s.clusters.push_back(cluster_status{.name = std::string(name)});
+            };
+            if (auto it = old_by_name.find(s.name); it != old_by_name.end()) {
+                const auto& old = *it->second;
                 s.phase = old.phase;
                 s.started_at = old.started_at;
                 s.finished_at = old.finished_at;
                 s.bake_until = old.bake_until;
                 s.message = old.message;
                 // keep the recorded order (requeued clusters were moved to the end)
-                order = old_order[s.name];
+                for (const auto& c : old.clusters)
+                    if (member_set.contains(c.name)) place(c.name);
             }
-            std::vector<std::string> ordered;
-            for (const auto& name : order)
-                if (std::find(members.begin(), members.end(), name) != members.end()) ordered.push_back(name);
-            for (const auto& name : members)
-                if (std::find(ordered.begin(), ordered.end(), name) == ordered.end()) ordered.push_back(name);
-            for (const auto& name : ordered) {
-                if (auto r = records.find(name); r != records.end())
-                    s.clusters.push_back(std::move(r->second));
-                else
-                    s.clusters.push_back(cluster_status{.name = name});
-            }
+            for (const auto& name : members) place(name);
             max_unavailable_.push_back(assignments.stages[i].max_unavailable);
             st.stages.push_back(std::move(s));
         }
@@ -515,7 +536,7 @@ private:
     const step_options& options_;
     step_result result_;
     std::map<std::string, cluster_view, std::less<>> fleet_;
-    std::vector<cluster> fleet_clusters_;
+    std::deque<cluster> unregistered_;
     std::vector<long long> max_unavailable_;
 };
 

@@ -1,0 +1,144 @@
+// Benchmarks of the pure core (not a test: nothing here asserts a time). Prints one
+// `RESULT case=... median_us=... p99_us=...` line per case; scripts/bench.sh runs it.
+
+#include "codec/admission_review.hpp"
+#include "codec/canonical_json.hpp"
+#include "core/fleet_state.hpp"
+#include "core/planner.hpp"
+#include "core/stage_machine.hpp"
+#include "../unit/review_fixtures.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+using namespace apr;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+void report(const char* name, std::vector<double> samples_us) {
+    std::sort(samples_us.begin(), samples_us.end());
+    auto at = [&](double q) { return samples_us[static_cast<std::size_t>(q * (samples_us.size() - 1))]; };
+    std::printf("RESULT case=%s runs=%zu median_us=%.3f p99_us=%.3f\n", name, samples_us.size(), at(0.5), at(0.99));
+}
+
+template <class F>
+std::vector<double> measure(int runs, F&& f, int batch = 1) {
+    std::vector<double> out;
+    for (int i = 0; i < runs; ++i) {
+        auto start = clock_type::now();
+        for (int b = 0; b < batch; ++b) f();
+        out.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count() / batch);
+    }
+    return out;
+}
+
+core::rollout_spec twenty_stages() {
+    core::rollout_spec spec;
+    spec.source = {"argoproj.io", "ApplicationSet", "fleet"};
+    for (int s = 0; s < 20; ++s) {
+        core::stage_spec st;
+        st.name = "region-" + std::to_string(s);
+        core::label_selector sel;
+        sel.match_labels = {{"region", "r" + std::to_string(s)}};
+        st.selector = sel;
+        st.topology_key = "zone";
+        st.max_unavailable = core::int_or_percent::percent(10);
+        spec.stages.push_back(st);
+    }
+    return spec;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // `core_bench step` runs only the cases whose name contains "step" (for profilers).
+    const std::string only = argc > 1 ? argv[1] : "";
+    auto wanted = [&](const std::string& name) { return only.empty() || name.find(only) != std::string::npos; };
+    std::vector<core::cluster> fleet;
+    for (int i = 0; i < 5000; ++i)
+        fleet.push_back({"prod-" + std::to_string(i), "https://prod-" + std::to_string(i) + ".example.com",
+                         {{"region", "r" + std::to_string(i % 20)}, {"zone", "z" + std::to_string(i % 3)}}});
+    const auto spec = twenty_stages();
+    if (wanted("plan")) report("plan_5000_clusters_20_stages", measure(50, [&] { (void)core::make_plan(spec, fleet); }));
+
+    // One step in the middle of a rollout: stage 10 progressing, half its clusters updating.
+    core::rollout r;
+    r.namespace_ = "argocd";
+    r.name = "fleet";
+    r.generation = 1;
+    r.spec = spec;
+    core::observations obs;
+    obs.clusters = fleet;
+    for (const auto& c : fleet) obs.applications.push_back({"app-" + c.name, c.name, "abcdef0123456789", "Synced", "Healthy", true});
+    auto result = core::step(r, obs, core::time_point{std::chrono::seconds(1'800'000'000)});
+    for (int i = 0; i < 30; ++i) {
+        r.status = result.status;
+        for (auto& a : obs.applications)
+            for (const auto& adm : result.admissions)
+                if (adm.cluster == a.cluster) a.pending_hash.clear();
+        result = core::step(r, obs, core::time_point{std::chrono::seconds(1'800'000'000 + 10 * i)});
+    }
+    r.status = result.status;
+    const auto now = core::time_point{std::chrono::seconds(1'800'000'400)};
+    if (wanted("step")) report("step_5000_clusters_20_stages", measure(50, [&] { (void)core::step(r, obs, now); }));
+
+    // Admission: 100 rollouts x 100 clusters = 10,000 Applications' clusters in the snapshot.
+    std::vector<core::rollout> rollouts;
+    std::vector<core::cluster> clusters;
+    for (int k = 0; k < 100; ++k) {
+        core::rollout x;
+        x.namespace_ = "argocd";
+        x.name = "rollout-" + std::to_string(k);
+        x.spec.source = {"argoproj.io", "ApplicationSet", k == 0 ? "guestbook" : "set-" + std::to_string(k)};
+        x.status.current_stage = "canary in EMEA";
+        core::stage_status st{"eu-west-1", core::stage_phase::pending};
+        for (int i = 0; i < 100; ++i) {
+            auto name = k == 0 && i == 0 ? std::string("eu-west-1a-1") : "c-" + std::to_string(k) + "-" + std::to_string(i);
+            st.clusters.push_back({name, core::cluster_phase::pending});
+            clusters.push_back({name, "https://" + name + ".example.com", {}});
+        }
+        x.status.stages.push_back(st);
+        rollouts.push_back(std::move(x));
+    }
+    const auto state = core::build_fleet_state(rollouts, clusters);
+    const auto ids = test::test_identities();
+
+    core::application_facts facts;
+    facts.operation = core::operation_kind::update;
+    facts.username = ids.application_set_controller;
+    facts.namespace_ = "argocd";
+    facts.name = "guestbook-eu-west-1a-1";
+    facts.application_set = "guestbook";
+    facts.destination_server = "https://eu-west-1a-1.example.com";
+    facts.old_desired = {R"({"repoURL":"https://git.example.com/x","targetRevision":"v1"})", std::nullopt, std::nullopt,
+                         R"({"automated":{}})"};
+    facts.new_desired = {R"({"repoURL":"https://git.example.com/x","targetRevision":"v2"})", std::nullopt, std::nullopt,
+                         R"({"automated":{}})"};
+    facts.new_desired_canonical = R"({"source":{"repoURL":"https://git.example.com/x","targetRevision":"v2"},"syncPolicy":{"automated":{}}})";
+    facts.new_desired_hash = "0123456789abcdef";
+    facts.new_has_annotations = true;
+    if (wanted("decide")) report("decide_hold_10000_apps_100_rollouts", measure(2000, [&] { (void)core::decide(facts, state.admission, ids); }, 100));
+    auto unchanged = facts;
+    unchanged.new_desired = unchanged.old_desired;
+    unchanged.username = ids.application_controller;
+    if (wanted("decide")) report("decide_status_write_10000_apps_100_rollouts",
+           measure(2000, [&] { (void)core::decide(unchanged, state.admission, ids); }, 100));
+
+    // The whole review (parse, decide, render) for a 20 KB and a 3 KB Application update.
+    for (std::size_t padding : {std::size_t(18000), std::size_t(1000)}) {
+        test::app_spec before, after;
+        before.status_padding = after.status_padding = padding;
+        after.revision = "v2";
+        test::review_spec rs;
+        rs.object = test::application_json(after);
+        rs.old_object = test::application_json(before);
+        const auto body = test::review_json(rs);
+        const std::string name = "review_application_" + std::to_string(body.size() / 1024) + "KB";
+        if (wanted(name)) report(name.c_str(), measure(500, [&] { (void)codec::review_application("application/json", body, state, ids); }, 10));
+    }
+    return 0;
+}

@@ -132,10 +132,12 @@ reflector::wait_for(std::stop_token const& stop, std::chrono::milliseconds d)
 bool
 reflector::list_once()
 {
+    std::string query = selectors();
+    if(!opts_.list_resource_version.empty())
+        query += "&resourceVersion=" + query_escape(opts_.list_resource_version);
     std::string path = opts_.path;
-    auto sel = selectors();
-    if(!sel.empty())
-        path += "?" + sel.substr(1);
+    if(!query.empty())
+        path += "?" + query.substr(1);
     begin_list();
     auto r = client_.list(path, opts_.page_limit, [&](rapidjson::Value const& item) {
         auto key = object_key(item);

@@ -1,4 +1,4 @@
-// `status` needs the Kubernetes client; until it is wired it says so plainly.
+// `status`: where every rollout stands, read from the API server.
 
 #include "cli/commands.hpp"
 
@@ -8,11 +8,6 @@ namespace apr::cli {
 
 int run_status(const arguments&) {
     std::cerr << "status: not available in this build yet\n";
-    return 2;
-}
-
-int run_serve(const arguments&) {
-    std::cerr << "serve: not available in this build yet\n";
     return 2;
 }
 

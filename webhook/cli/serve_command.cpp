@@ -1,14 +1,341 @@
-// `serve`: the admission webhook server (and, in real mode, the rollout controller).
+// `serve`: the admission webhook server and, in real mode, the rollout controller on the Lease
+// holder. This file only wires: flags -> state source -> routes -> leader election -> signals.
 
 #include "cli/commands.hpp"
+#include "codec/admission_review.hpp"
+#include "codec/canonical_json.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
+#include "controller/fleet_cache.hpp"
+#include "controller/rollout_controller.hpp"
+#include "kube/client.hpp"
+#include "kube/config.hpp"
+#include "kube/event_recorder.hpp"
+#include "kube/leader_election.hpp"
+#include "kube/log.hpp"
+#include "server/https_server.hpp"
 
+#include <boost/algorithm/string.hpp>
+#include <boost/program_options.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 namespace apr::cli {
 
-int run_serve(const arguments&) {
-    std::cerr << "serve: not available in this build yet\n";
-    return 2;
+namespace po = boost::program_options;
+
+namespace {
+
+// One line per event on stderr: `time=... level=... msg="..."`, safe from every thread.
+class line_logger {
+public:
+    void write(std::string_view level, std::string_view message) {
+        const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        char stamp[32];
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        std::string line = std::string("time=") + stamp + " level=" + std::string(level) + " msg=" +
+                           core::quote(message) + "\n";
+        std::lock_guard lock(mutex_);
+        std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+
+private:
+    std::mutex mutex_;
+};
+
+line_logger logger;
+
+struct serve_flags {
+    std::string listen = "0.0.0.0:8443";
+    std::string tls_cert, tls_key;
+    std::string snapshot, kubeconfig;
+    std::string argocd_namespace = "argocd";
+    std::string appset_user = "system:serviceaccount:argocd:argocd-applicationset-controller";
+    std::string app_controller_user = "system:serviceaccount:argocd:argocd-application-controller";
+    std::string self_user;
+    std::string bypass_groups = "system:masters";
+    bool leader_elect = true;
+    std::string lease_name = "argocd-progressive-rollout";
+    std::string lease_namespace;
+    std::string identity;
+    double lease_duration = 15, renew_deadline = 10, retry_period = 2;
+    unsigned threads = 0;
+    double shutdown_delay = 0, shutdown_grace = 25;
+    double idle_timeout = 90, read_timeout = 30;
+};
+
+// The username of a service-account token: the JWT `sub` claim, when the token is a JWT.
+std::string username_of_token(const std::string& token) {
+    auto first = token.find('.');
+    auto second = token.find('.', first + 1);
+    if (first == std::string::npos || second == std::string::npos) return {};
+    std::string payload = token.substr(first + 1, second - first - 1);
+    std::replace(payload.begin(), payload.end(), '-', '+');
+    std::replace(payload.begin(), payload.end(), '_', '/');
+    while (payload.size() % 4) payload += '=';
+    auto json = codec::base64_decode(payload);
+    if (!json) return {};
+    rapidjson::Document doc;
+    doc.Parse(json->c_str());
+    return doc.HasParseError() ? std::string() : codec::string_at(doc, {"sub"});
+}
+
+// A fixed bundle of objects: what --snapshot serves from (benchmarks, offline tests).
+core::fleet_state load_snapshot(const std::string& path) {
+    std::vector<core::rollout> rollouts;
+    std::vector<core::cluster> clusters;
+    for (const auto& object : codec::parse_objects(read_file(path))) {
+        const auto kind = codec::string_at(object, {"kind"});
+        if (kind == core::rollout_kind) {
+            auto decoded = codec::decode_rollout(object);
+            if (!decoded.errors.empty())
+                throw std::runtime_error(path + ": ProgressiveRollout " + decoded.rollout.name + ": " +
+                                         decoded.errors.front().to_string());
+            rollouts.push_back(std::move(decoded.rollout));
+        } else if (auto c = codec::decode_cluster_secret(object)) {
+            clusters.push_back(std::move(*c));
+        }
+    }
+    return core::build_fleet_state(rollouts, std::move(clusters));
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    boost::split(out, text, boost::is_any_of(","));
+    out.erase(std::remove_if(out.begin(), out.end(), [](std::string& s) {
+                  boost::trim(s);
+                  return s.empty();
+              }),
+              out.end());
+    return out;
+}
+
+server::handler_result to_http(codec::review_answer&& a) {
+    server::handler_result r;
+    r.status = a.http_status;
+    r.body = std::move(a.body);
+    r.outcome = a.outcome;
+    return r;
+}
+
+int serve(const serve_flags& flags) {
+    kube::set_log_sink([](kube::log_level level, std::string_view message) {
+        static constexpr std::string_view names[] = {"debug", "info", "warning", "error"};
+        if (level != kube::log_level::debug) logger.write(names[static_cast<int>(level)], message);
+    });
+
+    core::admission_identities ids;
+    ids.application_set_controller = flags.appset_user;
+    ids.application_controller = flags.app_controller_user;
+    ids.bypass_groups = split_list(flags.bypass_groups);
+
+    server::metrics_registry metrics;
+    server::server_options options;
+    options.listen = flags.listen;
+    options.cert_file = flags.tls_cert;
+    options.key_file = flags.tls_key;
+    options.threads = flags.threads;
+    options.idle_timeout = std::chrono::seconds(static_cast<long>(flags.idle_timeout));
+    options.read_timeout = std::chrono::seconds(static_cast<long>(flags.read_timeout));
+    options.shutdown_delay = std::chrono::seconds(static_cast<long>(flags.shutdown_delay));
+    options.shutdown_grace = std::chrono::seconds(static_cast<long>(flags.shutdown_grace));
+    options.log = [](server::log_level level, std::string_view message) {
+        static constexpr std::string_view names[] = {"debug", "info", "warning", "error"};
+        if (level != server::log_level::debug) logger.write(names[static_cast<int>(level)], message);
+    };
+
+    // The state admission reads: fixed (snapshot) or fed by watches (real mode).
+    std::function<std::shared_ptr<const core::fleet_state>()> state;
+    std::function<void(const codec::review_event&)> record_event = [](const codec::review_event& e) {
+        logger.write("warning", "admission: " + e.event.reason + " " + e.namespace_ + "/" + e.name + ": " + e.event.message);
+    };
+
+    std::unique_ptr<kube::client> client;
+    std::unique_ptr<kube::event_recorder> events;
+    std::unique_ptr<controller::fleet_cache> cache;
+    std::unique_ptr<controller::rollout_controller> rollout_controller;
+
+    if (!flags.snapshot.empty()) {
+        auto fixed = std::make_shared<const core::fleet_state>(load_snapshot(flags.snapshot));
+        logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" +
+                                 std::to_string(fixed->admission.rollouts.size()) + " rollouts, " +
+                                 std::to_string(fixed->clusters.size()) + " clusters); no controller");
+        state = [fixed] { return fixed; };
+        ids.self = flags.self_user;
+    } else {
+        auto config = kube::load_config(flags.kubeconfig);
+        ids.self = flags.self_user;
+        if (ids.self.empty()) {
+            std::string token = config.token;
+            if (!config.token_file.empty()) token = kube::read_file(config.token_file);
+            boost::trim(token);
+            ids.self = username_of_token(token);
+        }
+        if (ids.self.empty())
+            throw std::runtime_error("--self-user: cannot tell this server's own username from its credentials (" +
+                                     config.source + "); set --self-user");
+        client = std::make_unique<kube::client>(config);
+        events = std::make_unique<kube::event_recorder>(*client);
+        cache = std::make_unique<controller::fleet_cache>(*client, flags.argocd_namespace, [&] {
+            if (rollout_controller) rollout_controller->wake();
+        });
+        rollout_controller = std::make_unique<controller::rollout_controller>(*client, *cache, *events);
+        auto* c = cache.get();
+        state = [c] { return c->state(); };
+        record_event = [ev = events.get()](const codec::review_event& e) {
+            ev->record({"argoproj.io/v1alpha1", "Application", e.namespace_, e.name, ""},
+                       e.event.warning ? kube::event_type::warning : kube::event_type::normal, e.event.reason,
+                       e.event.message);
+        };
+        metrics.add_collector([c](std::string& out) {
+            c->write_metrics(out);
+            controller::write_rollout_metrics(*c, out);
+        });
+        logger.write("info", "real mode: " + config.source + ", namespace " + flags.argocd_namespace + ", acting as " + ids.self);
+    }
+
+    server::https_server server(options, metrics);
+    server.add_admission_route("/mutate/applications", [state, ids, record_event](std::string_view ct, std::string_view body) {
+        auto answer = codec::review_application(ct, body, *state(), ids);
+        if (answer.event) record_event(*answer.event);
+        if (answer.outcome == "denied" || answer.outcome == "error")
+            logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
+        return to_http(std::move(answer));
+    });
+    server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string_view body) {
+        return to_http(codec::review_rollout(ct, body, *state()));
+    });
+    server.set_readiness([state] { return state()->synced; });
+
+    auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "1 while this replica holds the Lease.");
+    std::jthread leader_thread;
+    if (cache) {
+        cache->start();
+        const std::string identity = flags.identity.empty()
+                                         ? [] {
+                                               char host[256] = {};
+                                               gethostname(host, sizeof host - 1);
+                                               return std::string(host) + "_" + std::to_string(getpid());
+                                           }()
+                                         : flags.identity;
+        leader_thread = std::jthread([&, identity](std::stop_token stop) {
+            std::jthread controller_thread;
+            auto start = [&] {
+                leading.with({}).set(1);
+                controller_thread = std::jthread([&](std::stop_token s) { rollout_controller->run(s); });
+            };
+            auto halt = [&] {
+                leading.with({}).set(0);
+                if (controller_thread.joinable()) {
+                    controller_thread.request_stop();
+                    controller_thread.join();
+                }
+            };
+            if (!flags.leader_elect) {
+                start();
+                std::mutex m;
+                std::condition_variable_any cv;
+                std::unique_lock lock(m);
+                cv.wait(lock, stop, [] { return false; });
+                halt();
+                return;
+            }
+            kube::lease_timings timings;
+            timings.lease_duration = std::chrono::milliseconds(static_cast<long>(flags.lease_duration * 1000));
+            timings.renew_deadline = std::chrono::milliseconds(static_cast<long>(flags.renew_deadline * 1000));
+            timings.retry_period = std::chrono::milliseconds(static_cast<long>(flags.retry_period * 1000));
+            kube::leader_elector elector(*client, flags.lease_namespace.empty() ? flags.argocd_namespace : flags.lease_namespace,
+                                         flags.lease_name, identity, timings);
+            elector.run(stop, start, halt);
+            halt();
+        });
+    }
+
+    server::shutdown_signals signals([&](int signo) {
+        logger.write("info", "signal " + std::to_string(signo) + ": shutting down");
+        server.stop();
+    });
+    server.run();
+    if (leader_thread.joinable()) {
+        leader_thread.request_stop();  // releases the Lease so another replica takes over at once
+        leader_thread.join();
+    }
+    if (cache) cache->stop();
+    if (events) events->flush(std::chrono::seconds(2));
+    logger.write("info", "stopped");
+    return 0;
+}
+
+}  // namespace
+
+int run_serve(const arguments& args) {
+    serve_flags f;
+    po::options_description desc(
+        "Usage: argocd-progressive-rollout serve --tls-cert FILE --tls-key FILE [--snapshot FILE | --kubeconfig FILE]\n"
+        "Serves the admission webhooks over TLS; without --snapshot it watches the API server (kubeconfig,\n"
+        "or in-cluster when neither is given) and, on the replica holding the Lease, runs the controller.\n\n"
+        "Flags");
+    desc.add_options()
+        ("help,h", "show this help")
+        ("listen", po::value(&f.listen)->default_value(f.listen), "HOST:PORT to serve HTTPS on (port 0: any free port)")
+        ("tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")
+        ("tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")
+        ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status) and cluster Secrets; no controller")
+        ("kubeconfig", po::value(&f.kubeconfig), "kubeconfig to reach the API server (default: in-cluster service account)")
+        ("argocd-namespace", po::value(&f.argocd_namespace)->default_value(f.argocd_namespace), "namespace of Argo CD's Applications, ApplicationSets, cluster Secrets and the rollouts")
+        ("appset-controller-user", po::value(&f.appset_user)->default_value(f.appset_user), "username of Argo CD's ApplicationSet controller: its writes are held")
+        ("application-controller-user", po::value(&f.app_controller_user)->default_value(f.app_controller_user), "username of Argo CD's application controller: its sync operations are never blocked")
+        ("self-user", po::value(&f.self_user), "username this server's own writes arrive with (default: the service-account token's subject)")
+        ("bypass-groups", po::value(&f.bypass_groups)->default_value(f.bypass_groups), "comma-separated groups whose members may bypass a rollout with the deployment.skyscanner.net/bypass annotation")
+        ("leader-elect", po::value(&f.leader_elect)->default_value(true), "run the controller only on the holder of a coordination.k8s.io Lease")
+        ("lease-name", po::value(&f.lease_name)->default_value(f.lease_name), "name of the Lease")
+        ("lease-namespace", po::value(&f.lease_namespace), "namespace of the Lease (default: --argocd-namespace)")
+        ("identity", po::value(&f.identity), "holder identity in the Lease (default: hostname_pid)")
+        ("lease-duration", po::value(&f.lease_duration)->default_value(f.lease_duration), "seconds a Lease is valid without renewal")
+        ("renew-deadline", po::value(&f.renew_deadline)->default_value(f.renew_deadline), "seconds the leader keeps trying to renew before stepping down")
+        ("retry-period", po::value(&f.retry_period)->default_value(f.retry_period), "seconds between Lease attempts")
+        ("threads", po::value(&f.threads)->default_value(0), "server threads (0: one per core)")
+        ("idle-timeout", po::value(&f.idle_timeout)->default_value(f.idle_timeout), "seconds an idle keep-alive connection is kept (at least 90 for the API server)")
+        ("read-timeout", po::value(&f.read_timeout)->default_value(f.read_timeout), "seconds to read a whole request")
+        ("shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay), "seconds /readyz fails before the listener closes on SIGTERM")
+        ("shutdown-grace", po::value(&f.shutdown_grace)->default_value(f.shutdown_grace), "seconds in-flight requests get to finish on SIGTERM");
+    po::variables_map vm;
+    try {
+        std::vector<std::string> argv(args.begin(), args.end());
+        po::store(po::command_line_parser(argv).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "serve: " << e.what() << "\n\n" << desc << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    if (f.tls_cert.empty() || f.tls_key.empty()) {
+        std::cerr << "serve: --tls-cert and --tls-key are required (the webhook serves TLS only)\n";
+        return 2;
+    }
+    if (!f.snapshot.empty() && !f.kubeconfig.empty()) {
+        std::cerr << "serve: --snapshot and --kubeconfig are two different state sources; give one\n";
+        return 2;
+    }
+    try {
+        return serve(f);
+    } catch (const std::exception& e) {
+        logger.write("error", std::string("serve: ") + e.what());
+        return 1;
+    }
 }
 
 }  // namespace apr::cli

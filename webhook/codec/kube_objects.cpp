@@ -6,6 +6,8 @@
 #include "core/admission.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -84,6 +86,12 @@ application_record decode_application(const rapidjson::Value& app) {
                 r.application_set = string_at(o, {"name"});
                 break;
             }
+    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
+        for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
+            const auto& f = core::desired_state_fields[i];
+            auto it = spec->FindMember(rapidjson::StringRef(f.data(), f.size()));
+            r.desired_present[i] = it != spec->MemberEnd() && !it->value.IsNull();
+        }
     r.destination_server = string_at(app, {"spec", "destination", "server"});
     r.destination_name = string_at(app, {"spec", "destination", "name"});
     r.pending_spec = annotation(app, core::pending_spec_annotation);
@@ -115,6 +123,65 @@ application_record decode_application(const rapidjson::Value& app) {
     if (auto started = as_string(find_path(app, {"status", "operationState", "startedAt"})))
         o.operation_started_at = parse_time(*started);
     return r;
+}
+
+namespace {
+
+std::string annotation_path(std::string_view key) {
+    return "/metadata/annotations/" + core::escape_pointer_token(key);
+}
+
+void write_op(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op, std::string_view path,
+              const rapidjson::Value* value) {
+    w.StartObject();
+    w.Key("op");
+    w.String(op.data(), static_cast<rapidjson::SizeType>(op.size()));
+    w.Key("path");
+    w.String(path.data(), static_cast<rapidjson::SizeType>(path.size()));
+    if (value) {
+        w.Key("value");
+        value->Accept(w);
+    }
+    w.EndObject();
+}
+
+void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view hash) {
+    const rapidjson::Value expected(rapidjson::StringRef(hash.data(), hash.size()));
+    write_op(w, "test", annotation_path(core::pending_hash_annotation), &expected);
+    write_op(w, "remove", annotation_path(core::pending_spec_annotation), nullptr);
+    write_op(w, "remove", annotation_path(core::pending_hash_annotation), nullptr);
+}
+
+}  // namespace
+
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
+    rapidjson::Document pending;
+    pending.Parse(app.pending_spec.data(), app.pending_spec.size());
+    if (pending.HasParseError() || !pending.IsObject()) return std::nullopt;
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartArray();
+    write_hash_test_and_release(w, hash);
+    for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
+        const auto& f = core::desired_state_fields[i];
+        const std::string path = "/spec/" + std::string(f);
+        auto it = pending.FindMember(rapidjson::StringRef(f.data(), f.size()));
+        if (it != pending.MemberEnd() && !it->value.IsNull())
+            write_op(w, "add", path, &it->value);
+        else if (app.desired_present[i])
+            write_op(w, "remove", path, nullptr);
+    }
+    w.EndArray();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::string release_patch(std::string_view hash) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartArray();
+    write_hash_test_and_release(w, hash);
+    w.EndArray();
+    return {buffer.GetString(), buffer.GetSize()};
 }
 
 namespace {

@@ -28,6 +28,7 @@ struct application_record {
     std::string destination_server;
     std::string destination_name;
     std::string pending_spec;     // annotation, canonical JSON of the held desired state
+    std::array<bool, 4> desired_present{};  // which desired-state fields the live spec has
     core::application_observation observation;  // cluster left empty: resolved by the caller
     std::string bypass_reason;
 };
@@ -38,6 +39,15 @@ application_record decode_application(const rapidjson::Value& application);
 // Desired-state fields of an Application spec, canonical JSON each (nullopt when absent).
 std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& spec);
 std::string desired_state_canonical(const rapidjson::Value& spec);
+
+// The JSON Patch with which the rollout controller admits a held change: it applies only if the
+// Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the
+// pending spec (removing live fields the pending spec lacks) and drops the pending annotations.
+// nullopt when the pending spec is not a JSON object.
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash);
+
+// Removes the pending annotations only (releasing an Application when its rollout is deleted).
+std::string release_patch(std::string_view hash);
 
 // Parses a file's text: JSON (object or List) or YAML (one or many documents). Each returned
 // document is one object; `List`s are flattened. Throws std::runtime_error with a position.

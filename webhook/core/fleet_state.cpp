@@ -10,7 +10,8 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
     }
     for (const auto& r : rollouts) {
         state.rollouts_by_namespace[r.namespace_].push_back({r.name, r.spec.source.name});
-        if (!references_application_set(r.spec.source)) continue;
+        // A rollout being deleted has released its Applications: admission lets Argo CD through.
+        if (!references_application_set(r.spec.source) || r.deleting) continue;
         rollout_window window;
         window.namespace_ = r.namespace_;
         window.name = r.name;

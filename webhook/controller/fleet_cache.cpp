@@ -1,0 +1,125 @@
+#include "controller/fleet_cache.hpp"
+
+#include "codec/json_reader.hpp"
+#include "codec/rollout_codec.hpp"
+
+namespace apr::controller {
+
+std::optional<cached_rollout> decode_cached_rollout(const rapidjson::Value& object) {
+    auto decoded = codec::decode_rollout(object);
+    if (decoded.rollout.name.empty()) return std::nullopt;
+    cached_rollout out;
+    out.rollout = std::move(decoded.rollout);
+    out.spec_errors = std::move(decoded.errors);
+    out.uid = codec::string_at(object, {"metadata", "uid"});
+    out.resource_version = codec::string_at(object, {"metadata", "resourceVersion"});
+    if (const auto* f = codec::find_path(object, {"metadata", "finalizers"}); f && f->IsArray())
+        for (const auto& v : f->GetArray())
+            if (v.IsString()) out.finalizers.emplace_back(v.GetString(), v.GetStringLength());
+    return out;
+}
+
+namespace {
+
+kube::reflector_options watch_of(std::string path, std::string label_selector = {}) {
+    kube::reflector_options o;
+    o.path = std::move(path);
+    o.label_selector = std::move(label_selector);
+    return o;
+}
+
+}  // namespace
+
+fleet_cache::fleet_cache(kube::client& client, std::string namespace_, std::function<void()> on_change)
+    : namespace_(std::move(namespace_)),
+      on_change_(std::move(on_change)),
+      rollouts_(client,
+                watch_of("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + namespace_ + "/progressiverollouts"),
+                decode_cached_rollout, [this] { rebuild_state(); }),
+      // Secrets hold credentials: the decoder keeps name, server and labels, nothing else.
+      clusters_(client, watch_of("/api/v1/namespaces/" + namespace_ + "/secrets", "argocd.argoproj.io/secret-type=cluster"),
+                codec::decode_cluster_secret, [this] { rebuild_state(); }),
+      applications_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications"),
+                    [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },
+                    [this] {
+                        if (on_change_) on_change_();
+                    }),
+      state_(std::make_shared<const core::fleet_state>(core::fleet_state{.synced = false})) {}
+
+fleet_cache::~fleet_cache() { stop(); }
+
+void fleet_cache::start() {
+    rollouts_.start();
+    clusters_.start();
+    applications_.start();
+}
+
+void fleet_cache::stop() {
+    applications_.stop();
+    clusters_.stop();
+    rollouts_.stop();
+}
+
+bool fleet_cache::synced() const { return rollouts_.synced() && clusters_.synced() && applications_.synced(); }
+
+std::shared_ptr<const core::fleet_state> fleet_cache::state() const {
+    std::lock_guard lock(state_mutex_);
+    return state_;
+}
+
+std::vector<std::shared_ptr<const cached_rollout>> fleet_cache::rollouts() const {
+    std::vector<std::shared_ptr<const cached_rollout>> out;
+    for (const auto& [key, value] : *rollouts_.snapshot()) out.push_back(value);
+    return out;
+}
+
+std::vector<core::cluster> fleet_cache::clusters() const {
+    std::vector<core::cluster> out;
+    for (const auto& [key, value] : *clusters_.snapshot()) out.push_back(*value);
+    return out;
+}
+
+std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::applications_of(
+    const std::string& application_set) const {
+    std::vector<std::shared_ptr<const codec::application_record>> out;
+    for (const auto& [key, value] : *applications_.snapshot())
+        if (value->application_set == application_set) out.push_back(value);
+    return out;
+}
+
+void fleet_cache::rebuild_state() {
+    std::vector<core::rollout> rollouts;
+    for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
+    auto state = core::build_fleet_state(rollouts, clusters());
+    state.synced = synced();
+    auto next = std::make_shared<const core::fleet_state>(std::move(state));
+    {
+        std::lock_guard lock(state_mutex_);
+        state_ = std::move(next);
+    }
+    if (on_change_) on_change_();
+}
+
+void fleet_cache::write_metrics(std::string& out) const {
+    const std::pair<const char*, const kube::reflector*> caches[] = {
+        {"progressiverollouts", &rollouts_}, {"secrets", &clusters_}, {"applications", &applications_}};
+    auto family = [&](const char* name, const char* help, const char* type, auto value) {
+        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        for (const auto& [resource, r] : caches)
+            out += std::string(name) + "{resource=\"" + resource + "\"} " + std::to_string(value(*r)) + "\n";
+    };
+    family("argocd_progressive_rollout_cache_synced", "1 once the watch cache has listed.", "gauge",
+           [](const kube::reflector& r) { return r.synced() ? 1 : 0; });
+    family("argocd_progressive_rollout_cache_lists_total", "Completed LISTs, first sync included.", "counter",
+           [](const kube::reflector& r) { return r.stats().lists.load(); });
+    family("argocd_progressive_rollout_cache_relists_total", "LISTs after the first (410 Gone, errors).", "counter",
+           [](const kube::reflector& r) { return r.stats().relists.load(); });
+    family("argocd_progressive_rollout_cache_gone_total", "410 Gone answers seen.", "counter",
+           [](const kube::reflector& r) { return r.stats().gone.load(); });
+    family("argocd_progressive_rollout_cache_watch_restarts_total", "Watches re-opened.", "counter",
+           [](const kube::reflector& r) { return r.stats().watch_restarts.load(); });
+    family("argocd_progressive_rollout_cache_errors_total", "Failed requests, bad events, bad objects.", "counter",
+           [](const kube::reflector& r) { return r.stats().errors.load(); });
+}
+
+}  // namespace apr::controller

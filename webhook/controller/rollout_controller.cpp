@@ -1,0 +1,250 @@
+#include "controller/rollout_controller.hpp"
+
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
+#include "core/json_string.hpp"
+#include "core/validation.hpp"
+#include "kube/log.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+namespace apr::controller {
+
+namespace {
+
+void log_info(const std::string& message) { kube::log(kube::log_level::info, message); }
+void log_warning(const std::string& message) { kube::log(kube::log_level::warning, message); }
+
+std::string key_of(const core::rollout& r) { return r.namespace_ + "/" + r.name; }
+
+}  // namespace
+
+rollout_controller::rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
+                                       controller_options options)
+    : client_(client), cache_(cache), events_(events), options_(std::move(options)) {}
+
+core::time_point rollout_controller::now() const {
+    if (options_.clock) return options_.clock();
+    return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+void rollout_controller::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        woken_ = true;
+    }
+    wake_cv_.notify_all();
+}
+
+void rollout_controller::run(std::stop_token stop) {
+    log_info("controller: leading; reconciling rollouts");
+    while (!stop.stop_requested()) {
+        const auto next = reconcile_all();
+        std::unique_lock lock(mutex_);
+        wake_cv_.wait_for(lock, stop, next, [&] { return woken_; });
+        woken_ = false;
+        lock.unlock();
+        // Let a burst of watch events (the ApplicationSet controller rewriting every
+        // Application) land before reconciling again.
+        std::unique_lock pause(mutex_);
+        wake_cv_.wait_for(pause, stop, options_.debounce, [] { return false; });
+    }
+    log_info("controller: stopped");
+}
+
+std::chrono::milliseconds rollout_controller::reconcile_all() {
+    auto next = options_.resync;
+    if (!cache_.synced()) return std::chrono::milliseconds(200);
+    for (const auto& r : cache_.rollouts()) {
+        try {
+            if (auto after = reconcile(*r))
+                next = std::min(next, std::chrono::duration_cast<std::chrono::milliseconds>(*after));
+        } catch (const std::exception& e) {
+            // One bad rollout must not stop the others.
+            log_warning("controller: " + key_of(r->rollout) + ": " + e.what());
+            next = std::min(next, std::chrono::milliseconds(5000));
+        }
+    }
+    ++reconciles_;
+    return std::max(next, std::chrono::milliseconds(100));
+}
+
+std::string rollout_controller::rollout_path(const core::rollout& r) const {
+    return "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + r.namespace_ + "/progressiverollouts/" + r.name;
+}
+
+core::observations rollout_controller::observe(const core::rollout& r) const {
+    core::observations obs;
+    obs.clusters = cache_.clusters();
+    const auto state = cache_.state();
+    for (const auto& app : cache_.applications_of(r.spec.source.name)) {
+        if (app->namespace_ != r.namespace_) continue;
+        auto o = app->observation;
+        o.cluster = state->admission.resolve_cluster(app->destination_server, app->destination_name);
+        obs.applications.push_back(std::move(o));
+    }
+    return obs;
+}
+
+std::optional<core::duration> rollout_controller::reconcile(const cached_rollout& cr) {
+    const auto& r = cr.rollout;
+    if (!core::references_application_set(r.spec.source)) return std::nullopt;
+    if (r.deleting) {
+        release(cr);
+        return std::nullopt;
+    }
+    if (ensure_finalizer(cr)) return std::chrono::milliseconds(200);  // the watch brings the new version
+
+    auto errors = cr.spec_errors;
+    const auto context = cache_.state()->validation_context_for(r.namespace_, r.name);
+    auto validation = core::validate(r.spec, context);
+    errors.insert(errors.end(), validation.errors.begin(), validation.errors.end());
+    if (!errors.empty()) {
+        // Created before the validating webhook was installed: say why nothing moves.
+        auto status = r.status;
+        status.observed_generation = r.generation;
+        status.phase = core::rollout_phase::failed;
+        status.message = "invalid spec: " + errors.front().to_string() +
+                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "");
+        if (status != r.status) write_status(cr, status);
+        return std::nullopt;
+    }
+
+    const auto result = core::step(r, observe(r), now(), options_.step);
+    if (result.status != r.status && !write_status(cr, result.status))
+        return std::chrono::milliseconds(500);  // conflict: the watch brings the newer object first
+    // Status says who is admitted before any Application changes: a crash in between leaves a
+    // cluster Updating with its change still held, which the state machine admits again.
+    for (const auto& action : result.admissions) admit(r, action);
+    emit(cr, result.events);
+    return result.requeue_after;
+}
+
+bool rollout_controller::ensure_finalizer(const cached_rollout& cr) {
+    if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) != cr.finalizers.end()) return false;
+    const std::string value = core::quote_json(finalizer_name);
+    const std::string patch = cr.finalizers.empty()
+                                  ? R"([{"op":"add","path":"/metadata/finalizers","value":[)" + value + "]}]"
+                                  : R"([{"op":"add","path":"/metadata/finalizers/-","value":)" + value + "}]";
+    if (auto res = client_.json_patch(rollout_path(cr.rollout), patch); !res)
+        log_warning("controller: " + key_of(cr.rollout) + ": adding finalizer: " + res.error().describe());
+    return true;
+}
+
+bool rollout_controller::write_status(const cached_rollout& cr, const core::rollout_status& status) {
+    auto rollout = cr.rollout;
+    rollout.status = status;
+    const auto body = codec::encode_status_object(rollout, cr.resource_version);
+    auto res = client_.put(rollout_path(rollout) + "/status", body);
+    if (res) return true;
+    if (res.error().is_conflict()) {
+        log_info("controller: " + key_of(rollout) + ": status conflict; recomputing from the newer object");
+    } else {
+        log_warning("controller: " + key_of(rollout) + ": writing status: " + res.error().describe());
+    }
+    return false;
+}
+
+void rollout_controller::admit(const core::rollout& r, const core::admit_action& action) {
+    const auto apps = cache_.applications_of(r.spec.source.name);
+    for (const auto& name : action.applications) {
+        auto it = std::find_if(apps.begin(), apps.end(), [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
+        if (it == apps.end()) continue;
+        const auto& app = **it;
+        auto patch = codec::admit_patch(app, app.observation.pending_hash);
+        if (!patch) {
+            log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
+            continue;
+        }
+        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name, *patch);
+        if (res) {
+            ++admissions_;
+            log_info("controller: " + key_of(r) + ": admitted cluster " + action.cluster + " (Application " + name + ")");
+        } else if (res.error().code == 422) {
+            // The `test` on the pending hash failed: the Application changed; the next step sees it.
+            log_info("controller: " + key_of(r) + ": Application " + name + " changed before admission; re-evaluating");
+        } else {
+            log_warning("controller: " + key_of(r) + ": admitting Application " + name + ": " + res.error().describe());
+        }
+    }
+}
+
+void rollout_controller::emit(const cached_rollout& cr, const std::vector<core::rollout_event>& events) {
+    const kube::object_reference ref{std::string(core::api_version), std::string(core::rollout_kind), cr.rollout.namespace_,
+                                     cr.rollout.name, cr.uid};
+    for (const auto& e : events) {
+        log_info("controller: " + key_of(cr.rollout) + ": " + e.reason + ": " + e.message);
+        events_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
+    }
+}
+
+void rollout_controller::release(const cached_rollout& cr) {
+    const auto& r = cr.rollout;
+    for (const auto& app : cache_.applications_of(r.spec.source.name)) {
+        if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
+        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
+                                      codec::release_patch(app->observation.pending_hash));
+        if (!res && res.error().code != 422 && !res.error().is_not_found()) {
+            log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
+            return;  // keep the finalizer; try again
+        }
+    }
+    // Ask the ApplicationSet controller to write its template again, now without us in the way.
+    const std::string refresh = R"({"metadata":{"annotations":{)" + core::quote_json(refresh_annotation) + R"(:"true"}}})";
+    auto res = client_.merge_patch(
+        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh);
+    if (!res && !res.error().is_not_found())
+        log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
+
+    std::string finalizers;
+    for (const auto& f : cr.finalizers)
+        if (f != finalizer_name) finalizers += (finalizers.empty() ? "" : ",") + core::quote_json(f);
+    const std::string patch = R"({"metadata":{"finalizers":[)" + finalizers + R"(],"resourceVersion":)" +
+                              core::quote_json(cr.resource_version) + "}}";
+    if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) == cr.finalizers.end()) return;
+    if (auto done = client_.merge_patch(rollout_path(r), patch); done) {
+        log_info("controller: " + key_of(r) + ": released its Applications; finalizer removed");
+        events_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
+                       kube::event_type::normal, "Released",
+                       "rollout deleted: held Applications released and ApplicationSet " + r.spec.source.name + " refreshed");
+    } else if (!done.error().is_conflict() && !done.error().is_not_found()) {
+        log_warning("controller: " + key_of(r) + ": removing finalizer: " + done.error().describe());
+    }
+}
+
+void write_rollout_metrics(const fleet_cache& cache, std::string& out) {
+    out += "# HELP argocd_progressive_rollout_phase The rollout's phase (1 for the current one).\n"
+           "# TYPE argocd_progressive_rollout_phase gauge\n";
+    std::string stage_lines, cluster_lines;
+    for (const auto& cr : cache.rollouts()) {
+        const auto& r = cr->rollout;
+        const std::string labels = "namespace=\"" + r.namespace_ + "\",name=\"" + r.name + "\"";
+        for (auto phase : {core::rollout_phase::pending, core::rollout_phase::progressing, core::rollout_phase::paused,
+                           core::rollout_phase::completed, core::rollout_phase::failed})
+            out += "argocd_progressive_rollout_phase{" + labels + ",phase=\"" + std::string(core::to_string(phase)) +
+                   "\"} " + (r.status.phase == phase ? "1" : "0") + "\n";
+        long long index = 0;
+        for (std::size_t i = 0; i < r.status.stages.size(); ++i)
+            if (r.status.stages[i].name == r.status.current_stage) index = static_cast<long long>(i) + 1;
+        stage_lines += "argocd_progressive_rollout_current_stage{" + labels + "} " + std::to_string(index) + "\n";
+        std::map<core::cluster_phase, long long> counts;
+        for (const auto& s : r.status.stages)
+            for (const auto& c : s.clusters) ++counts[c.phase];
+        for (auto phase : {core::cluster_phase::pending, core::cluster_phase::requeued, core::cluster_phase::updating,
+                           core::cluster_phase::done, core::cluster_phase::failed})
+            cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"" +
+                             std::string(core::to_string(phase)) + "\"} " + std::to_string(counts[phase]) + "\n";
+        cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"Unstaged\"} " +
+                         std::to_string(r.status.unstaged_clusters.size()) + "\n";
+    }
+    out += "# HELP argocd_progressive_rollout_current_stage 1-based index of the current stage (0: none).\n"
+           "# TYPE argocd_progressive_rollout_current_stage gauge\n" + stage_lines;
+    out += "# HELP argocd_progressive_rollout_clusters Clusters per state in the current pass.\n"
+           "# TYPE argocd_progressive_rollout_clusters gauge\n" + cluster_lines;
+}
+
+}  // namespace apr::controller

@@ -1,0 +1,66 @@
+#pragma once
+// The background controller (run only on the Lease holder): feeds the caches to the core's
+// stage state machine and carries out what it decides — status first, then admissions, then
+// Events — so a restart at any moment resumes from status with no cluster admitted twice.
+
+#include "controller/fleet_cache.hpp"
+#include "core/stage_machine.hpp"
+#include "kube/client.hpp"
+#include "kube/event_recorder.hpp"
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <stop_token>
+
+namespace apr::controller {
+
+inline constexpr std::string_view finalizer_name = "deployment.skyscanner.net/finalizer";
+inline constexpr std::string_view refresh_annotation = "argocd.argoproj.io/application-set-refresh";
+
+struct controller_options {
+    core::step_options step;
+    std::chrono::milliseconds resync{std::chrono::seconds(30)};  // look again even when nothing changed
+    std::chrono::milliseconds debounce{std::chrono::milliseconds(100)};
+    std::function<core::time_point()> clock;  // default: the system clock, in whole seconds
+};
+
+class rollout_controller {
+public:
+    rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
+                       controller_options options = {});
+
+    void wake();
+    // Reconciles until `stop` is requested; meant for its own thread while leading.
+    void run(std::stop_token stop);
+    // One pass over every rollout; returns when to look again at the latest.
+    std::chrono::milliseconds reconcile_all();
+
+    std::uint64_t reconciles() const { return reconciles_.load(); }
+    std::uint64_t admissions() const { return admissions_.load(); }
+
+private:
+    std::optional<core::duration> reconcile(const cached_rollout& rollout);
+    bool ensure_finalizer(const cached_rollout& rollout);
+    void release(const cached_rollout& rollout);
+    bool write_status(const cached_rollout& rollout, const core::rollout_status& status);
+    void admit(const core::rollout& rollout, const core::admit_action& action);
+    void emit(const cached_rollout& rollout, const std::vector<core::rollout_event>& events);
+    core::observations observe(const core::rollout& rollout) const;
+    std::string rollout_path(const core::rollout& rollout) const;
+    core::time_point now() const;
+
+    kube::client& client_;
+    fleet_cache& cache_;
+    kube::event_recorder& events_;
+    controller_options options_;
+    std::mutex mutex_;
+    std::condition_variable_any wake_cv_;
+    bool woken_ = false;
+    std::atomic<std::uint64_t> reconciles_{0}, admissions_{0};
+};
+
+// Prometheus lines about the rollouts as cached: phase, stage and clusters per state.
+void write_rollout_metrics(const fleet_cache& cache, std::string& out);
+
+}  // namespace apr::controller

@@ -350,10 +350,8 @@ main(int argc, char** argv)
     };
     measure_sync<app_view>(c, {.path = apps_path, .label_selector = "apr-bench=1",
         .page_limit = page_limit}, decode_app, "sync_apps", apps, app_heap);
-    // The same from the API server's watch cache (resourceVersion=0: one unpaged answer).
-    measure_sync<app_view>(c, {.path = apps_path, .label_selector = "apr-bench=1",
-        .page_limit = page_limit, .list_resource_version = "0"}, decode_app,
-        "sync_apps_watch_cache", apps, app_heap);
+    // Not measured: resourceVersion=0 (watch-cache) LISTs. kube-apiserver 1.20 ignores `limit`
+    // for them and built a single 200 MB answer for 10,000 Applications, growing past 12 GB RSS.
     measure_sync<cluster_secret>(c, {.path = secrets_path,
         .label_selector = std::string(cluster_secret_selector) + ",apr-bench=1",
         .page_limit = page_limit}, decode_cluster_secret, "sync_secrets", secrets, secret_heap);

@@ -38,8 +38,9 @@ struct reflector_options
     std::string label_selector;  // optional, e.g. "argocd.argoproj.io/secret-type=cluster"
     std::string field_selector;  // optional
     std::size_t page_limit = 500;
-    // resourceVersion for LISTs: "" reads etcd (consistent, paged by page_limit); "0" lets the
-    // API server answer from its watch cache (may be slightly stale; 1.20 then ignores limit).
+    // resourceVersion for LISTs: "" reads etcd (consistent, paged by page_limit). "0" answers
+    // from the API server's watch cache, but 1.20 then ignores limit and builds one unpaged
+    // answer: for 10,000 ~20 KB Applications it grew past 12 GB RSS (bench-cache). Keep "".
     std::string list_resource_version;
     backoff_policy backoff{};
     std::chrono::seconds min_watch_timeout{300};

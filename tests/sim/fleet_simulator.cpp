@@ -1,0 +1,506 @@
+#include "sim/fleet_simulator.hpp"
+
+#include "codec/json_reader.hpp"
+#include "codec/kube_objects.hpp"
+#include "core/admission.hpp"
+#include "kube/time_format.hpp"
+#include "kube/update.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <tuple>
+#include <stdexcept>
+
+namespace apr::sim {
+
+namespace {
+
+using rapidjson::Value;
+using allocator = rapidjson::Document::AllocatorType;
+
+// The simulator is test code: an API answer it did not expect ends the scenario loudly.
+template <class T>
+T must(kube::api_result<T> result, std::string_view what) {
+    if (!result) throw std::runtime_error(std::string(what) + ": " + result.error().describe());
+    return std::move(*result);
+}
+
+Value text(std::string_view s, allocator& a) {
+    return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+}
+
+// Sets (or replaces) object[key]; `value` is moved from.
+void set_member(Value& object, std::string_view key, Value&& value, allocator& a) {
+    if (!object.IsObject()) object.SetObject();
+    auto it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+    if (it != object.MemberEnd())
+        it->value = std::move(value);
+    else
+        object.AddMember(text(key, a), value, a);
+}
+
+Value& object_member(Value& object, std::string_view key, allocator& a) {
+    if (!object.IsObject()) object.SetObject();
+    auto it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+    if (it == object.MemberEnd()) {
+        object.AddMember(text(key, a), Value(rapidjson::kObjectType), a);
+        it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+    }
+    if (!it->value.IsObject()) it->value.SetObject();
+    return it->value;
+}
+
+Value copy_of(const Value* v, allocator& a) {
+    Value out;
+    if (v) out.CopyFrom(*v, a);
+    return out;
+}
+
+bool same(const Value* a, const Value* b) {
+    if (!a || !b) return !a && !b;
+    return *a == *b;
+}
+
+std::string base64_encode(std::string_view in) {
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+        for (int shift : {18, 12, 6, 0}) out += alphabet[(n >> shift) & 63];
+    }
+    if (i + 1 == in.size()) {
+        const unsigned n = (unsigned char)in[i] << 16;
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += "==";
+    } else if (i + 2 == in.size()) {
+        const unsigned n = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += alphabet[(n >> 6) & 63];
+        out += '=';
+    }
+    return out;
+}
+
+// Argo CD's fasttemplate parameters of the cluster generator that the sample uses.
+void substitute(Value& v, const std::string& name, const std::string& server, allocator& a) {
+    if (v.IsString()) {
+        std::string s(v.GetString(), v.GetStringLength());
+        for (const auto& [param, value] : {std::pair{std::string("{{name}}"), name}, {"{{server}}", server}}) {
+            for (auto pos = s.find(param); pos != std::string::npos; pos = s.find(param, pos + value.size()))
+                s.replace(pos, param.size(), value);
+        }
+        v.SetString(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+    } else if (v.IsObject()) {
+        for (auto& m : v.GetObject()) substitute(m.value, name, server, a);
+    } else if (v.IsArray()) {
+        for (auto& e : v.GetArray()) substitute(e, name, server, a);
+    }
+}
+
+bool owned_by(const Value& app, std::string_view appset) {
+    const Value* refs = codec::find_path(app, {"metadata", "ownerReferences"});
+    if (!refs || !refs->IsArray()) return false;
+    for (const auto& r : refs->GetArray()) {
+        if (codec::string_at(r, {"kind"}) == "ApplicationSet" && codec::string_at(r, {"name"}) == appset) return true;
+    }
+    return false;
+}
+
+bool auto_sync_on(const Value& app) {
+    const Value* automated = codec::find_path(app, {"spec", "syncPolicy", "automated"});
+    if (!automated || !automated->IsObject()) return false;
+    const Value* enabled = codec::find_path(*automated, {"enabled"});
+    return !(enabled && enabled->IsBool() && !enabled->GetBool());
+}
+
+std::vector<rapidjson::Document> list_all(kube::client& c, const std::string& path, std::string_view what) {
+    std::vector<rapidjson::Document> items;
+    must(c.list(path, 500, [&](const Value& item) {
+        rapidjson::Document d;
+        // LIST pages are parsed in situ and CopyFrom keeps such strings by reference: re-parse.
+        d.Parse(kube::to_json(item).c_str());
+        // Items of a LIST carry no kind (the list does); codec::decode_cluster_secret wants it.
+        if (d.IsObject() && !d.HasMember("kind") && path.starts_with("/api/v1/") && path.find("/secrets") != std::string::npos)
+            d.AddMember("kind", "Secret", d.GetAllocator());
+        items.push_back(std::move(d));
+    }), what);
+    return items;
+}
+
+std::string label_selector_of(const Value& appset) {
+    std::string selector = std::string(cluster_secret_label) + "=cluster";
+    const Value* generators = codec::find_path(appset, {"spec", "generators"});
+    if (!generators || !generators->IsArray() || generators->Empty()) return selector;
+    const Value* labels = codec::find_path((*generators)[0], {"clusters", "selector", "matchLabels"});
+    if (!labels || !labels->IsObject()) return selector;
+    for (const auto& m : labels->GetObject()) {
+        std::string key(m.name.GetString(), m.name.GetStringLength());
+        if (key == cluster_secret_label || !m.value.IsString()) continue;
+        selector += "," + key + "=" + m.value.GetString();
+    }
+    return selector;
+}
+
+std::string application_name_prefix(std::string appset) {
+    if (appset.size() > 4 && appset.ends_with("-set")) appset.resize(appset.size() - 4);
+    return appset;
+}
+
+}  // namespace
+
+std::string cluster_server(std::string_view cluster_name) {
+    return "https://" + std::string(cluster_name) + ".clusters.fleet.test:6443";
+}
+
+std::vector<fleet_cluster> demo_fleet(int count) {
+    struct slot {
+        std::string zone, region, area;
+    };
+    static const std::vector<slot> pattern = {
+        {"eu-west-1a", "eu-west-1", "emea"},       {"eu-west-1b", "eu-west-1", "emea"},
+        {"eu-west-1c", "eu-west-1", "emea"},       {"eu-central-1a", "eu-central-1", "emea"},
+        {"eu-central-1b", "eu-central-1", "emea"}, {"eu-central-1c", "eu-central-1", "emea"},
+        {"us-east-1a", "us-east-1", "amer"},       {"ap-southeast-1a", "ap-southeast-1", "apac"},
+    };
+    std::vector<fleet_cluster> fleet;
+    for (int i = 0; i < std::max(count, 8); ++i) {
+        const auto& s = pattern[i % pattern.size()];
+        fleet_cluster c{s.zone + "-" + std::to_string(i / pattern.size() + 1), {{"area", s.area}, {"region", s.region}}};
+        if (i == 2) c.labels["drained"] = "true";
+        fleet.push_back(std::move(c));
+    }
+    return fleet;
+}
+
+argocd_simulator::argocd_simulator(kube::client& admin, kube::client& appset_controller, kube::client& app_controller,
+    std::string ns)
+    : admin_(admin), appset_controller_(appset_controller), app_controller_(app_controller), ns_(std::move(ns)) {}
+
+std::string argocd_simulator::applications_path() const {
+    return "/apis/argoproj.io/v1alpha1/namespaces/" + ns_ + "/applications";
+}
+
+std::string argocd_simulator::application_set_path() const {
+    return "/apis/argoproj.io/v1alpha1/namespaces/" + ns_ + "/applicationsets/" + appset_;
+}
+
+void argocd_simulator::create_clusters(const std::vector<fleet_cluster>& clusters) {
+    const std::string secrets = "/api/v1/namespaces/" + ns_ + "/secrets";
+    for (const auto& c : clusters) {
+        rapidjson::Document s(rapidjson::kObjectType);
+        auto& a = s.GetAllocator();
+        s.AddMember("apiVersion", "v1", a);
+        s.AddMember("kind", "Secret", a);
+        Value& meta = object_member(s, "metadata", a);
+        meta.AddMember("name", text("cluster-" + c.name, a), a);
+        meta.AddMember("namespace", text(ns_, a), a);
+        Value& labels = object_member(meta, "labels", a);
+        set_member(labels, cluster_secret_label, text("cluster", a), a);
+        for (const auto& [k, v] : c.labels) set_member(labels, k, text(v, a), a);
+        s.AddMember("type", "Opaque", a);
+        // A fake credential, shaped like Argo CD's: the webhook must never need or log it.
+        const std::string config = R"({"bearerToken":"simulated-token-)" + c.name + R"(","tlsClientConfig":{"insecure":false}})";
+        Value& data = object_member(s, "data", a);
+        data.AddMember("name", text(base64_encode(c.name), a), a);
+        data.AddMember("server", text(base64_encode(cluster_server(c.name)), a), a);
+        data.AddMember("config", text(base64_encode(config), a), a);
+
+        auto created = admin_.create(secrets, kube::to_json(s));
+        if (created) continue;
+        if (!created.error().is_already_exists()) throw std::runtime_error("create Secret cluster-" + c.name + ": " + created.error().describe());
+        must(kube::update_with_retry(admin_, secrets + "/cluster-" + c.name, [&](rapidjson::Document& live) {
+            auto& la = live.GetAllocator();
+            set_member(object_member(live, "metadata", la), "labels", copy_of(&labels, la), la);
+            set_member(live, "data", copy_of(&data, la), la);
+            return true;
+        }), "replace Secret cluster-" + c.name);
+    }
+}
+
+void argocd_simulator::set_cluster_labels(const std::string& cluster, std::map<std::string, std::string> labels) {
+    labels[std::string(cluster_secret_label)] = "cluster";
+    must(kube::update_with_retry(admin_, "/api/v1/namespaces/" + ns_ + "/secrets/cluster-" + cluster,
+             [&](rapidjson::Document& live) {
+                 auto& a = live.GetAllocator();
+                 Value l(rapidjson::kObjectType);
+                 for (const auto& [k, v] : labels) l.AddMember(text(k, a), text(v, a), a);
+                 set_member(object_member(live, "metadata", a), "labels", std::move(l), a);
+                 return true;
+             }),
+        "label cluster " + cluster);
+}
+
+void argocd_simulator::create_application_set(const std::string& name, const std::string& revision,
+    const std::map<std::string, std::string>& cluster_labels) {
+    appset_ = name;
+    // The same ApplicationSet as manifests/samples/applicationset.yaml, with the revision given.
+    const std::string spec = R"({"generators":[{"clusters":{"selector":{"matchLabels":{")" +
+        std::string(cluster_secret_label) + R"(":"cluster"}}}}],
+        "template":{"metadata":{"name":")" + application_name_prefix(name) + R"(-{{name}}"},
+        "spec":{"project":"default",
+          "source":{"repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" + revision +
+        R"(","path":"guestbook"},
+          "destination":{"server":"{{server}}","namespace":"guestbook"},
+          "syncPolicy":{"automated":{"prune":true,"selfHeal":true},"syncOptions":["CreateNamespace=true"]}}}})";
+    rapidjson::Document spec_doc;
+    spec_doc.Parse(spec.c_str());
+    if (spec_doc.HasParseError()) throw std::logic_error("ApplicationSet template is not JSON");
+    {
+        auto& sa = spec_doc.GetAllocator();
+        Value& match = const_cast<Value&>(*codec::find_path(spec_doc["generators"][0], {"clusters", "selector", "matchLabels"}));
+        for (const auto& [k, v] : cluster_labels) set_member(match, k, text(v, sa), sa);
+    }
+
+    rapidjson::Document appset(rapidjson::kObjectType);
+    auto& a = appset.GetAllocator();
+    appset.AddMember("apiVersion", "argoproj.io/v1alpha1", a);
+    appset.AddMember("kind", "ApplicationSet", a);
+    Value& meta = object_member(appset, "metadata", a);
+    meta.AddMember("name", text(name, a), a);
+    meta.AddMember("namespace", text(ns_, a), a);
+    appset.AddMember("spec", copy_of(&spec_doc, a), a);
+    const std::string collection = "/apis/argoproj.io/v1alpha1/namespaces/" + ns_ + "/applicationsets";
+    auto created = admin_.create(collection, kube::to_json(appset));
+    if (!created) {
+        if (!created.error().is_already_exists()) throw std::runtime_error("create ApplicationSet " + name + ": " + created.error().describe());
+        must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
+            set_member(live, "spec", copy_of(&spec_doc, live.GetAllocator()), live.GetAllocator());
+            return true;
+        }), "replace ApplicationSet " + name);
+    }
+    refresh();
+}
+
+void argocd_simulator::attach_application_set(const std::string& name) {
+    appset_ = name;
+}
+
+void argocd_simulator::set_template_revision(const std::string& revision) {
+    must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
+        Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
+        if (!source || !source->IsObject()) throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
+        set_member(*source, "targetRevision", text(revision, live.GetAllocator()), live.GetAllocator());
+        return true;
+    }), "set template revision of " + appset_);
+    refresh();
+}
+
+int argocd_simulator::refresh() {
+    if (appset_.empty()) throw std::logic_error("refresh: no ApplicationSet (create or attach one first)");
+    const auto appset = must(appset_controller_.get(application_set_path()), "get ApplicationSet " + appset_);
+    const std::string uid = codec::string_at(appset, {"metadata", "uid"});
+    const Value* templ = codec::find_path(appset, {"spec", "template"});
+    if (!templ || !templ->IsObject()) throw std::runtime_error("ApplicationSet " + appset_ + " has no template");
+
+    // Argo CD's cluster generator reads the Secrets with the ApplicationSet controller's own
+    // access; the test RBAC gives that actor none, so the simulator reads them as admin.
+    auto secrets = list_all(admin_,
+        "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" + kube::query_escape(label_selector_of(appset)),
+        "list cluster Secrets");
+    std::vector<core::cluster> clusters;
+    for (const auto& s : secrets) {
+        if (auto c = codec::decode_cluster_secret(s)) clusters.push_back(std::move(*c));
+    }
+    std::sort(clusters.begin(), clusters.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+
+    int writes = 0;
+    for (const auto& c : clusters) {
+        rapidjson::Document app(rapidjson::kObjectType);
+        auto& a = app.GetAllocator();
+        Value generated;
+        generated.CopyFrom(*templ, a);
+        substitute(generated, c.name, c.server, a);
+        app.AddMember("apiVersion", "argoproj.io/v1alpha1", a);
+        app.AddMember("kind", "Application", a);
+        Value& meta = object_member(app, "metadata", a);
+        if (const Value* m = codec::find_path(generated, {"metadata"}); m && m->IsObject()) meta.CopyFrom(*m, a);
+        set_member(meta, "namespace", text(ns_, a), a);
+        Value owner(rapidjson::kObjectType);
+        owner.AddMember("apiVersion", "argoproj.io/v1alpha1", a);
+        owner.AddMember("kind", "ApplicationSet", a);
+        owner.AddMember("name", text(appset_, a), a);
+        owner.AddMember("uid", text(uid, a), a);
+        owner.AddMember("controller", true, a);
+        Value owners(rapidjson::kArrayType);
+        owners.PushBack(owner, a);
+        set_member(meta, "ownerReferences", std::move(owners), a);
+        Value spec = copy_of(codec::find_path(generated, {"spec"}), a);
+        app.AddMember("spec", spec, a);
+        const std::string name = codec::string_at(app, {"metadata", "name"});
+
+        auto created = appset_controller_.create(applications_path(), kube::to_json(app));
+        if (created) {
+            ++writes;
+            continue;
+        }
+        if (!created.error().is_already_exists()) throw std::runtime_error("create Application " + name + ": " + created.error().describe());
+        // As Argo CD's ApplicationSet controller: the spec is the template's, wholesale; the
+        // webhook turns this write into a hold, and the next reconcile writes it again.
+        const Value& desired = app["spec"];
+        bool wrote = false;
+        must(kube::update_with_retry(appset_controller_, applications_path() + "/" + name, [&](rapidjson::Document& live) {
+            const Value* live_spec = codec::find_path(live, {"spec"});
+            wrote = !same(live_spec, &desired);
+            if (wrote) set_member(live, "spec", copy_of(&desired, live.GetAllocator()), live.GetAllocator());
+            return wrote;
+        }), "update Application " + name);
+        writes += wrote ? 1 : 0;
+    }
+
+    if (const Value* annotations = codec::find_path(appset, {"metadata", "annotations"});
+        annotations && annotations->IsObject() && annotations->HasMember(appset_refresh_annotation.data())) {
+        must(appset_controller_.merge_patch(application_set_path(),
+                 R"({"metadata":{"annotations":{")" + std::string(appset_refresh_annotation) + R"(":null}}})"),
+            "clear the refresh annotation of " + appset_);
+    }
+    return writes;
+}
+
+std::map<std::string, std::string> argocd_simulator::clusters_by_server() {
+    std::map<std::string, std::string> out;
+    for (const auto& s : list_all(admin_,
+             "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" + kube::query_escape(std::string(cluster_secret_label) + "=cluster"),
+             "list cluster Secrets")) {
+        if (auto c = codec::decode_cluster_secret(s)) out[c->server] = c->name;
+    }
+    return out;
+}
+
+int argocd_simulator::step_application_controller(std::chrono::system_clock::time_point now) {
+    const auto servers = clusters_by_server();
+    int writes = 0;
+    for (const auto& listed : list_all(app_controller_, applications_path(), "list Applications")) {
+        if (!appset_.empty() && !owned_by(listed, appset_)) continue;
+        const std::string name = codec::string_at(listed, {"metadata", "name"});
+
+        enum class outcome { none, started, synced, failed, out_of_sync } result = outcome::none;
+        std::string source_key, revision, cluster;
+        auto written = kube::update_with_retry(app_controller_, applications_path() + "/" + name, [&](rapidjson::Document& app) {
+            auto& a = app.GetAllocator();
+            result = outcome::none;
+            const Value* source = codec::find_path(app, {"spec", "source"});
+            const Value* destination = codec::find_path(app, {"spec", "destination"});
+            const std::string server = codec::string_at(app, {"spec", "destination", "server"});
+            cluster = servers.contains(server) ? servers.at(server) : server;
+            revision = source ? codec::string_at(*source, {"targetRevision"}) : "";
+            source_key = (source ? kube::to_json(*source) : "") + (destination ? kube::to_json(*destination) : "");
+            const std::string sync_status = codec::string_at(app, {"status", "sync", "status"});
+            const std::string op_phase = codec::string_at(app, {"status", "operationState", "phase"});
+            const bool compared_current = same(codec::find_path(app, {"status", "sync", "comparedTo", "source"}), source) &&
+                same(codec::find_path(app, {"status", "sync", "comparedTo", "destination"}), destination);
+            const bool automated = auto_sync_on(app);
+
+            if (sync_status.empty()) {
+                result = automated ? outcome::synced : outcome::out_of_sync;  // first reconcile of a new Application
+            } else if (!automated) {
+                if (!(sync_status == "OutOfSync" && compared_current) && !(sync_status == "Synced" && compared_current))
+                    result = outcome::out_of_sync;
+            } else if (!(sync_status == "Synced" && compared_current)) {
+                // Auto-sync does not retry a revision whose sync failed (no retry policy here).
+                if (op_phase == "Failed" && compared_current) return false;
+                auto seen = syncing_.find(name);
+                const bool first_sight = seen == syncing_.end() || seen->second.first != source_key;
+                if (first_sight && sync_delay > std::chrono::milliseconds::zero())
+                    result = outcome::started;
+                else if (first_sight || now - seen->second.second >= sync_delay)
+                    result = failing_sync.contains(cluster) ? outcome::failed : outcome::synced;
+            }
+            if (result == outcome::none) return false;
+
+            const bool was_tracked = syncing_.contains(name) && syncing_.at(name).first == source_key;
+            const auto started_at = was_tracked ? syncing_.at(name).second : now;
+            Value& status = object_member(app, "status", a);
+            Value& sync = object_member(status, "sync", a);
+            set_member(sync, "status", text(result == outcome::synced ? "Synced" : "OutOfSync", a), a);
+            Value& compared = object_member(sync, "comparedTo", a);
+            set_member(compared, "source", copy_of(source, a), a);
+            set_member(compared, "destination", copy_of(destination, a), a);
+            set_member(sync, "revision", text(revision, a), a);
+            Value& health = object_member(status, "health", a);
+            if (result == outcome::synced) {
+                const bool bad = degraded.contains(cluster);
+                set_member(health, "status", text(bad ? "Degraded" : "Healthy", a), a);
+                if (bad)
+                    set_member(health, "message", text("simulated: " + cluster + " runs " + revision + " degraded", a), a);
+                else
+                    health.RemoveMember("message");
+            } else if (!codec::find_path(health, {"status"})) {
+                set_member(health, "status", text("Missing", a), a);
+            }
+            if (result != outcome::out_of_sync) {
+                Value op(rapidjson::kObjectType);
+                Value sync_op(rapidjson::kObjectType);
+                sync_op.AddMember("revision", text(revision, a), a);
+                Value operation(rapidjson::kObjectType);
+                operation.AddMember("sync", sync_op, a);
+                op.AddMember("operation", operation, a);
+                const char* phase = result == outcome::started ? "Running" : result == outcome::failed ? "Failed" : "Succeeded";
+                op.AddMember("phase", Value(phase, a), a);
+                op.AddMember("message", text(result == outcome::failed ? "simulated: one or more objects failed to apply"
+                                                 : result == outcome::started ? "waiting for completion of hook and sync"
+                                                                              : "successfully synced (all tasks run)", a), a);
+                op.AddMember("startedAt", text(kube::format_time(started_at), a), a);
+                if (result != outcome::started) {
+                    op.AddMember("finishedAt", text(kube::format_time(now), a), a);
+                    Value sync_result(rapidjson::kObjectType);
+                    sync_result.AddMember("revision", text(revision, a), a);
+                    sync_result.AddMember("source", copy_of(source, a), a);
+                    op.AddMember("syncResult", sync_result, a);
+                }
+                set_member(status, "operationState", std::move(op), a);
+            }
+            set_member(status, "reconciledAt", text(kube::format_time(now), a), a);
+            return true;
+        });
+        if (!written) {
+            // Deleted meanwhile: nothing to reconcile.
+            if (written.error().is_not_found()) continue;
+            throw std::runtime_error("write status of Application " + name + ": " + written.error().describe());
+        }
+        if (result == outcome::none) continue;
+        ++writes;
+        if (result == outcome::started) {
+            syncing_[name] = {source_key, now};
+        } else if (result == outcome::synced || result == outcome::failed) {
+            syncing_.erase(name);
+            if (result == outcome::synced) updates_[revision].push_back(cluster);
+        }
+    }
+    return writes;
+}
+
+std::vector<application_view> argocd_simulator::applications() {
+    const auto servers = clusters_by_server();
+    std::vector<application_view> views;
+    for (const auto& app : list_all(app_controller_, applications_path(), "list Applications")) {
+        if (!appset_.empty() && !owned_by(app, appset_)) continue;
+        application_view v;
+        v.name = codec::string_at(app, {"metadata", "name"});
+        const std::string server = codec::string_at(app, {"spec", "destination", "server"});
+        v.cluster = servers.contains(server) ? servers.at(server) : server;
+        v.target_revision = codec::string_at(app, {"spec", "source", "targetRevision"});
+        v.sync = codec::string_at(app, {"status", "sync", "status"});
+        if (v.sync == "Synced") v.synced_revision = codec::string_at(app, {"status", "sync", "comparedTo", "source", "targetRevision"});
+        v.health = codec::string_at(app, {"status", "health", "status"});
+        v.operation_phase = codec::string_at(app, {"status", "operationState", "phase"});
+        v.auto_sync = auto_sync_on(app);
+        const Value* annotations = codec::find_path(app, {"metadata", "annotations"});
+        if (annotations && annotations->IsObject()) {
+            v.pending_hash = codec::string_at(*annotations, {core::pending_hash_annotation});
+            v.held = !v.pending_hash.empty() || annotations->HasMember(core::pending_spec_annotation.data());
+        }
+        views.push_back(std::move(v));
+    }
+    std::sort(views.begin(), views.end(), [](const auto& x, const auto& y) { return std::tie(x.cluster, x.name) < std::tie(y.cluster, y.name); });
+    return views;
+}
+
+std::vector<std::string> argocd_simulator::updates(const std::string& revision) const {
+    auto it = updates_.find(revision);
+    return it == updates_.end() ? std::vector<std::string>{} : it->second;
+}
+
+}  // namespace apr::sim

@@ -306,6 +306,27 @@ BOOST_AUTO_TEST_CASE(request_deadline_is_enforced)
     require_ok(admin->get("/api/v1/namespaces/" + ns()), "get after timeout");
 }
 
+BOOST_AUTO_TEST_CASE(stop_token_cancels_a_request_in_flight)
+{
+    auto admin = testenv::get().admin();
+    std::stop_source stop;
+    api_result<http_reply> r = api_error{};
+    auto start = std::chrono::steady_clock::now();
+    std::jthread t([&] {
+        r = admin->request(method::get, configmaps_path() + "?watch=1&timeoutSeconds=60", {}, {},
+            30s, stop.get_token());
+    });
+    BOOST_REQUIRE(eventually([&] { return admin->connections_opened() == 1; }, 10s));
+    stop.request_stop();
+    t.join();
+    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start).count();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().reason == "Cancelled");
+    BOOST_TEST(ms < 5000);
+    require_ok(admin->get("/api/v1/namespaces/" + ns()), "get after cancel");
+}
+
 BOOST_AUTO_TEST_CASE(create_patch_and_conflict_errors)
 {
     auto admin = testenv::get().admin();

@@ -44,6 +44,22 @@ struct connection
     connection(net::any_io_executor ex, ssl::context& ctx) : stream(ex, ctx) {}
 };
 
+// Lets a caller's stop_token reach a request in flight: touched only on the io thread.
+struct cancel_slot
+{
+    std::shared_ptr<connection> conn;
+    bool cancelled = false;
+};
+
+api_error
+cancelled_error()
+{
+    api_error e;
+    e.reason = "Cancelled";
+    e.message = "request cancelled";
+    return e;
+}
+
 api_error
 transport_error(boost::system::error_code ec, char const* what)
 {
@@ -210,7 +226,7 @@ struct client::impl
 
     net::awaitable<void>
     unary(http::request<http::string_body> req, std::chrono::milliseconds timeout,
-        api_result<http_reply>& out)
+        std::shared_ptr<cancel_slot> cancel, api_result<http_reply>& out)
     {
         auto const deadline = steady::now() + timeout;
         for(int attempt = 0;; ++attempt)
@@ -230,6 +246,12 @@ struct client::impl
                     co_return;
                 }
             }
+            cancel->conn = conn;
+            if(cancel->cancelled)
+            {
+                out = cancelled_error();
+                co_return;
+            }
             auto& lowest = beast::get_lowest_layer(conn->stream);
             lowest.expires_at(deadline);
             co_await http::async_write(conn->stream, req,
@@ -241,6 +263,12 @@ struct client::impl
                     net::redirect_error(net::use_awaitable, ec));
             if(ec)
             {
+                cancel->conn.reset();
+                if(cancel->cancelled)
+                {
+                    out = cancelled_error();
+                    co_return;
+                }
                 // A pooled connection the server already closed fails before any answer:
                 // retry once on a fresh connection.
                 if(reused && ec != beast::error::timeout && !parser.got_some())
@@ -248,6 +276,7 @@ struct client::impl
                 out = transport_error(ec, "request");
                 co_return;
             }
+            cancel->conn.reset();
             auto res = parser.release();
             bool keep = res.keep_alive();
             out = http_reply{res.result_int(), std::move(res.body())};
@@ -334,7 +363,8 @@ struct client::impl
     }
 
     api_result<http_reply>
-    run_unary(http::request<http::string_body> req, std::chrono::milliseconds timeout)
+    run_unary(http::request<http::string_body> req, std::chrono::milliseconds timeout,
+        std::stop_token stop)
     {
         if(ioc.get_executor().running_in_this_thread())
         {
@@ -346,7 +376,19 @@ struct client::impl
         api_result<http_reply> out = api_error{};
         std::promise<void> done;
         auto fut = done.get_future();
-        net::co_spawn(ioc, unary(std::move(req), timeout, out),
+        auto cancel = std::make_shared<cancel_slot>();
+        // Closing the socket from the io thread makes the pending operation fail at once.
+        std::stop_callback on_stop(stop, [this, cancel] {
+            net::post(ioc, [cancel] {
+                cancel->cancelled = true;
+                if(cancel->conn)
+                {
+                    boost::system::error_code ignored;
+                    beast::get_lowest_layer(cancel->conn->stream).socket().close(ignored);
+                }
+            });
+        });
+        net::co_spawn(ioc, unary(std::move(req), timeout, cancel, out),
             [&done](std::exception_ptr e) {
                 if(e)
                     done.set_exception(e);
@@ -395,11 +437,12 @@ client::connections_opened() const
 
 api_result<http_reply>
 client::request(method m, std::string_view path, std::string_view body,
-    std::string_view content_type, std::chrono::milliseconds timeout)
+    std::string_view content_type, std::chrono::milliseconds timeout, std::stop_token stop)
 {
     if(timeout.count() <= 0)
         timeout = impl_->opts.request_timeout;
-    return impl_->run_unary(impl_->make_request(m, path, body, content_type), timeout);
+    return impl_->run_unary(impl_->make_request(m, path, body, content_type), timeout,
+        std::move(stop));
 }
 
 namespace {
@@ -468,7 +511,8 @@ client::remove(std::string_view path)
 }
 
 api_result<list_page_info>
-client::list(std::string_view path, std::size_t page_limit, list_item_handler const& on_item)
+client::list(std::string_view path, std::size_t page_limit, list_item_handler const& on_item,
+    std::stop_token stop)
 {
     list_page_info info;
     std::string cont;
@@ -480,7 +524,7 @@ client::list(std::string_view path, std::size_t page_limit, list_item_handler co
         target += "limit=" + std::to_string(page_limit);
         if(!cont.empty())
             target += "&continue=" + query_escape(cont);
-        auto r = request(method::get, target);
+        auto r = request(method::get, target, {}, {}, std::chrono::milliseconds(0), stop);
         if(!r)
             return r.error();
         if(r->status != 200)

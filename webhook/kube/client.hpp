@@ -69,14 +69,16 @@ public:
     api_result<void> remove(std::string_view path);
 
     // LIST with limit/continue paging; `on_item` sees every item of every page. A continue
-    // token that expired mid-way comes back as an error with is_gone().
+    // token that expired mid-way comes back as an error with is_gone(). Requesting `stop`
+    // abandons the page in flight (reason "Cancelled"), so shutdown never waits on a big LIST.
     api_result<list_page_info> list(std::string_view path, std::size_t page_limit,
-        list_item_handler const& on_item);
+        list_item_handler const& on_item, std::stop_token stop = {});
 
-    // Any request; `timeout` 0 means options().request_timeout.
+    // Any request; `timeout` 0 means options().request_timeout; `stop` cancels it.
     api_result<http_reply> request(method m, std::string_view path, std::string_view body = {},
         std::string_view content_type = {},
-        std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+        std::chrono::milliseconds timeout = std::chrono::milliseconds(0),
+        std::stop_token stop = {});
 
     // A long GET (a watch) on a dedicated connection, run on the calling thread. Returns when
     // the server ends the response, `on_bytes` returns false, `stop` is requested, or nothing

@@ -130,7 +130,7 @@ reflector::wait_for(std::stop_token const& stop, std::chrono::milliseconds d)
 }
 
 bool
-reflector::list_once()
+reflector::list_once(std::stop_token const& stop)
 {
     std::string query = selectors();
     if(!opts_.list_resource_version.empty())
@@ -148,9 +148,11 @@ reflector::list_once()
             return;
         }
         list_item(key, item);
-    });
+    }, stop);
     if(!r)
     {
+        if(stop.stop_requested())
+            return false;
         ++stats_.errors;
         if(r.error().is_gone())
             ++stats_.gone;
@@ -303,7 +305,7 @@ reflector::run(std::stop_token stop)
         auto const started = std::chrono::steady_clock::now();
         if(need_list)
         {
-            if(!list_once())
+            if(!list_once(stop))
             {
                 auto now = std::chrono::steady_clock::now();
                 if(!wait_for(stop, retry.next(now, now)))

@@ -88,7 +88,7 @@ private:
     enum class watch_outcome { ended, gone, failed };
 
     void run(std::stop_token stop);
-    bool list_once();
+    bool list_once(std::stop_token const& stop);
     watch_outcome watch_once(std::stop_token const& stop);
     std::string selectors() const;
     void set_resource_version(std::string rv);

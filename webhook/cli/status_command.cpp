@@ -1,14 +1,334 @@
-// `status`: where every rollout stands, read from the API server.
+// `status`: where every rollout stands, read from the API server. render_status() is the pure
+// view (status_command.hpp); run_status() fetches, prints, and with --watch redraws until the
+// rollout ends.
+
+#include "cli/status_command.hpp"
 
 #include "cli/commands.hpp"
+#include "codec/rollout_codec.hpp"
+#include "codec/time_format.hpp"
+#include "kube/client.hpp"
+#include "kube/config.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <optional>
+#include <sstream>
+#include <thread>
 
 namespace apr::cli {
 
-int run_status(const arguments&) {
-    std::cerr << "status: not available in this build yet\n";
-    return 2;
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string age(core::duration d) {
+    return core::format_duration(std::max(std::chrono::duration_cast<std::chrono::seconds>(d), 0s));
+}
+
+// "[######>>>>.........]": done clusters, then in-flight ones, then the rest.
+std::string progress_bar(std::size_t done, std::size_t updating, std::size_t total, std::size_t width = 20) {
+    std::string bar = "[";
+    const std::size_t filled = total ? done * width / total : 0;
+    const std::size_t busy = total ? std::min(width - filled, (done + updating) * width / total - filled) : 0;
+    bar.append(filled, '#');
+    bar.append(busy, '>');
+    bar.append(width - filled - busy, '.');
+    return bar + "]";
+}
+
+// Long stages would flood the terminal: name the first few, count the rest.
+std::string name_list(const std::vector<std::string>& names, std::size_t limit = 8) {
+    std::string out;
+    for (std::size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+    if (names.size() > limit) out += ", ... (+" + std::to_string(names.size() - limit) + " more)";
+    return out;
+}
+
+const core::stage_spec* spec_of(const core::rollout& r, const std::string& stage) {
+    for (const auto& s : r.spec.stages) {
+        if (s.name == stage) return &s;
+    }
+    return nullptr;
+}
+
+void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t index, const core::stage_status& stage,
+                  core::time_point now) {
+    std::size_t done = 0, updating = 0;
+    std::vector<std::string> done_names, pending_names;
+    for (const auto& c : stage.clusters) {
+        if (c.phase == core::cluster_phase::done) {
+            ++done;
+            done_names.push_back(c.name);
+        } else if (c.phase == core::cluster_phase::updating) {
+            ++updating;
+        } else if (c.phase == core::cluster_phase::pending) {
+            pending_names.push_back(c.name);
+        }
+    }
+    std::string title = std::to_string(index + 1) + " " + stage.name;
+    if (title.size() < 24) title.resize(24, ' ');
+    out << "  " << title << " " << progress_bar(done, updating, stage.clusters.size()) << " " << done << "/"
+        << stage.clusters.size() << "  " << core::to_string(stage.phase);
+    if (stage.phase == core::stage_phase::baking && stage.bake_until)
+        out << ", " << age(*stage.bake_until - now) << " bake time left";
+    if (stage.started_at && stage.finished_at)
+        out << " (took " << age(*stage.finished_at - *stage.started_at) << ")";
+    else if (stage.started_at)
+        out << " (started " << age(now - *stage.started_at) << " ago)";
+    out << "\n";
+    if (!stage.message.empty()) out << "      " << stage.message << "\n";
+
+    const auto* spec = spec_of(r, stage.name);
+    for (const auto& c : stage.clusters) {
+        switch (c.phase) {
+        case core::cluster_phase::updating:
+            out << "      Updating   " << c.name;
+            if (c.admitted_at) out << " (admitted " << age(now - *c.admitted_at) << " ago)";
+            out << "\n";
+            break;
+        case core::cluster_phase::requeued: {
+            out << "      Requeued   " << c.name << " (attempt " << c.attempts;
+            if (spec && spec->requeue && spec->requeue->attempts) out << "/" << *spec->requeue->attempts;
+            if (c.next_attempt_at) {
+                out << ", next try ";
+                out << (*c.next_attempt_at > now ? "in " + age(*c.next_attempt_at - now) : std::string("due"));
+                out << " at " << codec::format_time(*c.next_attempt_at);
+            }
+            out << ")";
+            if (!c.message.empty()) out << ": " << c.message;
+            out << "\n";
+            break;
+        }
+        case core::cluster_phase::failed:
+            out << "      Failed     " << c.name << (c.message.empty() ? "" : ": " + c.message) << "\n";
+            break;
+        default:
+            break;
+        }
+    }
+    if (!done_names.empty()) out << "      Done       " << name_list(done_names) << "\n";
+    if (!pending_names.empty()) out << "      Pending    " << name_list(pending_names) << "\n";
+}
+
+}  // namespace
+
+std::string render_status(const core::rollout& r, core::time_point now) {
+    const auto& st = r.status;
+    std::ostringstream out;
+    out << "ProgressiveRollout " << (r.namespace_.empty() ? "" : r.namespace_ + "/") << r.name << " (ApplicationSet "
+        << (r.spec.source.name.empty() ? "?" : r.spec.source.name) << ")\n";
+    out << "  Phase:     " << core::to_string(st.phase);
+    if (st.pass) out << ", pass " << st.pass;
+    if (r.spec.paused) out << " (spec.paused: no new cluster is admitted)";
+    if (st.observed_generation && r.generation && st.observed_generation != r.generation) out << " (status is for generation " << st.observed_generation << " of " << r.generation << ")";
+    out << "\n";
+    if (!st.current_stage.empty()) {
+        out << "  Stage:     " << st.current_stage;
+        for (std::size_t i = 0; i < st.stages.size(); ++i) {
+            if (st.stages[i].name != st.current_stage) continue;
+            out << " (" << i + 1 << "/" << st.stages.size() << ")";
+            if (st.stages[i].started_at) out << ", for " << age(now - *st.stages[i].started_at);
+        }
+        out << "\n";
+    }
+    out << "  Progress:  " << st.clusters_done() << "/" << st.clusters_total() << " clusters done\n";
+    if (!st.message.empty()) out << "  Message:   " << st.message << "\n";
+    out << "\n";
+
+    if (st.stages.empty()) {
+        // Nothing planned yet (no status, or no pass started): show the stages the spec names.
+        for (std::size_t i = 0; i < r.spec.stages.size(); ++i)
+            out << "  " << i + 1 << " " << r.spec.stages[i].name << "  (not started)\n";
+    }
+    for (std::size_t i = 0; i < st.stages.size(); ++i) render_stage(out, r, i, st.stages[i], now);
+
+    if (!st.unstaged_clusters.empty())
+        out << "\n  Unstaged:  " << name_list(st.unstaged_clusters) << " (no stage selects them: held, never updated)\n";
+    if (!st.conditions.empty()) {
+        out << "\n  Conditions:\n";
+        for (const auto& c : st.conditions) {
+            std::string type = c.type;
+            if (type.size() < 12) type.resize(12, ' ');
+            out << "    " << type << " " << c.status;
+            if (!c.reason.empty()) out << "  " << c.reason;
+            if (!c.message.empty()) out << ": " << c.message;
+            if (c.last_transition_time != core::time_point{}) out << " (" << age(now - c.last_transition_time) << " ago)";
+            out << "\n";
+        }
+    }
+    return out.str();
+}
+
+namespace {
+
+constexpr std::string_view status_usage = R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch] [--kubeconfig FILE]
+Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, bake time,
+unstaged clusters and conditions. Without NAME: every rollout in the namespace (default argocd).
+  -n, --namespace NS   namespace of the rollouts (default argocd)
+  -w, --watch          redraw on change; exit 0 when Completed, 1 when Failed
+  --kubeconfig FILE    default: $KUBECONFIG, else ~/.kube/config
+Exit codes: 0 shown (or Completed with --watch), 1 not found / Failed / API error, 2 bad usage.
+)";
+
+struct status_flags {
+    std::string name;
+    std::string ns = "argocd";
+    std::string kubeconfig;
+    bool watch = false;
+};
+
+std::optional<status_flags> parse(const arguments& args) {
+    status_flags f;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        auto value = [&]() -> std::optional<std::string> {
+            if (i + 1 >= args.size()) return std::nullopt;
+            return args[++i];
+        };
+        if (a == "-w" || a == "--watch") {
+            f.watch = true;
+        } else if (a == "-n" || a == "--namespace") {
+            auto v = value();
+            if (!v) return std::nullopt;
+            f.ns = *v;
+        } else if (a.starts_with("--namespace=")) {
+            f.ns = a.substr(12);
+        } else if (a == "--kubeconfig") {
+            auto v = value();
+            if (!v) return std::nullopt;
+            f.kubeconfig = *v;
+        } else if (a.starts_with("--kubeconfig=")) {
+            f.kubeconfig = a.substr(13);
+        } else if (!a.starts_with("-") && f.name.empty()) {
+            f.name = a;
+        } else {
+            return std::nullopt;
+        }
+    }
+    return f;
+}
+
+std::string kubeconfig_path(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
+        // Like kubectl, the first file of a colon-separated list.
+        std::string path(env);
+        return path.substr(0, path.find(':'));
+    }
+    const char* home = std::getenv("HOME");
+    return (home ? std::string(home) : std::string()) + "/.kube/config";
+}
+
+struct fetch_result {
+    std::vector<core::rollout> rollouts;
+    std::string error;      // API or transport failure
+    bool not_found = false;
+};
+
+fetch_result fetch(kube::client& client, const status_flags& f) {
+    fetch_result out;
+    const std::string base = "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + f.ns + "/progressiverollouts";
+    if (!f.name.empty()) {
+        auto object = client.get(base + "/" + f.name);
+        if (!object) {
+            out.not_found = object.error().is_not_found();
+            out.error = object.error().describe();
+            return out;
+        }
+        out.rollouts.push_back(codec::decode_rollout(*object).rollout);
+        return out;
+    }
+    // Decoded inside the callback: LIST pages are parsed in situ and do not outlive it.
+    auto listed = client.list(base, 100, [&](const rapidjson::Value& item) {
+        auto r = codec::decode_rollout(item).rollout;
+        if (r.namespace_.empty()) r.namespace_ = f.ns;
+        out.rollouts.push_back(std::move(r));
+    });
+    if (!listed) out.error = listed.error().describe();
+    std::sort(out.rollouts.begin(), out.rollouts.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return out;
+}
+
+std::string render_all(const fetch_result& fetched, const status_flags& f, core::time_point now) {
+    if (fetched.rollouts.empty()) return "No ProgressiveRollouts in namespace " + f.ns + ".\n";
+    std::string text;
+    for (const auto& r : fetched.rollouts) text += (text.empty() ? "" : "\n") + render_status(r, now);
+    return text;
+}
+
+// What --watch compares to decide that something changed (ages alone do not count off a TTY).
+std::string fingerprint(const fetch_result& fetched) {
+    std::string key = fetched.error;
+    for (const auto& r : fetched.rollouts)
+        key += r.name + "\n" + std::to_string(r.generation) + (r.spec.paused ? "p" : "") + codec::encode_status(r.status);
+    return key;
+}
+
+}  // namespace
+
+int run_status(const arguments& args) {
+    if (std::find_if(args.begin(), args.end(), [](const auto& a) { return a == "-h" || a == "--help"; }) != args.end()) {
+        std::cout << status_usage;
+        return 0;
+    }
+    const auto flags = parse(args);
+    if (!flags) {
+        std::cerr << "status: bad arguments\n\n" << status_usage;
+        return 2;
+    }
+    std::unique_ptr<kube::client> client;
+    try {
+        client = std::make_unique<kube::client>(kube::load_kubeconfig(kubeconfig_path(flags->kubeconfig)));
+    } catch (const std::exception& e) {
+        std::cerr << "status: " << e.what() << "\n";
+        return 1;
+    }
+    auto now = [] { return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now()); };
+
+    if (!flags->watch) {
+        const auto fetched = fetch(*client, *flags);
+        if (!fetched.error.empty()) {
+            std::cerr << "status: " << (fetched.not_found ? "ProgressiveRollout " + flags->ns + "/" + flags->name + " not found"
+                                                          : fetched.error) << "\n";
+            return 1;
+        }
+        std::cout << render_all(fetched, *flags, now());
+        return 0;
+    }
+
+    // --watch polls once a second: one GET is cheap, and unlike a watch it needs no resume
+    // logic; a TTY is redrawn in place every second (ages move), a pipe gets a new block only
+    // when the status changed.
+    const bool tty = isatty(STDOUT_FILENO);
+    std::string last;
+    for (auto next = std::chrono::steady_clock::now();; next += 1s) {
+        const auto fetched = fetch(*client, *flags);
+        const auto t = now();
+        std::string text = fetched.error.empty() ? render_all(fetched, *flags, t)
+                                                 : "status: " + fetched.error + " (retrying)\n";
+        const std::string key = fingerprint(fetched);
+        if (tty) {
+            std::cout << "\x1b[H\x1b[2J" << codec::format_time(t) << "  (watching; Ctrl-C to stop)\n\n" << text << std::flush;
+        } else if (key != last) {
+            std::cout << "--- " << codec::format_time(t) << "\n" << text << std::flush;
+        }
+        last = key;
+        if (fetched.error.empty() && !fetched.rollouts.empty()) {
+            bool all_completed = true, any_failed = false;
+            for (const auto& r : fetched.rollouts) {
+                all_completed = all_completed && r.status.phase == core::rollout_phase::completed;
+                any_failed = any_failed || r.status.phase == core::rollout_phase::failed;
+            }
+            if (any_failed) return 1;
+            if (all_completed) return 0;
+        }
+        std::this_thread::sleep_until(next + 1s);
+    }
 }
 
 }  // namespace apr::cli

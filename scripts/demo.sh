@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# The one-command demo: from a fresh Debian bookworm machine to a staged rollout you watch live.
+#
+#   bash scripts/demo.sh
+#
+# It installs the Debian packages (scripts/install-deps.sh), builds the server and the fleet
+# simulator, starts a real kube-apiserver + etcd on loopback (scripts/testenv.sh), runs the real
+# webhook server (`argocd-progressive-rollout serve`, real TLS) and registers it with the API
+# server (MutatingWebhookConfiguration for Applications, ValidatingWebhookConfiguration for
+# ProgressiveRollouts), creates a simulated Argo CD fleet (8 clusters, one drained) with the
+# ApplicationSet my-app-set at v1, applies the sample ProgressiveRollout, then changes the
+# ApplicationSet to v2 and plays Argo CD (tests/sim, `apr-fleet-sim play`) while
+# `argocd-progressive-rollout status --watch` shows the rollout stage by stage until Completed.
+# The drained cluster is requeued, undrained after a while, and updated on its next attempt.
+#
+# Everything it starts (webhook, simulator, etcd, kube-apiserver) is stopped on exit or Ctrl-C.
+# Works unattended (CI=true, no TTY: the status view prints a new block on each change).
+# Takes about a minute after the build (the first run on a machine also builds kube-apiserver
+# from Debian's source package, which takes several minutes; later runs reuse it).
+#
+# Environment:
+#   APR_DEMO_BUILD_DIR   build directory (default: <repo>/build-demo)
+#   APR_DEMO_CLUSTERS    fleet size, >= 8 (default 8)
+#   APR_DEMO_SKIP_DEPS   1: do not run scripts/install-deps.sh
+#   APR_DEMO_SKIP_BUILD  1: use the binaries already in APR_DEMO_BUILD_DIR
+#   APR_DEMO_KEEP        1: keep the work directory (logs, testenv) after the demo
+#   APR_DEMO_TIMEOUT     seconds the rollout may take before the demo gives up (default 600)
+#
+# Demo-only change to the sample: manifests/samples/progressiverollout.yaml retries drained
+# clusters every 30m; the demo applies a copy with `interval: 20s` (and says so), so the requeued
+# cluster is retried within the demo. Everything else is the sample unchanged.
+set -euo pipefail
+
+readonly here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly repo="$(cd "$here/.." && pwd)"
+readonly build_dir="${APR_DEMO_BUILD_DIR:-$repo/build-demo}"
+readonly clusters="${APR_DEMO_CLUSTERS:-8}"
+readonly rollout_timeout="${APR_DEMO_TIMEOUT:-600}"
+readonly rollout=progressiverollout-sample
+
+say() { printf '\n==> %s\n' "$*" >&2; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/apr-demo.XXXXXX")"
+webhook_pid=""
+play_pid=""
+testenv_started=0
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  # Only what this script started, by pid.
+  for pid in "$play_pid" "$webhook_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null
+      local deadline=$((SECONDS + 30))
+      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+      wait "$pid" 2>/dev/null
+    fi
+  done
+  if ((testenv_started)); then
+    "$repo/scripts/testenv.sh" stop "$work/testenv" >/dev/null 2>&1
+  fi
+  if [ "${APR_DEMO_KEEP:-0}" = 1 ] || ((rc != 0)); then
+    printf 'demo: logs kept in %s (webhook.log, play.log, testenv/logs/)\n' "$work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_until DESCRIPTION SECONDS COMMAND...: poll COMMAND (a condition, not a timer) until it
+# succeeds; at the deadline say so and return 1.
+wait_until() {
+  local what=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      printf 'demo: %s: not after %ss\n' "$what" "$timeout" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+  local p
+  for _ in $(seq 1 100); do
+    p=$((20000 + RANDOM % 12000))
+    port_in_use "$p" || { echo "$p"; return 0; }
+  done
+  die "no free loopback port"
+}
+
+# --- 1. dependencies and build --------------------------------------------------------------
+if [ "${APR_DEMO_SKIP_DEPS:-0}" != 1 ]; then
+  say "Installing Debian packages (scripts/install-deps.sh)"
+  bash "$repo/scripts/install-deps.sh"
+fi
+command -v kubectl >/dev/null || die "kubectl not found on PATH (the machine image provides it)"
+
+if [ "${APR_DEMO_SKIP_BUILD:-0}" != 1 ]; then
+  say "Building argocd-progressive-rollout and the fleet simulator in $build_dir"
+  # A build directory configured before keeps its build type (no full rebuild).
+  build_type=()
+  [ -f "$build_dir/CMakeCache.txt" ] || build_type=(-DCMAKE_BUILD_TYPE=Release)
+  cmake -S "$repo" -B "$build_dir" "${build_type[@]}" >"$work/cmake.log" 2>&1 ||
+    { cat "$work/cmake.log" >&2; die "cmake failed"; }
+  cmake --build "$build_dir" -j"$(nproc)" --target argocd-progressive-rollout apr-fleet-sim
+fi
+readonly apr="$build_dir/webhook/cli/argocd-progressive-rollout"
+readonly sim="$build_dir/tests/sim/apr-fleet-sim"
+
+# --- 2. the control plane -------------------------------------------------------------------
+say "Starting a real kube-apiserver + etcd on loopback (scripts/testenv.sh)"
+testenv_started=1
+"$repo/scripts/testenv.sh" start "$work/testenv" >/dev/null
+# shellcheck disable=SC1091
+source "$work/testenv/env"
+admin() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout=30s "$@"; }
+
+# --- 3. the webhook -------------------------------------------------------------------------
+port=$(free_port)
+say "Starting the webhook on https://127.0.0.1:$port (log: $work/webhook.log)"
+"$apr" serve --listen "127.0.0.1:$port" --tls-cert "$WEBHOOK_CERT" --tls-key "$WEBHOOK_KEY" \
+  --kubeconfig "$KUBECONFIG_WEBHOOK" --self-user "$USER_WEBHOOK" --lease-namespace argocd \
+  </dev/null >"$work/webhook.log" 2>&1 &
+webhook_pid=$!
+ready() {
+  kill -0 "$webhook_pid" || die "the webhook exited; see $work/webhook.log"
+  curl -fsS --cacert "$WEBHOOK_CA" "https://127.0.0.1:$port/readyz"
+}
+wait_until "webhook ready (caches synced)" 60 ready || die "see $work/webhook.log"
+
+say "Registering the webhooks with the API server (failurePolicy Fail, caBundle of the test CA)"
+admin apply -f - >/dev/null <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: argocd-progressive-rollout-demo
+webhooks:
+  - name: applications.deployment.skyscanner.net
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    failurePolicy: Fail
+    timeoutSeconds: 5
+    namespaceSelector:
+      matchLabels:
+        kubernetes.io/metadata.name: argocd
+    rules:
+      - apiGroups: ["argoproj.io"]
+        apiVersions: ["v1alpha1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["applications"]
+    clientConfig:
+      url: https://127.0.0.1:$port/mutate/applications
+      caBundle: $WEBHOOK_CA_BUNDLE
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: argocd-progressive-rollout-demo
+webhooks:
+  - name: progressiverollouts.deployment.skyscanner.net
+    admissionReviewVersions: ["v1"]
+    sideEffects: None
+    failurePolicy: Fail
+    timeoutSeconds: 5
+    namespaceSelector:
+      matchLabels:
+        kubernetes.io/metadata.name: argocd
+    rules:
+      - apiGroups: ["deployment.skyscanner.net"]
+        apiVersions: ["v1alpha1"]
+        operations: ["CREATE", "UPDATE"]
+        resources: ["progressiverollouts"]
+    clientConfig:
+      url: https://127.0.0.1:$port/validate/progressiverollouts
+      caBundle: $WEBHOOK_CA_BUNDLE
+EOF
+
+# --- 4. the fleet and the rollout ----------------------------------------------------------
+say "Creating the simulated Argo CD fleet ($clusters clusters) and ApplicationSet my-app-set at v1"
+"$sim" --env "$work/testenv/env" setup --clusters "$clusters" --appset my-app-set --revision v1
+
+say "Applying the sample ProgressiveRollout (demo copy: requeue interval 30m -> 20s)"
+sed -e 's/^\( *interval:\) 30m$/\1 20s  # demo: the sample says 30m/' \
+  "$repo/manifests/samples/progressiverollout.yaml" >"$work/progressiverollout.yaml"
+grep -q 'interval: 20s' "$work/progressiverollout.yaml" || die "the sample no longer has 'interval: 30m'"
+admin apply -f "$work/progressiverollout.yaml"
+rollout_phase() {
+  admin get progressiverollout "$rollout" -n argocd -o 'jsonpath={.status.phase}'
+}
+has_status() { [ -n "$(rollout_phase)" ]; }
+# The controller's first status write also proves the webhook's cache knows the rollout: only
+# then may the ApplicationSet change, or its writes would not be held.
+wait_until "rollout status written by the controller" 60 has_status || die "see $work/webhook.log"
+
+# --- 5. the change, played out -------------------------------------------------------------
+say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/play.log)"
+"$sim" --env "$work/testenv/env" play --revision v2 --appset my-app-set --rollout "$rollout" \
+  --sync-delay 2s --undrain-after 25s --refresh-every 10s --timeout "${rollout_timeout}s" \
+  </dev/null >"$work/play.log" 2>&1 &
+play_pid=$!
+progressing() {
+  kill -0 "$play_pid" || die "the simulator exited; see $work/play.log"
+  [ "$(rollout_phase)" = Progressing ]
+}
+wait_until "rollout Progressing" 60 progressing || die "see $work/webhook.log and $work/play.log"
+
+say "argocd-progressive-rollout status $rollout --watch"
+status_rc=0
+timeout "$rollout_timeout" "$apr" status "$rollout" -n argocd --watch --kubeconfig "$KUBECONFIG_ADMIN" || status_rc=$?
+
+say "What the simulated Argo CD saw (tail of $work/play.log)"
+# The simulator ends once it sees every staged cluster on v2; give it a moment, then stop it.
+deadline=$((SECONDS + 30))
+while kill -0 "$play_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+kill -TERM "$play_pid" 2>/dev/null || true
+play_rc=0
+wait "$play_pid" || play_rc=$?
+play_pid=""
+tail -n 25 "$work/play.log"
+"$sim" --env "$work/testenv/env" apps --appset my-app-set
+
+if ((status_rc == 0 && play_rc == 0)); then
+  say "Rollout Completed: every staged cluster runs v2, stage by stage; unstaged clusters stayed on v1."
+else
+  die "rollout did not complete (status exit $status_rc, simulator exit $play_rc)"
+fi

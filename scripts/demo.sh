@@ -217,7 +217,10 @@ wait_until "rollout Progressing" 60 progressing || die "see $work/webhook.log an
 
 say "argocd-progressive-rollout status $rollout --watch"
 status_rc=0
-timeout "$rollout_timeout" "$apr" status "$rollout" -n argocd --watch --kubeconfig "$KUBECONFIG_ADMIN" || status_rc=$?
+# Run directly in the foreground (no `timeout` wrapper in its own process group), so Ctrl-C
+# reaches it and the shell then runs the INT trap.
+"$apr" status "$rollout" -n argocd --watch --timeout "${rollout_timeout}s" --kubeconfig "$KUBECONFIG_ADMIN" ||
+  status_rc=$?
 
 say "What the simulated Argo CD saw (tail of $work/play.log)"
 # The simulator ends once it sees every staged cluster on v2; give it a moment, then stop it.

@@ -171,6 +171,7 @@ Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, 
 unstaged clusters and conditions. Without NAME: every rollout in the namespace (default argocd).
   -n, --namespace NS   namespace of the rollouts (default argocd)
   -w, --watch          redraw on change; exit 0 when Completed, 1 when Failed
+  --timeout D          with --watch: give up after D (e.g. 10m) with exit 1; default: never
   --kubeconfig FILE    default: $KUBECONFIG, else ~/.kube/config
 Exit codes: 0 shown (or Completed with --watch), 1 not found / Failed / API error, 2 bad usage.
 )";
@@ -180,6 +181,7 @@ struct status_flags {
     std::string ns = "argocd";
     std::string kubeconfig;
     bool watch = false;
+    std::optional<core::duration> timeout;
 };
 
 std::optional<status_flags> parse(const arguments& args) {
@@ -202,6 +204,11 @@ std::optional<status_flags> parse(const arguments& args) {
             auto v = value();
             if (!v) return std::nullopt;
             f.kubeconfig = *v;
+        } else if (a == "--timeout" || a.starts_with("--timeout=")) {
+            auto v = a == "--timeout" ? value() : std::optional(a.substr(10));
+            if (!v) return std::nullopt;
+            f.timeout = core::parse_duration(*v);
+            if (!f.timeout || *f.timeout <= core::duration::zero()) return std::nullopt;
         } else if (a.starts_with("--kubeconfig=")) {
             f.kubeconfig = a.substr(13);
         } else if (!a.starts_with("-") && f.name.empty()) {
@@ -306,7 +313,8 @@ int run_status(const arguments& args) {
     // when the status changed.
     const bool tty = isatty(STDOUT_FILENO);
     std::string last;
-    for (auto next = std::chrono::steady_clock::now();; next += 1s) {
+    const auto started = std::chrono::steady_clock::now();
+    for (auto next = started;; next += 1s) {
         const auto fetched = fetch(*client, *flags);
         const auto t = now();
         std::string text = fetched.error.empty() ? render_all(fetched, *flags, t)
@@ -326,6 +334,10 @@ int run_status(const arguments& args) {
             }
             if (any_failed) return 1;
             if (all_completed) return 0;
+        }
+        if (flags->timeout && std::chrono::steady_clock::now() - started >= *flags->timeout) {
+            std::cerr << "status: not Completed after " << core::format_duration(*flags->timeout) << "\n";
+            return 1;
         }
         std::this_thread::sleep_until(next + 1s);
     }

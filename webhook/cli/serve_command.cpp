@@ -215,7 +215,8 @@ int serve(const serve_flags& flags) {
     server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string_view body) {
         return to_http(codec::review_rollout(ct, body, *state()));
     });
-    server.set_readiness([state] { return state()->synced; });
+    if (cache)
+        server.set_readiness([c = cache.get()] { return c->synced(); });
 
     auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "1 while this replica holds the Lease.");
     std::jthread leader_thread;

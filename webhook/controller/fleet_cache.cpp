@@ -30,21 +30,21 @@ kube::reflector_options watch_of(std::string path, std::string label_selector = 
 
 }  // namespace
 
-fleet_cache::fleet_cache(kube::client& client, std::string namespace_, std::function<void()> on_change)
-    : namespace_(std::move(namespace_)),
+fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<void()> on_change)
+    : namespace_(ns),
       on_change_(std::move(on_change)),
       rollouts_(client,
-                watch_of("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + namespace_ + "/progressiverollouts"),
+                watch_of("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + ns + "/progressiverollouts"),
                 decode_cached_rollout, [this] { rebuild_state(); }),
       // Secrets hold credentials: the decoder keeps name, server and labels, nothing else.
-      clusters_(client, watch_of("/api/v1/namespaces/" + namespace_ + "/secrets", "argocd.argoproj.io/secret-type=cluster"),
+      clusters_(client, watch_of("/api/v1/namespaces/" + ns + "/secrets", "argocd.argoproj.io/secret-type=cluster"),
                 codec::decode_cluster_secret, [this] { rebuild_state(); }),
-      applications_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications"),
+      applications_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applications"),
                     [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },
                     [this] {
                         if (on_change_) on_change_();
                     }),
-      state_(std::make_shared<const core::fleet_state>(core::fleet_state{.synced = false})) {}
+      state_(std::make_shared<const core::fleet_state>()) {}
 
 fleet_cache::~fleet_cache() { stop(); }
 
@@ -91,7 +91,6 @@ void fleet_cache::rebuild_state() {
     std::vector<core::rollout> rollouts;
     for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
     auto state = core::build_fleet_state(rollouts, clusters());
-    state.synced = synced();
     auto next = std::make_shared<const core::fleet_state>(std::move(state));
     {
         std::lock_guard lock(state_mutex_);

@@ -36,7 +36,7 @@ public:
     void stop();
     bool synced() const;
 
-    // What admission reads: never null; `synced` is false until every cache listed once.
+    // What admission reads: never null. Readiness (synced()) keeps traffic away until it is whole.
     std::shared_ptr<const core::fleet_state> state() const;
 
     std::vector<std::shared_ptr<const cached_rollout>> rollouts() const;

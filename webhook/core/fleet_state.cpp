@@ -30,7 +30,7 @@ validation_context fleet_state::validation_context_for(const std::string& namesp
     validation_context context;
     context.name = name;
     if (auto it = rollouts_by_namespace.find(namespace_); it != rollouts_by_namespace.end()) context.others = it->second;
-    context.clusters_known = !clusters.empty();
+    context.clusters_known = true;  // an empty inventory is still an inventory
     context.clusters = clusters;
     return context;
 }

@@ -17,7 +17,6 @@ struct fleet_state {
     admission_snapshot admission;
     std::unordered_map<std::string, std::vector<rollout_reference>> rollouts_by_namespace;
     std::vector<cluster> clusters;
-    bool synced = true;  // false until every cache has listed once
 
     validation_context validation_context_for(const std::string& namespace_, const std::string& name) const;
 };

@@ -1,0 +1,198 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace apr::e2e {
+
+std::string env(const std::string& key) { return kube::test::testenv::get().value(key); }
+
+command_result run(const std::string& command, const std::string& input) {
+    char path[] = "/tmp/apr-e2e-in-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    if (!input.empty() && write(fd, input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+        throw std::runtime_error("writing stdin file failed");
+    close(fd);
+    command_result r;
+    if (FILE* p = popen(("(" + command + ") < " + path + " 2>&1").c_str(), "r")) {
+        char buf[4096];
+        std::size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+        const int status = pclose(p);
+        r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    unlink(path);
+    return r;
+}
+
+command_result kubectl(const std::string& who, const std::string& args, const std::string& input) {
+    return run("kubectl --kubeconfig " + env("KUBECONFIG_" + who) + " -n " + env("ARGOCD_NAMESPACE") + " " + args, input);
+}
+
+namespace {
+
+std::string binary() { return APR_BINARY; }
+
+unsigned short free_port() {
+    // Bind port 0, read the port, release it: the server binds it right after.
+    auto r = run("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'");
+    return static_cast<unsigned short>(std::stoi(r.out));
+}
+
+}  // namespace
+
+webhook_process::webhook_process(options opts) {
+    port_ = free_port();
+    log_path_ = env("TESTENV_DIR") + "/webhook-" + opts.identity + "-" + kube::test::unique_suffix() + ".log";
+    std::vector<std::string> args = {binary(),
+                                     "serve",
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(port_),
+                                     "--tls-cert",
+                                     env("WEBHOOK_CERT"),
+                                     "--tls-key",
+                                     env("WEBHOOK_KEY"),
+                                     "--kubeconfig",
+                                     env("KUBECONFIG_WEBHOOK"),
+                                     "--self-user",
+                                     env("USER_WEBHOOK"),
+                                     "--identity",
+                                     opts.identity,
+                                     "--bypass-groups",
+                                     "system:masters,rollout-admins",
+                                     // Short Lease timings so a handover fits in a test.
+                                     "--lease-duration",
+                                     "4",
+                                     "--renew-deadline",
+                                     "3",
+                                     "--retry-period",
+                                     "1"};
+    args.insert(args.end(), opts.extra_args.begin(), opts.extra_args.end());
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        int out = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1);
+        dup2(out, 2);
+        int in = open("/dev/null", O_RDONLY);
+        dup2(in, 0);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    if (!eventually([&] { return log_contains("listening on") || !running(); }, std::chrono::seconds(30)) || !running())
+        throw std::runtime_error("webhook did not start: " + log());
+}
+
+webhook_process::~webhook_process() {
+    if (running()) kill_hard();
+}
+
+bool webhook_process::running() const {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    return waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+void webhook_process::kill_hard() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+}
+
+int webhook_process::terminate() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string webhook_process::log() const {
+    std::ifstream in(log_path_);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool webhook_process::log_contains(const std::string& text) const { return log().find(text) != std::string::npos; }
+
+bool webhook_process::ready() const {
+    auto r = run("curl -s -o /dev/null -w '%{http_code}' --cacert " + env("WEBHOOK_CA") + " https://127.0.0.1:" +
+                 std::to_string(port_) + "/readyz");
+    return r.out == "200";
+}
+
+std::string webhook_process::metrics() const {
+    return run("curl -s --cacert " + env("WEBHOOK_CA") + " https://127.0.0.1:" + std::to_string(port_) + "/metrics").out;
+}
+
+void register_webhooks(unsigned short port) {
+    const auto url = "https://127.0.0.1:" + std::to_string(port);
+    const auto ca = env("WEBHOOK_CA_BUNDLE");
+    const std::string manifest = R"(apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata:
+  name: argocd-progressive-rollout-e2e
+webhooks:
+- name: applications.deployment.skyscanner.net
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 5
+  clientConfig:
+    url: )" + url + R"(/mutate/applications
+    caBundle: )" + ca + R"(
+  namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: argocd
+  rules:
+  - apiGroups: [argoproj.io]
+    apiVersions: [v1alpha1]
+    resources: [applications]
+    operations: [CREATE, UPDATE]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: argocd-progressive-rollout-e2e
+webhooks:
+- name: progressiverollouts.deployment.skyscanner.net
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: 5
+  clientConfig:
+    url: )" + url + R"(/validate/progressiverollouts
+    caBundle: )" + ca + R"(
+  rules:
+  - apiGroups: [deployment.skyscanner.net]
+    apiVersions: [v1alpha1]
+    resources: [progressiverollouts]
+    operations: [CREATE, UPDATE]
+)";
+    auto r = kubectl("ADMIN", "apply -f -", manifest);
+    if (r.status != 0) throw std::runtime_error("registering webhooks failed: " + r.out);
+}
+
+void unregister_webhooks() {
+    kubectl("ADMIN", "delete mutatingwebhookconfiguration argocd-progressive-rollout-e2e --ignore-not-found");
+    kubectl("ADMIN", "delete validatingwebhookconfiguration argocd-progressive-rollout-e2e --ignore-not-found");
+}
+
+}  // namespace apr::e2e

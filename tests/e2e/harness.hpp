@@ -1,0 +1,62 @@
+#pragma once
+// End-to-end plumbing: the real webhook process (`argocd-progressive-rollout serve` in real mode)
+// against the test control plane, its webhook configurations registered with the API server
+// (clientConfig.url on loopback + caBundle), and kubectl as each test user.
+
+#include "../kube/testenv.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace apr::e2e {
+
+struct command_result {
+    int status = -1;
+    std::string out;  // stdout and stderr together
+};
+
+// Runs a shell command; `input` goes to its stdin.
+command_result run(const std::string& command, const std::string& input = {});
+
+// kubectl with the kubeconfig of a test user: ADMIN, WEBHOOK, APPSET, APPCTRL, ALICE, OPS.
+command_result kubectl(const std::string& who, const std::string& args, const std::string& input = {});
+
+// One webhook server process. Starts on a free port and waits until it listens; the destructor
+// kills it (SIGKILL) if it still runs.
+class webhook_process {
+public:
+    struct options {
+        std::string identity = "replica-a";
+        std::vector<std::string> extra_args;
+    };
+    explicit webhook_process(options opts);
+    webhook_process() : webhook_process(options{}) {}
+    ~webhook_process();
+    webhook_process(const webhook_process&) = delete;
+    webhook_process& operator=(const webhook_process&) = delete;
+
+    unsigned short port() const { return port_; }
+    bool running() const;
+    void kill_hard();           // SIGKILL: a crash, the Lease is not released
+    int terminate();            // SIGTERM and wait; returns the exit status
+    std::string log() const;    // what it wrote so far
+    bool log_contains(const std::string& text) const;
+    bool ready() const;         // GET /readyz over TLS answers 200
+    std::string metrics() const;
+
+private:
+    int pid_ = -1;
+    unsigned short port_ = 0;
+    std::string log_path_;
+};
+
+// Mutating (applications) and validating (progressiverollouts) webhook configurations pointing
+// at https://127.0.0.1:<port>, as the manifests declare them (failurePolicy Fail, v1, None).
+void register_webhooks(unsigned short port);
+void unregister_webhooks();
+
+std::string env(const std::string& key);
+using kube::test::eventually;
+
+}  // namespace apr::e2e

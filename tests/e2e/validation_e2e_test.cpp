@@ -1,0 +1,119 @@
+#define BOOST_TEST_MODULE validation_e2e
+#include <boost/test/unit_test.hpp>
+
+#include "harness.hpp"
+
+#include <fstream>
+#include <sstream>
+
+using namespace apr::e2e;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string seed_example() {
+    std::ifstream in(std::string(APR_SOURCE_DIR) + "/manifests/samples/progressiverollout.yaml");
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+struct webhook_fixture {
+    webhook_process webhook;
+    webhook_fixture() {
+        BOOST_REQUIRE_MESSAGE(eventually([&] { return webhook.ready(); }, 60s), "webhook not ready:\n" << webhook.log());
+        register_webhooks(webhook.port());
+    }
+    ~webhook_fixture() {
+        // Rollouts carry the controller's finalizer: delete them while the controller runs.
+        kubectl("ADMIN", "delete progressiverollouts --all --wait=true --timeout=60s");
+        unregister_webhooks();
+    }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(progressive_rollout_validation_through_the_api_server, webhook_fixture)
+
+BOOST_AUTO_TEST_CASE(the_seed_example_applies_unchanged) {
+    const auto seed = seed_example();
+    BOOST_REQUIRE(seed.find("name: progressiverollout-sample") != std::string::npos);
+    auto r = kubectl("ADMIN", "apply -f -", seed);
+    BOOST_TEST(r.status == 0, r.out);
+    auto got = kubectl("ADMIN", "get pr progressiverollout-sample -o jsonpath={.spec.stages[1].maxUnavailable}");
+    BOOST_TEST(got.out == "25%");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_rollouts_are_rejected_with_field_paths) {
+    const std::string bad = R"(apiVersion: deployment.skyscanner.net/v1alpha1
+kind: ProgressiveRollout
+metadata:
+  name: bad-rollout
+spec:
+  sourceRef: {apiGroup: argoproj.io, kind: Deployment, name: some-set}
+  stages:
+  - name: canary
+    maxUnavailable: 125%
+    clusters: {selector: {matchExpressions: [{key: region, operator: Near, values: [x]}]}}
+    requeue: {selector: {}, attempts: -1, interval: soon}
+  - name: canary
+    maxUnavailable: 0
+    clusters: {selector: {}}
+)";
+    auto r = kubectl("ADMIN", "apply -f -", bad);
+    BOOST_TEST(r.status != 0);
+    for (const char* expected : {
+             "denied the request: ProgressiveRollout.deployment.skyscanner.net \"bad-rollout\" is invalid",
+             "spec.sourceRef.kind: Unsupported value: \"Deployment\"",
+             "spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or a percentage between 0% and 100%",
+             "spec.stages[0].clusters.selector.matchExpressions[0].operator: Unsupported value: \"Near\"",
+             "spec.stages[0].requeue.attempts: Invalid value: -1",
+             "spec.stages[0].requeue.interval: Invalid value: \"soon\"",
+             "spec.stages[1].name: Duplicate value: \"canary\"",
+             "spec.stages[1].maxUnavailable: Invalid value: 0",
+         })
+        BOOST_TEST(r.out.find(expected) != std::string::npos, expected << "\nin: " << r.out);
+    BOOST_TEST(kubectl("ADMIN", "get pr bad-rollout").status != 0);  // nothing was stored
+}
+
+BOOST_AUTO_TEST_CASE(a_second_rollout_for_the_same_application_set_is_rejected) {
+    BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "apply -f -", seed_example()).status, 0);
+    const std::string second = R"(apiVersion: deployment.skyscanner.net/v1alpha1
+kind: ProgressiveRollout
+metadata:
+  name: second-rollout
+spec:
+  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: my-app-set}
+  stages:
+  - name: all
+    clusters: {selector: {}}
+)";
+    // The webhook learns of the first rollout through its watch: allow it a moment.
+    command_result r;
+    BOOST_TEST(eventually([&] {
+        r = kubectl("ADMIN", "apply --dry-run=server -f -", second);
+        return r.status != 0;
+    }, 20s));
+    BOOST_TEST(r.out.find("spec.sourceRef.name: Invalid value: \"my-app-set\": ApplicationSet is already rolled out by "
+                          "ProgressiveRollout \"progressiverollout-sample\"") != std::string::npos, r.out);
+    BOOST_TEST(kubectl("ADMIN", "apply -f -", second).status != 0);
+}
+
+BOOST_AUTO_TEST_CASE(warnings_reach_kubectl) {
+    const std::string lonely = R"(apiVersion: deployment.skyscanner.net/v1alpha1
+kind: ProgressiveRollout
+metadata:
+  name: lonely-rollout
+spec:
+  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: lonely-set}
+  stages:
+  - name: mars
+    clusters: {selector: {matchLabels: {region: mars-1}}}
+)";
+    auto r = kubectl("ADMIN", "apply -f -", lonely);
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(r.out.find("Warning: spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster") !=
+               std::string::npos, r.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

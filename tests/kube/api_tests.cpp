@@ -225,6 +225,27 @@ cache_names(Map const& m)
     return out;
 }
 
+// A test's run id; everything labelled apr-test=<id> is deleted when the test ends, so other
+// suites sharing the control plane (and its argocd namespace) never see our cluster Secrets.
+struct run_scope
+{
+    std::string id = unique_suffix();
+
+    ~run_scope()
+    {
+        try
+        {
+            auto admin = testenv::get().admin();
+            auto const selector = "?labelSelector=" + query_escape("apr-test=" + id);
+            for(auto const& path : {secrets_path(), configmaps_path(), apps_path(), rollouts_path()})
+                (void)admin->request(method::del, path + selector);
+        }
+        catch(std::exception const&)
+        {
+        }
+    }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(requests)
@@ -330,7 +351,8 @@ BOOST_AUTO_TEST_CASE(stop_token_cancels_a_request_in_flight)
 BOOST_AUTO_TEST_CASE(create_patch_and_conflict_errors)
 {
     auto admin = testenv::get().admin();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     std::string name = "kt-cm-" + run;
     require_ok(admin->create(configmaps_path(), configmap_json(name, run, "1")), "create");
     auto again = admin->create(configmaps_path(), configmap_json(name, run, "1"));
@@ -359,7 +381,8 @@ BOOST_AUTO_TEST_CASE(create_patch_and_conflict_errors)
 BOOST_AUTO_TEST_CASE(list_pages_through_continue_tokens)
 {
     auto admin = testenv::get().admin();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     for(int i = 0; i < 25; ++i)
         require_ok(admin->create(configmaps_path(), configmap_json("kt-page-" + run + "-" +
             std::to_string(i), run, "x")), "create");
@@ -378,7 +401,8 @@ BOOST_AUTO_TEST_CASE(list_pages_through_continue_tokens)
 BOOST_AUTO_TEST_CASE(expired_continue_token_is_a_typed_gone)
 {
     auto admin = testenv::get().admin();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     for(int i = 0; i < 3; ++i)
         require_ok(admin->create(configmaps_path(), configmap_json("kt-gone-" + run + "-" +
             std::to_string(i), run, "x")), "create");
@@ -404,7 +428,8 @@ BOOST_AUTO_TEST_CASE(secret_cache_follows_changes_in_order_and_holds_no_credenti
 {
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     std::string const password = "SUPERSECRET-" + run;
     require_ok(admin->create(secrets_path(), cluster_secret_json("kt-c1-" + run, run,
         "https://c1.example.com", "eu", password)), "create c1");
@@ -474,7 +499,8 @@ BOOST_AUTO_TEST_CASE(application_and_rollout_caches_follow_changes)
 {
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     change_signal changed;
     reflector_options app_opts{.path = apps_path(), .label_selector = "apr-test=" + run};
     informer<app_view> apps(*hook, app_opts, decode_app, [&] { changed.notify(); });
@@ -510,7 +536,8 @@ BOOST_AUTO_TEST_CASE(application_and_rollout_caches_follow_changes)
 BOOST_AUTO_TEST_CASE(server_watch_timeouts_rewatch_without_loss_or_duplicates)
 {
     auto admin = testenv::get().admin();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     change_signal changed;
     informer<app_view> cache(*admin, {.path = configmaps_path(), .label_selector = "apr-test=" + run,
         .min_watch_timeout = 1s, .max_watch_timeout = 2s},
@@ -545,7 +572,8 @@ BOOST_AUTO_TEST_CASE(bad_objects_are_logged_and_skipped_and_the_watch_goes_on)
 {
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     change_signal changed;
     informer<cluster_secret> cache(*hook, {.path = secrets_path(),
         .label_selector = std::string(cluster_secret_selector) + ",apr-test=" + run},
@@ -573,7 +601,8 @@ BOOST_AUTO_TEST_CASE(gone_after_api_server_restart_relists_without_loss_or_dupli
 {
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     for(int i = 0; i < 5; ++i)
         require_ok(admin->create(secrets_path(), cluster_secret_json("kt-rs-" + run + "-" +
             std::to_string(i), run, "https://s" + std::to_string(i), "eu", "pw")), "create");
@@ -634,7 +663,8 @@ BOOST_AUTO_TEST_CASE(status_conflict_is_retried_and_no_field_is_lost)
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
     auto other = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     std::string const name = "kt-status-" + run;
     require_ok(admin->create(rollouts_path(), rollout_json(name, run)), "create rollout");
     std::string const status_path = rollouts_path() + "/" + name + "/status";
@@ -689,7 +719,8 @@ BOOST_AUTO_TEST_CASE(events_are_written_and_repeats_are_counted)
 {
     auto admin = testenv::get().admin();
     auto hook = testenv::get().webhook();
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
     std::string const name = "kt-ev-" + run;
     auto created = admin->create(rollouts_path(), rollout_json(name, run));
     require_ok(created, "create rollout");
@@ -776,7 +807,8 @@ BOOST_AUTO_TEST_CASE(one_leader_unclean_stop_hands_over_after_expiry_clean_stop_
 {
     auto admin = testenv::get().admin();
     (void)admin->remove("/apis/coordination.k8s.io/v1/namespaces/" + ns() + "/leases/" + lease_name);
-    auto run = unique_suffix();
+    run_scope scope;
+    auto const& run = scope.id;
 
     auto a = std::make_unique<candidate>("a-" + run);
     auto b = std::make_unique<candidate>("b-" + run);

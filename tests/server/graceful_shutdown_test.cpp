@@ -4,6 +4,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <csignal>
+#include <unistd.h>
+
 using namespace apr::server;
 using namespace apr::server::test;
 
@@ -107,6 +110,28 @@ BOOST_AUTO_TEST_CASE(stop_is_idempotent_and_thread_safe) {
     t.join();
   }
   BOOST_TEST(f.wait_run_returned(std::chrono::seconds(5)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(shutdown_signal_handling)
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_a_running_server) {
+  server_fixture f;
+  f.start(f.default_options());
+  BOOST_TEST(f.get("/healthz").status == 200u);
+  std::promise<int> seen;
+  auto seen_signal = seen.get_future();
+  {
+    shutdown_signals signals([&](int signo) {
+      seen.set_value(signo);
+      f.server().stop();
+    });
+    ::kill(::getpid(), SIGTERM);
+    BOOST_REQUIRE((seen_signal.wait_for(std::chrono::seconds(10)) == std::future_status::ready));
+    BOOST_TEST(seen_signal.get() == SIGTERM);
+    BOOST_TEST(f.wait_run_returned(std::chrono::seconds(10)));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

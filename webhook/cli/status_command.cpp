@@ -166,7 +166,7 @@ std::string render_status(const core::rollout& r, core::time_point now) {
 
 namespace {
 
-constexpr std::string_view status_usage = R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch] [--kubeconfig FILE]
+constexpr std::string_view status_usage = R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
 Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, bake time,
 unstaged clusters and conditions. Without NAME: every rollout in the namespace (default argocd).
   -n, --namespace NS   namespace of the rollouts (default argocd)
@@ -184,7 +184,7 @@ struct status_flags {
     std::optional<core::duration> timeout;
 };
 
-std::optional<status_flags> parse(const arguments& args) {
+std::optional<status_flags> parse(const arguments& args, std::string& error) {
     status_flags f;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
@@ -206,14 +206,17 @@ std::optional<status_flags> parse(const arguments& args) {
             f.kubeconfig = *v;
         } else if (a == "--timeout" || a.starts_with("--timeout=")) {
             auto v = a == "--timeout" ? value() : std::optional(a.substr(10));
-            if (!v) return std::nullopt;
-            f.timeout = core::parse_duration(*v);
-            if (!f.timeout || *f.timeout <= core::duration::zero()) return std::nullopt;
+            f.timeout = v ? core::parse_duration(*v) : std::nullopt;
+            if (!f.timeout || *f.timeout <= core::duration::zero()) {
+                error = "--timeout: expected a positive duration such as 90s or 10m";
+                return std::nullopt;
+            }
         } else if (a.starts_with("--kubeconfig=")) {
             f.kubeconfig = a.substr(13);
         } else if (!a.starts_with("-") && f.name.empty()) {
             f.name = a;
         } else {
+            error = f.name.empty() || a.starts_with("-") ? "unknown flag " + a : "one NAME at most, got " + f.name + " and " + a;
             return std::nullopt;
         }
     }
@@ -283,9 +286,10 @@ int run_status(const arguments& args) {
         std::cout << status_usage;
         return 0;
     }
-    const auto flags = parse(args);
+    std::string error = "a flag is missing its value";
+    const auto flags = parse(args, error);
     if (!flags) {
-        std::cerr << "status: bad arguments\n\n" << status_usage;
+        std::cerr << "status: " << error << "\n\n" << status_usage;
         return 2;
     }
     std::unique_ptr<kube::client> client;

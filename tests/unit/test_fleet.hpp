@@ -9,15 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <ostream>
-
-namespace apr::core {
-// Printable phases for Boost.Test messages.
-inline std::ostream& operator<<(std::ostream& os, rollout_phase p) { return os << to_string(p); }
-inline std::ostream& operator<<(std::ostream& os, stage_phase p) { return os << to_string(p); }
-inline std::ostream& operator<<(std::ostream& os, cluster_phase p) { return os << to_string(p); }
-}  // namespace apr::core
-
 namespace apr::test {
 
 using namespace std::chrono_literals;

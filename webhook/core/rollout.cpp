@@ -1,6 +1,7 @@
 #include "core/rollout.hpp"
 
 #include <array>
+#include <ostream>
 #include <utility>
 
 namespace apr::core {
@@ -48,6 +49,9 @@ constexpr std::array<std::pair<cluster_phase, std::string_view>, 5> cluster_phas
 std::string_view to_string(rollout_phase p) { return name_of(rollout_phases, p); }
 std::string_view to_string(stage_phase p) { return name_of(stage_phases, p); }
 std::string_view to_string(cluster_phase p) { return name_of(cluster_phases, p); }
+std::ostream& operator<<(std::ostream& os, rollout_phase p) { return os << to_string(p); }
+std::ostream& operator<<(std::ostream& os, stage_phase p) { return os << to_string(p); }
+std::ostream& operator<<(std::ostream& os, cluster_phase p) { return os << to_string(p); }
 std::optional<rollout_phase> parse_rollout_phase(std::string_view t) { return lookup(rollout_phases, t); }
 std::optional<stage_phase> parse_stage_phase(std::string_view t) { return lookup(stage_phases, t); }
 std::optional<cluster_phase> parse_cluster_phase(std::string_view t) { return lookup(cluster_phases, t); }

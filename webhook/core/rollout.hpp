@@ -7,6 +7,7 @@
 #include "core/label_selector.hpp"
 
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ enum class cluster_phase { pending, requeued, updating, done, failed };
 std::string_view to_string(rollout_phase);
 std::string_view to_string(stage_phase);
 std::string_view to_string(cluster_phase);
+// For logs and test messages.
+std::ostream& operator<<(std::ostream&, rollout_phase);
+std::ostream& operator<<(std::ostream&, stage_phase);
+std::ostream& operator<<(std::ostream&, cluster_phase);
 std::optional<rollout_phase> parse_rollout_phase(std::string_view);
 std::optional<stage_phase> parse_stage_phase(std::string_view);
 std::optional<cluster_phase> parse_cluster_phase(std::string_view);

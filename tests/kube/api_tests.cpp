@@ -17,6 +17,8 @@
 #include <rapidjson/pointer.h>
 
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <mutex>
 #include <thread>
@@ -310,6 +312,35 @@ BOOST_AUTO_TEST_CASE(server_certificate_is_verified_by_ca_and_ip_san)
     auto r3 = c3.get("/api/v1/namespaces/" + ns());
     BOOST_REQUIRE(!r3);
     BOOST_TEST((r3.error().code == 401 || r3.error().code == 403));
+}
+
+BOOST_AUTO_TEST_CASE(in_cluster_config_follows_token_rotation)
+{
+    // The service-account layout of a pod, pointing at the test API server.
+    auto dir = std::filesystem::temp_directory_path() / ("apr-sa-" + unique_suffix());
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "ca.crt") << read_file(testenv::get().value("APISERVER_CA"));
+    auto write_token = [&](std::string const& t) {
+        std::ofstream(dir / "token.tmp") << t << "\n";
+        std::filesystem::rename(dir / "token.tmp", dir / "token");  // atomic, like the kubelet
+    };
+    write_token(testenv::get().value("TOKEN_WEBHOOK"));
+    setenv("KUBERNETES_SERVICE_HOST", testenv::get().value("APISERVER_HOST").c_str(), 1);
+    setenv("KUBERNETES_SERVICE_PORT", testenv::get().value("APISERVER_PORT").c_str(), 1);
+    auto cfg = load_in_cluster(dir.string());
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+
+    client c(cfg, {.token_refresh = 0s});
+    auto const path = secrets_path() + "?limit=1";
+    BOOST_TEST(c.get(path).has_value());
+    write_token("revoked-token");
+    auto denied = c.get(path);
+    BOOST_REQUIRE(!denied);
+    BOOST_TEST(denied.error().code == 401);
+    write_token(testenv::get().value("TOKEN_WEBHOOK"));
+    BOOST_TEST(c.get(path).has_value());
+    std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(request_deadline_is_enforced)

@@ -110,7 +110,7 @@ struct client::impl
     std::thread io_thread;
 
     impl(cluster_config c, client_options o)
-        : cfg(std::move(c)), opts(std::move(o)), tokens(cfg)
+        : cfg(std::move(c)), opts(std::move(o)), tokens(cfg, opts.token_refresh)
     {
         SSL_CTX_set_min_proto_version(ssl_ctx.native_handle(), TLS1_2_VERSION);
         boost::system::error_code ec;

@@ -27,6 +27,7 @@ struct client_options
     std::size_t max_body_bytes = std::size_t(1) << 30;  // a LIST page of large objects
     std::chrono::seconds max_idle{60};  // pooled connections older than this are dropped
     std::string user_agent = "argocd-progressive-rollout";
+    std::chrono::seconds token_refresh{60};  // how often a token file is re-read (rotation)
 };
 
 enum class method { get, post, put, patch, del };

@@ -23,6 +23,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 using namespace apr::kube;
 using namespace apr::kube::test;
 using namespace std::chrono_literals;
@@ -758,7 +760,7 @@ BOOST_AUTO_TEST_CASE(events_are_written_and_repeats_are_counted)
     object_reference ref{"deployment.skyscanner.net/v1alpha1", "ProgressiveRollout", ns(), name,
         rapidjson::Pointer("/metadata/uid").Get(*created)->GetString()};
 
-    event_recorder events(*hook, {.instance = "test-" + run});
+    event_recorder events(*hook);  // defaults, as the serve command uses them
     auto start = std::chrono::steady_clock::now();
     events.record(ref, event_type::normal, "StageStarted", "stage one started");
     events.record(ref, event_type::normal, "StageStarted", "stage one started");
@@ -788,6 +790,12 @@ BOOST_AUTO_TEST_CASE(events_are_written_and_repeats_are_counted)
         "ProgressiveRollout");
     BOOST_TEST(std::string(rapidjson::Pointer("/source/component").Get(started)->GetString()) ==
         "argocd-progressive-rollout");
+    BOOST_TEST(std::string(rapidjson::Pointer("/reportingComponent").Get(started)->GetString()) ==
+        "argocd-progressive-rollout");
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    BOOST_TEST(std::string(rapidjson::Pointer("/reportingInstance").Get(started)->GetString()) ==
+        host);
     BOOST_TEST(rapidjson::Pointer("/firstTimestamp").Get(started)->IsString());
     BOOST_TEST(rapidjson::Pointer("/lastTimestamp").Get(started)->IsString());
     auto& failed = by_reason["ClusterFailed"];

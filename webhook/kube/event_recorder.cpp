@@ -8,11 +8,19 @@
 
 #include <cstdio>
 
+#include <unistd.h>
+
 namespace apr::kube {
 
 event_recorder::event_recorder(client& c, event_recorder_options opts)
     : client_(c), opts_(std::move(opts))
 {
+    if(opts_.instance.empty())
+    {
+        char host[256] = {};
+        if(gethostname(host, sizeof host - 1) == 0)
+            opts_.instance = host;
+    }
     thread_ = std::jthread([this](std::stop_token st) { run(st); });
 }
 

@@ -32,7 +32,7 @@ enum class event_type { normal, warning };
 struct event_recorder_options
 {
     std::string component = "argocd-progressive-rollout";  // source.component, reportingComponent
-    std::string instance;                                  // reportingInstance (pod name)
+    std::string instance;  // reportingInstance; empty: the host name (the pod's name in a pod)
     std::size_t queue_limit = 256;
 };
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <tuple>
 #include <stdexcept>
+#include <thread>
 
 namespace apr::sim {
 
@@ -470,6 +471,25 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
         }
     }
     return writes;
+}
+
+bool argocd_simulator::play_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+    play_options options) {
+    const auto start = std::chrono::steady_clock::now();
+    auto last_refresh = start;
+    for (auto next = start;; next += options.tick) {
+        step_application_controller(std::chrono::system_clock::now());
+        if (options.refresh_every > std::chrono::milliseconds::zero() &&
+            std::chrono::steady_clock::now() - last_refresh >= options.refresh_every) {
+            refresh();
+            last_refresh = std::chrono::steady_clock::now();
+        }
+        if (done()) return true;
+        if (std::chrono::steady_clock::now() - start >= timeout) return false;
+        // Pacing of the simulated controllers' reconcile loop, not a wait for a result: the
+        // condition above is what the caller waits on.
+        std::this_thread::sleep_until(next + options.tick);
+    }
 }
 
 std::vector<application_view> argocd_simulator::applications() {

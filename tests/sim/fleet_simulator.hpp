@@ -12,6 +12,7 @@
 #include "kube/client.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -97,6 +98,18 @@ public:
     std::set<std::string> degraded;      // clusters whose synced version goes Degraded
     std::set<std::string> failing_sync;  // clusters whose sync operation fails
     std::chrono::milliseconds sync_delay{0};
+
+    // Both controllers on a clock, for tests: every `tick`, one application-controller pass
+    // (with the wall clock) and, every `refresh_every` (0: never), an ApplicationSet refresh;
+    // returns as soon as `done()` holds (checked after each pass) or false at `timeout`.
+    struct play_options {
+        std::chrono::milliseconds tick{200};
+        std::chrono::milliseconds refresh_every{0};
+    };
+    bool play_until(const std::function<bool()>& done, std::chrono::milliseconds timeout, play_options options);
+    bool play_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+        return play_until(done, timeout, play_options{});
+    }
 
     std::vector<application_view> applications();  // sorted by cluster
     // Clusters in the order their Applications were synced to `revision` (initial syncs of new

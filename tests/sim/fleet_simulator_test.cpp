@@ -157,6 +157,23 @@ BOOST_AUTO_TEST_CASE(refresh_annotation_is_removed_and_cluster_labels_can_be_cha
     BOOST_TEST(sim.applications().size() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(play_until_runs_the_controllers_until_the_condition_holds) {
+    sim.step_application_controller(std::chrono::system_clock::now());  // everything on v1 first
+    sim.sync_delay = 300ms;
+    sim.set_template_revision("v3");
+    const auto started = std::chrono::steady_clock::now();
+    auto all_on_v3 = [&] {
+        for (const auto& a : sim.applications())
+            if (a.synced_revision != "v3") return false;
+        return true;
+    };
+    BOOST_TEST(sim.play_until(all_on_v3, 30s, {.tick = 100ms, .refresh_every = 1s}));
+    BOOST_TEST(sim.updates("v3").size() == 3u);
+    BOOST_TEST((std::chrono::steady_clock::now() - started >= 300ms));  // the sync delay was honoured
+    // A condition that never holds ends at the deadline with false.
+    BOOST_TEST(!sim.play_until([] { return false; }, 300ms));
+}
+
 BOOST_AUTO_TEST_CASE(demo_fleet_has_emea_regions_a_drained_cluster_and_others) {
     const auto demo = sim::demo_fleet(8);
     BOOST_TEST(demo.size() == 8u);

@@ -19,6 +19,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <future>
 #include <thread>
@@ -202,6 +206,15 @@ struct client::impl
             net::redirect_error(net::use_awaitable, ec));
         if(ec)
             co_return nullptr;
+        // A watch may legitimately be silent for minutes; TCP keep-alive (30 s, as client-go's
+        // dialer) is what notices an API server that vanished without closing the connection.
+        auto& socket = beast::get_lowest_layer(conn->stream).socket();
+        boost::system::error_code opt_ec;
+        socket.set_option(net::socket_base::keep_alive(true), opt_ec);
+        int const idle = 30, interval = 10, count = 3;
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
         co_await conn->stream.async_handshake(ssl::stream_base::client,
             net::redirect_error(net::use_awaitable, ec));
         if(ec)

@@ -59,6 +59,19 @@ BOOST_FIXTURE_TEST_CASE(handler_sees_content_type_and_body_and_sets_both_back, r
   BOOST_TEST(r.body == "{\"kind\":\"AdmissionReview\"}");
 }
 
+BOOST_FIXTURE_TEST_CASE(handler_body_is_nul_terminated, server_fixture) {
+  std::atomic<bool> terminated{false};
+  create(default_options()).add_admission_route("/mutate", [&](std::string_view, std::string_view body) {
+    terminated = body.data()[body.size()] == '\0';
+    return handler_result{200, "{}", "application/json", "allowed"};
+  });
+  run_in_background();
+  auto c = client();
+  c.connect();
+  BOOST_TEST(c.request("POST", "/mutate", std::string(20000, 'x')).status == 200u);
+  BOOST_TEST(terminated.load());
+}
+
 BOOST_FIXTURE_TEST_CASE(query_string_is_ignored_for_routing, routed_server) {
   auto c = client();
   c.connect();

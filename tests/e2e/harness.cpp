@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -13,6 +15,14 @@
 #include <thread>
 
 namespace apr::e2e {
+
+namespace {
+// The test process talks to servers that get killed mid-conversation: EPIPE, not death.
+const bool ignore_sigpipe = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+}();
+}  // namespace
 
 std::string env(const std::string& key) { return kube::test::testenv::get().value(key); }
 
@@ -54,30 +64,31 @@ unsigned short free_port() {
 webhook_process::webhook_process(options opts) {
     port_ = free_port();
     log_path_ = env("TESTENV_DIR") + "/webhook-" + opts.identity + "-" + kube::test::unique_suffix() + ".log";
-    std::vector<std::string> args = {binary(),
-                                     "serve",
-                                     "--listen",
-                                     "127.0.0.1:" + std::to_string(port_),
-                                     "--tls-cert",
-                                     env("WEBHOOK_CERT"),
-                                     "--tls-key",
-                                     env("WEBHOOK_KEY"),
-                                     "--kubeconfig",
-                                     env("KUBECONFIG_WEBHOOK"),
-                                     "--self-user",
-                                     env("USER_WEBHOOK"),
-                                     "--identity",
-                                     opts.identity,
-                                     "--bypass-groups",
-                                     "system:masters,rollout-admins",
-                                     // Short Lease timings so a handover fits in a test.
-                                     "--lease-duration",
-                                     "4",
-                                     "--renew-deadline",
-                                     "3",
-                                     "--retry-period",
-                                     "1"};
-    args.insert(args.end(), opts.extra_args.begin(), opts.extra_args.end());
+    // Short Lease timings so a handover fits in a test; a test may override any flag.
+    std::vector<std::pair<std::string, std::string>> flags = {
+        {"--listen", "127.0.0.1:" + std::to_string(port_)},
+        {"--tls-cert", env("WEBHOOK_CERT")},
+        {"--tls-key", env("WEBHOOK_KEY")},
+        {"--kubeconfig", env("KUBECONFIG_WEBHOOK")},
+        {"--self-user", env("USER_WEBHOOK")},
+        {"--identity", opts.identity},
+        {"--bypass-groups", "system:masters,rollout-admins"},
+        {"--lease-duration", "4"},
+        {"--renew-deadline", "3"},
+        {"--retry-period", "1"},
+    };
+    for (std::size_t i = 0; i + 1 < opts.extra_args.size(); i += 2) {
+        auto it = std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == opts.extra_args[i]; });
+        if (it != flags.end())
+            it->second = opts.extra_args[i + 1];
+        else
+            flags.emplace_back(opts.extra_args[i], opts.extra_args[i + 1]);
+    }
+    std::vector<std::string> args = {binary(), "serve"};
+    for (auto& [flag, value] : flags) {
+        args.push_back(flag);
+        args.push_back(value);
+    }
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {

@@ -28,7 +28,7 @@ class webhook_process {
 public:
     struct options {
         std::string identity = "replica-a";
-        std::vector<std::string> extra_args;
+        std::vector<std::string> extra_args;  // flag, value pairs; they override the defaults
     };
     explicit webhook_process(options opts);
     webhook_process() : webhook_process(options{}) {}

@@ -2,6 +2,7 @@
 
 #include "cli/commands.hpp"
 
+#include <csignal>
 #include <iostream>
 #include <string_view>
 
@@ -26,6 +27,9 @@ Run a subcommand with --help for its flags.
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer that closes its end while we write (an API server timing out, a scraper going
+    // away) must cost one connection, not the process: writes then fail with EPIPE instead.
+    std::signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         std::cerr << usage;
         return 2;

@@ -218,7 +218,8 @@ int serve(const serve_flags& flags) {
     if (cache)
         server.set_readiness([c = cache.get()] { return c->synced(); });
 
-    auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "1 while this replica holds the Lease.");
+    auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "Whether this replica holds the Lease and runs the controller.");
+    leading.with({}).set(0);
     std::jthread leader_thread;
     if (cache) {
         cache->start();

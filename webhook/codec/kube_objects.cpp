@@ -25,7 +25,9 @@ std::string annotation(const rapidjson::Value& object, std::string_view key) {
 }  // namespace
 
 std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secret) {
-    if (!secret.IsObject() || string_at(secret, {"kind"}) != "Secret") return std::nullopt;
+    // Items of a LIST carry no kind; anything else that says what it is must be a Secret.
+    if (!secret.IsObject()) return std::nullopt;
+    if (const auto kind = string_at(secret, {"kind"}); !kind.empty() && kind != "Secret") return std::nullopt;
     if (string_at(secret, {"metadata", "labels", secret_type_label}) != "cluster") return std::nullopt;
     core::cluster c;
     auto field = [&](std::string_view key) -> std::string {

@@ -18,7 +18,7 @@ Usage:
       Show which cluster goes in which stage and wave, from a rollout and Argo CD cluster Secrets.
   argocd-progressive-rollout serve [flags]
       Run the admission webhook server (and, on the Lease holder, the rollout controller).
-  argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch] [--kubeconfig FILE]
+  argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
       Show where rollouts stand.
 
 Run a subcommand with --help for its flags.

@@ -26,6 +26,14 @@ const bool ignore_sigpipe = [] {
 
 std::string env(const std::string& key) { return kube::test::testenv::get().value(key); }
 
+std::string read_source(const std::string& relative_path) {
+    std::ifstream in(std::string(APR_SOURCE_DIR) + "/" + relative_path);
+    if (!in) throw std::runtime_error("cannot read " + relative_path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
 command_result run(const std::string& command, const std::string& input) {
     char path[] = "/tmp/apr-e2e-in-XXXXXX";
     int fd = mkstemp(path);

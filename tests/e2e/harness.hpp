@@ -57,6 +57,8 @@ void register_webhooks(unsigned short port);
 void unregister_webhooks();
 
 std::string env(const std::string& key);
+// A file of the source tree, e.g. "manifests/samples/progressiverollout.yaml".
+std::string read_source(const std::string& relative_path);
 using kube::test::eventually;
 
 }  // namespace apr::e2e

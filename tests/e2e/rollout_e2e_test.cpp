@@ -17,12 +17,7 @@ using names = std::vector<std::string>;
 
 namespace {
 
-std::string seed_example() {
-    std::ifstream in(std::string(APR_SOURCE_DIR) + "/manifests/samples/progressiverollout.yaml");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string seed_example() { return read_source("manifests/samples/progressiverollout.yaml"); }
 
 // The seed's stages with a requeue interval short enough for a test.
 std::string seed_stages(const std::string& interval) {

@@ -11,12 +11,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string seed_example() {
-    std::ifstream in(std::string(APR_SOURCE_DIR) + "/manifests/samples/progressiverollout.yaml");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+std::string seed_example() { return read_source("manifests/samples/progressiverollout.yaml"); }
 
 struct webhook_fixture {
     webhook_process webhook;

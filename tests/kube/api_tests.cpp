@@ -6,7 +6,7 @@
 
 #include "testenv.hpp"
 
-#include "kube/cluster_secret.hpp"
+#include "codec/kube_objects.hpp"
 #include "kube/config.hpp"
 #include "kube/event_recorder.hpp"
 #include "kube/informer.hpp"
@@ -470,11 +470,11 @@ BOOST_AUTO_TEST_CASE(secret_cache_follows_changes_in_order_and_holds_no_credenti
     std::mutex order_mutex;
     std::vector<std::string> order;  // server URLs of kt-c2, in the order the watch decoded them
     change_signal changed;
-    informer<cluster_secret> cache(*hook,
+    informer<apr::core::cluster> cache(*hook,
         {.path = secrets_path(),
-         .label_selector = std::string(cluster_secret_selector) + ",apr-test=" + run},
+         .label_selector = std::string(apr::codec::cluster_secret_selector) + ",apr-test=" + run},
         [&](rapidjson::Value const& obj) {
-            auto s = decode_cluster_secret(obj);
+            auto s = apr::codec::decode_cluster_secret(obj);
             if(s && s->name == "kt-c2-" + run)
             {
                 std::lock_guard lock(order_mutex);
@@ -517,7 +517,7 @@ BOOST_AUTO_TEST_CASE(secret_cache_follows_changes_in_order_and_holds_no_credenti
     for(auto const& [k, s] : *cache.snapshot())
     {
         BOOST_TEST(s->server.find(password) == std::string::npos);
-        BOOST_TEST(s->cluster_name.find(password) == std::string::npos);
+        BOOST_TEST(s->name.find(password) == std::string::npos);
         for(auto const& [lk, lv] : s->labels)
             BOOST_TEST(lv.find(password) == std::string::npos);
     }
@@ -608,9 +608,9 @@ BOOST_AUTO_TEST_CASE(bad_objects_are_logged_and_skipped_and_the_watch_goes_on)
     run_scope scope;
     auto const& run = scope.id;
     change_signal changed;
-    informer<cluster_secret> cache(*hook, {.path = secrets_path(),
-        .label_selector = std::string(cluster_secret_selector) + ",apr-test=" + run},
-        decode_cluster_secret, [&] { changed.notify(); });
+    informer<apr::core::cluster> cache(*hook, {.path = secrets_path(),
+        .label_selector = std::string(apr::codec::cluster_secret_selector) + ",apr-test=" + run},
+        apr::codec::decode_cluster_secret, [&] { changed.notify(); });
     cache.start();
     BOOST_REQUIRE(cache.wait_synced(30s));
     auto const errors_before = cache.stats().errors.load();
@@ -644,9 +644,9 @@ BOOST_AUTO_TEST_CASE(gone_after_api_server_restart_relists_without_loss_or_dupli
     change_signal changed;
     // Short backoff so recovery after the restart is quick on a loaded machine.
     backoff_policy quick{.initial = 200ms, .max = 2s};
-    informer<cluster_secret> secrets(*hook, {.path = secrets_path(),
-        .label_selector = std::string(cluster_secret_selector) + ",apr-test=" + run,
-        .page_limit = 2, .backoff = quick}, decode_cluster_secret, [&] { changed.notify(); });
+    informer<apr::core::cluster> secrets(*hook, {.path = secrets_path(),
+        .label_selector = std::string(apr::codec::cluster_secret_selector) + ",apr-test=" + run,
+        .page_limit = 2, .backoff = quick}, apr::codec::decode_cluster_secret, [&] { changed.notify(); });
     informer<app_view> apps(*hook, {.path = apps_path(), .label_selector = "apr-test=" + run,
         .backoff = quick}, decode_app, [&] { changed.notify(); });
     secrets.start();

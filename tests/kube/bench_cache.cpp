@@ -5,7 +5,7 @@
 //
 // Usage: kube_bench_cache ENV_FILE [APPS] [SECRETS] [PAGE_LIMIT]
 
-#include "kube/cluster_secret.hpp"
+#include "codec/kube_objects.hpp"
 #include "kube/config.hpp"
 #include "kube/informer.hpp"
 
@@ -341,9 +341,8 @@ main(int argc, char** argv)
             heap_bytes(a.revision) + heap_bytes(a.sync_status) + heap_bytes(a.health) +
             heap_bytes(a.operation);
     };
-    auto secret_heap = [](cluster_secret const& s) {
-        std::size_t n = heap_bytes(s.namespace_) + heap_bytes(s.name) + heap_bytes(s.server) +
-            heap_bytes(s.cluster_name);
+    auto secret_heap = [](apr::core::cluster const& s) {
+        std::size_t n = heap_bytes(s.name) + heap_bytes(s.server);
         for(auto const& [k, v] : s.labels)
             n += 32 + 2 * sizeof(std::string) + heap_bytes(k) + heap_bytes(v);
         return n;
@@ -352,8 +351,8 @@ main(int argc, char** argv)
         .page_limit = page_limit}, decode_app, "sync_apps", apps, app_heap);
     // Not measured: resourceVersion=0 (watch-cache) LISTs. kube-apiserver 1.20 ignores `limit`
     // for them and built a single 200 MB answer for 10,000 Applications, growing past 12 GB RSS.
-    measure_sync<cluster_secret>(c, {.path = secrets_path,
-        .label_selector = std::string(cluster_secret_selector) + ",apr-bench=1",
-        .page_limit = page_limit}, decode_cluster_secret, "sync_secrets", secrets, secret_heap);
+    measure_sync<apr::core::cluster>(c, {.path = secrets_path,
+        .label_selector = std::string(apr::codec::cluster_secret_selector) + ",apr-bench=1",
+        .page_limit = page_limit}, apr::codec::decode_cluster_secret, "sync_secrets", secrets, secret_heap);
     return 0;
 }

@@ -136,10 +136,8 @@ std::vector<std::string> undrain(sim::argocd_simulator& sim, kube::client& admin
     auto listed = admin.list("/api/v1/namespaces/" + ns + "/secrets?labelSelector=" +
                                  kube::query_escape(std::string(sim::cluster_secret_label) + "=cluster,drained=true"),
         100, [&](const rapidjson::Value& item) {
-            // Items of a LIST carry no kind; codec::decode_cluster_secret wants it.
             rapidjson::Document secret;
             secret.Parse(kube::to_json(item).c_str());  // the page is parsed in situ: own copy
-            if (!secret.HasMember("kind")) secret.AddMember("kind", "Secret", secret.GetAllocator());
             if (auto c = codec::decode_cluster_secret(secret)) {
                 std::map<std::string, std::string> labels(c->labels.begin(), c->labels.end());
                 labels.erase("drained");

@@ -123,9 +123,6 @@ std::vector<rapidjson::Document> list_all(kube::client& c, const std::string& pa
         rapidjson::Document d;
         // LIST pages are parsed in situ and CopyFrom keeps such strings by reference: re-parse.
         d.Parse(kube::to_json(item).c_str());
-        // Items of a LIST carry no kind (the list does); codec::decode_cluster_secret wants it.
-        if (d.IsObject() && !d.HasMember("kind") && path.starts_with("/api/v1/") && path.find("/secrets") != std::string::npos)
-            d.AddMember("kind", "Secret", d.GetAllocator());
         items.push_back(std::move(d));
     }), what);
     return items;

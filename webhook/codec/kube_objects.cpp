@@ -30,20 +30,26 @@ std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secre
     if (const auto kind = string_at(secret, {"kind"}); !kind.empty() && kind != "Secret") return std::nullopt;
     if (string_at(secret, {"metadata", "labels", secret_type_label}) != "cluster") return std::nullopt;
     core::cluster c;
-    auto field = [&](std::string_view key) -> std::string {
-        if (auto plain = as_string(find_path(secret, {"stringData", key}))) return *plain;
-        if (auto encoded = as_string(find_path(secret, {"data", key})))
-            if (auto decoded = base64_decode(*encoded)) return *decoded;
-        return {};
+    const auto* labels = find_path(secret, {"metadata", "labels"});
+    for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it) {
+        if (!it->value.IsString()) return std::nullopt;
+        c.labels.emplace(std::string(it->name.GetString(), it->name.GetStringLength()),
+                         std::string(it->value.GetString(), it->value.GetStringLength()));
+    }
+    // Only `name` and `server` are ever decoded: `config` (the credentials) is never touched.
+    // A key that is present but unreadable makes the Secret unusable, as it is for Argo CD.
+    auto field = [&](std::string_view key) -> std::optional<std::string> {
+        if (const auto* plain = find_path(secret, {"stringData", key})) return as_string(plain);
+        const auto* encoded = find_path(secret, {"data", key});
+        if (!encoded) return std::string();
+        if (!encoded->IsString()) return std::nullopt;
+        return base64_decode(std::string_view(encoded->GetString(), encoded->GetStringLength()));
     };
-    c.server = field("server");
-    c.name = field("name");
-    if (c.name.empty()) c.name = string_at(secret, {"metadata", "name"});
-    if (const auto* labels = find_path(secret, {"metadata", "labels"}); labels && labels->IsObject())
-        for (auto it = labels->MemberBegin(); it != labels->MemberEnd(); ++it)
-            if (it->value.IsString())
-                c.labels.emplace(std::string(it->name.GetString(), it->name.GetStringLength()),
-                                 std::string(it->value.GetString(), it->value.GetStringLength()));
+    auto server = field("server");
+    auto name = field("name");
+    if (!server || server->empty() || !name) return std::nullopt;
+    c.server = std::move(*server);
+    c.name = name->empty() ? string_at(secret, {"metadata", "name"}) : std::move(*name);
     if (c.name.empty()) return std::nullopt;
     return c;
 }

@@ -16,9 +16,12 @@
 namespace apr::codec {
 
 inline constexpr std::string_view secret_type_label = "argocd.argoproj.io/secret-type";
+inline constexpr std::string_view cluster_secret_selector = "argocd.argoproj.io/secret-type=cluster";
 
-// A cluster from an Argo CD cluster Secret; nullopt when it is not one. `data` is base64-decoded;
-// `stringData` (as written by hand) wins, as the API server would merge it.
+// A cluster from an Argo CD cluster Secret; nullopt when it is not one or is unusable (no server,
+// undecodable name/server, non-string labels). `data` is base64-decoded; `stringData` (as written
+// by hand) wins, as the API server would merge it. The cluster's name is data.name, else the
+// Secret's name. Nothing else of the Secret is read: never `config`, the credentials.
 std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secret);
 
 struct application_record {

@@ -45,6 +45,15 @@ BOOST_AUTO_TEST_CASE(seed_example_rolls_canary_then_regions_and_holds_unstaged_c
     boost::replace_all(manifest, "name: my-app-set", "name: " + s.id + "-set");
     BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "apply -f -", manifest).status, 0);
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    // The live plan preview is the plan the controller then follows.
+    const auto preview = run(std::string(APR_BINARY_PATH) + " plan --live " + s.id + " -n argocd --kubeconfig " +
+                             env("KUBECONFIG_ADMIN") + " -o json");
+    BOOST_TEST(preview.status == 0, preview.out);
+    const std::string canary = "{\"name\":\"canary in EMEA\",\"clusters\":[\"" + s.cluster("eu-central-1a-1") + "\",\"" +
+                               s.cluster("eu-west-1a-1") + "\"]";
+    BOOST_TEST(preview.out.find(canary) != std::string::npos, preview.out);
+    BOOST_TEST(preview.out.find("\"unstaged\":[\"" + s.cluster("ap-southeast-1a-1") + "\",\"" + s.cluster("us-east-1a-1") + "\"]") !=
+               std::string::npos, preview.out);
 
     s.argo.set_template_revision("v2");
     std::vector<core::rollout> seen;

@@ -4,13 +4,18 @@
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
+#include "core/fleet_state.hpp"
+#include "kube/client.hpp"
+#include "kube/config.hpp"
 #include "core/planner.hpp"
 #include "core/validation.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <iostream>
 #include <sstream>
 
@@ -168,8 +173,70 @@ void print_plan_text(std::ostream& out, const core::rollout& r, const core::roll
 
 }  // namespace
 
+namespace {
+
+// The rollout and the cluster Secrets as they are in the cluster now (`plan --live`).
+std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(const std::string& name,
+                                                                               const std::string& namespace_,
+                                                                               const std::string& kubeconfig) {
+    kube::client client(kube::load_config(kubeconfig));
+    const std::string where = "ProgressiveRollout " + namespace_ + "/" + name;
+    auto object = client.get("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + namespace_ + "/progressiverollouts/" + name);
+    if (!object) {
+        std::cerr << "error: " << where << ": " << object.error().describe() << "\n";
+        return std::nullopt;
+    }
+    loaded_rollout rollout{namespace_ + " (live)", codec::decode_rollout(object.value())};
+    std::vector<core::cluster> clusters;
+    auto listed = client.list("/api/v1/namespaces/" + namespace_ + "/secrets?labelSelector=" +
+                                  kube::query_escape(std::string(codec::cluster_secret_selector)),
+                              500, [&](const rapidjson::Value& secret) {
+                                  if (auto c = codec::decode_cluster_secret(secret)) clusters.push_back(std::move(*c));
+                              });
+    if (!listed) {
+        std::cerr << "error: listing cluster Secrets in " << namespace_ << ": " << listed.error().describe() << "\n";
+        return std::nullopt;
+    }
+    // Plan over the clusters that host the ApplicationSet's Applications, as the controller does;
+    // before any exists, over every cluster Secret.
+    const auto state = core::build_fleet_state({}, clusters);
+    std::set<std::string> hosting;
+    auto apps = client.list("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications", 500,
+                            [&](const rapidjson::Value& object) {
+                                auto app = codec::decode_application(object);
+                                if (app.application_set == rollout.decoded.rollout.spec.source.name)
+                                    hosting.insert(state.admission.resolve_cluster(app.destination_server, app.destination_name));
+                            });
+    if (!apps) {
+        std::cerr << "error: listing Applications in " << namespace_ << ": " << apps.error().describe() << "\n";
+        return std::nullopt;
+    }
+    if (!hosting.empty()) {
+        std::erase_if(clusters, [&](const core::cluster& c) { return !hosting.contains(c.name); });
+        for (const auto& name : hosting)
+            if (std::none_of(clusters.begin(), clusters.end(), [&](const core::cluster& c) { return c.name == name; }))
+                clusters.push_back({name, {}, {}});  // no Secret (in-cluster): no labels
+    }
+    return std::pair{std::move(rollout), std::move(clusters)};
+}
+
+constexpr std::string_view plan_usage = R"(Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]
+       argocd-progressive-rollout plan --live NAME [-n NAMESPACE] [--kubeconfig FILE] [-o text|json]
+Shows which cluster goes in which stage and wave, before anything changes.
+  --rollout FILE     a ProgressiveRollout (YAML or JSON)
+  --clusters FILE    Argo CD cluster Secrets (YAML/JSON, multi-document or a List, as
+                     `kubectl get secret -o yaml` prints them); only name, server and labels are read
+  --live NAME        read the ProgressiveRollout NAME and the cluster Secrets from the API server;
+                     the plan covers the clusters hosting its ApplicationSet's Applications
+  -n, --namespace    namespace of --live (default argocd)
+  --kubeconfig FILE  for --live (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
+  -o text|json       output format (default text)
+)";
+
+}  // namespace
+
 int run_plan(const arguments& args) {
-    std::string rollout_file, clusters_file, output = "text";
+    std::string rollout_file, clusters_file, live, namespace_ = "argocd", kubeconfig, output = "text";
     for (std::size_t i = 0; i < args.size(); ++i) {
         const auto& a = args[i];
         auto value = [&]() -> std::string {
@@ -179,14 +246,12 @@ int run_plan(const arguments& args) {
         try {
             if (a == "--rollout") rollout_file = value();
             else if (a == "--clusters") clusters_file = value();
+            else if (a == "--live") live = value();
+            else if (a == "-n" || a == "--namespace") namespace_ = value();
+            else if (a == "--kubeconfig") kubeconfig = value();
             else if (a == "-o" || a == "--output") output = value();
             else if (a == "--help" || a == "-h") {
-                std::cout << "Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]\n"
-                             "  --rollout FILE   a ProgressiveRollout (YAML or JSON)\n"
-                             "  --clusters FILE  Argo CD cluster Secrets (YAML/JSON, multi-document or a List, as\n"
-                             "                   `kubectl get secret -o yaml` prints them); only name, server and\n"
-                             "                   labels are read\n"
-                             "  -o text|json     output format (default text)\n";
+                std::cout << plan_usage;
                 return 0;
             } else throw std::invalid_argument("unknown flag " + a);
         } catch (const std::invalid_argument& e) {
@@ -194,27 +259,44 @@ int run_plan(const arguments& args) {
             return 2;
         }
     }
-    if (rollout_file.empty() || clusters_file.empty() || (output != "text" && output != "json")) {
-        std::cerr << "error: plan needs --rollout FILE and --clusters FILE, and -o text or json\n";
+    const bool offline = !rollout_file.empty() && !clusters_file.empty() && live.empty();
+    if ((!offline && (live.empty() || !rollout_file.empty() || !clusters_file.empty())) ||
+        (output != "text" && output != "json")) {
+        std::cerr << "error: plan needs --rollout FILE and --clusters FILE, or --live NAME; and -o text or json\n\n"
+                  << plan_usage;
         return 2;
     }
-    auto rollouts = load_rollouts({rollout_file});
-    if (!rollouts) return 2;
-    if (rollouts->size() != 1) {
-        std::cerr << "error: " << rollout_file << ": expected exactly one ProgressiveRollout, found " << rollouts->size()
-                  << "\n";
-        return 2;
-    }
+    std::vector<loaded_rollout> rollouts;
     std::vector<core::cluster> clusters;
-    try {
-        for (const auto& object : codec::parse_objects(read_file(clusters_file)))
-            if (auto c = codec::decode_cluster_secret(object)) clusters.push_back(std::move(*c));
-    } catch (const std::exception& e) {
-        std::cerr << "error: " << clusters_file << ": " << e.what() << "\n";
-        return 2;
+    if (offline) {
+        auto loaded = load_rollouts({rollout_file});
+        if (!loaded) return 2;
+        if (loaded->size() != 1) {
+            std::cerr << "error: " << rollout_file << ": expected exactly one ProgressiveRollout, found " << loaded->size()
+                      << "\n";
+            return 2;
+        }
+        rollouts = std::move(*loaded);
+        try {
+            for (const auto& object : codec::parse_objects(read_file(clusters_file)))
+                if (auto c = codec::decode_cluster_secret(object)) clusters.push_back(std::move(*c));
+        } catch (const std::exception& e) {
+            std::cerr << "error: " << clusters_file << ": " << e.what() << "\n";
+            return 2;
+        }
+    } else {
+        try {
+            auto found = load_live(live, namespace_, kubeconfig);
+            if (!found) return 1;
+            rollouts.push_back(std::move(found->first));
+            clusters = std::move(found->second);
+        } catch (const std::exception& e) {  // configuration: no kubeconfig, bad file
+            std::cerr << "error: " << e.what() << "\n";
+            return 2;
+        }
     }
-    const auto& r = rollouts->front();
-    auto result = check(r, *rollouts, &clusters);
+    const auto& r = rollouts.front();
+    auto result = check(r, rollouts, &clusters);
     for (const auto& e : result.errors) std::cerr << label(r) << ": " << e.to_string() << "\n";
     if (!result.ok()) return 1;
     for (const auto& w : result.warnings) std::cerr << label(r) << ": warning: " << w << "\n";

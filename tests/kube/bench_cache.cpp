@@ -5,6 +5,7 @@
 //
 // Usage: kube_bench_cache ENV_FILE [APPS] [SECRETS] [PAGE_LIMIT]
 
+#include "codec/canonical_json.hpp"
 #include "codec/kube_objects.hpp"
 #include "kube/config.hpp"
 #include "kube/informer.hpp"
@@ -186,25 +187,7 @@ app_json(int i, std::string const& ns)
 std::string
 b64(std::string_view s)
 {
-    static char const tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for(; i + 2 < s.size(); i += 3)
-    {
-        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8 | (unsigned char)s[i + 2];
-        out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], tbl[v & 63]};
-    }
-    if(s.size() - i == 1)
-    {
-        unsigned v = (unsigned char)s[i] << 16;
-        out += {tbl[v >> 18], tbl[(v >> 12) & 63], '=', '='};
-    }
-    else if(s.size() - i == 2)
-    {
-        unsigned v = (unsigned char)s[i] << 16 | (unsigned char)s[i + 1] << 8;
-        out += {tbl[v >> 18], tbl[(v >> 12) & 63], tbl[(v >> 6) & 63], '='};
-    }
-    return out;
+    return apr::codec::base64_encode(s);
 }
 
 std::string

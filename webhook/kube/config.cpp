@@ -1,5 +1,7 @@
 #include "kube/config.hpp"
 
+#include "codec/canonical_json.hpp"
+
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
@@ -128,26 +130,16 @@ read_file(std::string const& path)
 std::string
 base64_decode(std::string_view in)
 {
+    // kubeconfig files may wrap long base64 values; the codec's decoder takes one line.
     std::string clean;
     clean.reserve(in.size());
     for(char c : in)
         if(c != '\n' && c != '\r' && c != ' ' && c != '\t')
             clean.push_back(c);
-    if(clean.size() % 4 != 0)
-        throw std::runtime_error("base64 length is not a multiple of 4");
-    std::string out(clean.size() / 4 * 3, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-        reinterpret_cast<unsigned char const*>(clean.data()), static_cast<int>(clean.size()));
-    if(n < 0)
+    auto out = codec::base64_decode(clean);
+    if(!out)
         throw std::runtime_error("invalid base64");
-    // EVP_DecodeBlock writes zero bytes for the padding; drop them.
-    std::size_t pad = 0;
-    if(!clean.empty() && clean.back() == '=')
-        ++pad;
-    if(clean.size() > 1 && clean[clean.size() - 2] == '=')
-        ++pad;
-    out.resize(static_cast<std::size_t>(n) - pad);
-    return out;
+    return std::move(*out);
 }
 
 cluster_config

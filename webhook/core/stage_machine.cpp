@@ -42,6 +42,11 @@ const label_map no_labels;
 // One cluster as the rollout sees it: its labels and the managed Applications on it.
 struct cluster_view {
     const cluster* identity = nullptr;  // the observed Secret's cluster, or a label-less stand-in
+    // Bookkeeping of rebuild_stages(): the stage the planner gives it, its record in the previous
+    // status, and whether the new status has it yet.
+    std::size_t stage = static_cast<std::size_t>(-1);
+    const cluster_status* record = nullptr;
+    bool placed = false;
     const label_map* labels = &no_labels;
     std::vector<const application_observation*> apps;
     std::string pending_hash;
@@ -85,7 +90,7 @@ public:
         known.reserve(observed.clusters.size());
         for (const auto& c : observed.clusters) known.emplace(c.name, &c);
         for (const auto& app : observed.applications) {
-            auto& view = fleet_[app.cluster];
+            auto& view = fleet_[std::string_view(app.cluster)];
             view.apps.push_back(&app);
             if (view.identity) continue;
             if (auto it = known.find(app.cluster); it != known.end()) {
@@ -149,7 +154,7 @@ private:
         if (!result_.requeue_after || after < *result_.requeue_after) result_.requeue_after = after;
     }
 
-    cluster_view* view_of(const std::string& name) {
+    cluster_view* view_of(std::string_view name) {
         auto it = fleet_.find(name);
         return it == fleet_.end() ? nullptr : &it->second;
     }
@@ -162,32 +167,32 @@ private:
         std::vector<const cluster*> fleet;
         fleet.reserve(fleet_.size());
         for (const auto& [name, view] : fleet_) fleet.push_back(view.identity);
+        // Name order, as the planner wants it (a hash map has none).
+        std::sort(fleet.begin(), fleet.end(), [](const cluster* a, const cluster* b) { return a->name < b->name; });
         auto assignments = assign_stages(rollout_.spec, std::move(fleet));
-        // Records are read from the previous status; lookups by name point there.
-        const auto& old_stages = rollout_.status.stages;
-        std::unordered_map<std::string_view, const cluster_status*> records;
+        // The previous records, and the planned stage, hang off each cluster's view: no name
+        // sets to build (this runs for every cluster on every step).
+        for (std::size_t i = 0; i < assignments.stages.size(); ++i)
+            for (const auto& name : assignments.stages[i].clusters) view_of(name)->stage = i;
         std::unordered_map<std::string_view, const stage_status*> old_by_name;
-        std::size_t total = 0;
-        for (const auto& s : old_stages) total += s.clusters.size();
-        records.reserve(total);
-        for (const auto& s : old_stages) {
+        for (const auto& s : rollout_.status.stages) {
             old_by_name.emplace(s.name, &s);
-            for (const auto& c : s.clusters) records.emplace(c.name, &c);
+            for (const auto& c : s.clusters)
+                if (auto* view = view_of(c.name); view && !view->record) view->record = &c;
         }
-        std::unordered_set<std::string_view> placed;
-        placed.reserve(fleet_.size());
         for (std::size_t i = 0; i < rollout_.spec.stages.size(); ++i) {
             const auto& members = assignments.stages[i].clusters;
             stage_status s;
             s.name = rollout_.spec.stages[i].name;
-            const std::unordered_set<std::string_view> member_set(members.begin(), members.end());
-            auto place = [&](std::string_view name) {
-                if (!placed.insert(name).second) return;
-                if (auto r = records.find(name); r != records.end())
-                    s.clusters.push_back(*r->second);
+            auto place = [&](cluster_view& view, std::string_view name) {
+                if (view.placed) return;
+                view.placed = true;
+                if (view.record)
+                    s.clusters.push_back(*view.record);
                 else
                     s.clusters.push_back(cluster_status{.name = std::string(name)});
             };
+            s.clusters.reserve(members.size());
             if (auto it = old_by_name.find(s.name); it != old_by_name.end()) {
                 const auto& old = *it->second;
                 s.phase = old.phase;
@@ -197,9 +202,9 @@ private:
                 s.message = old.message;
                 // keep the recorded order (requeued clusters were moved to the end)
                 for (const auto& c : old.clusters)
-                    if (member_set.contains(c.name)) place(c.name);
+                    if (auto* view = view_of(c.name); view && view->stage == i) place(*view, c.name);
             }
-            for (const auto& name : members) place(name);
+            for (const auto& name : members) place(*view_of(name), name);
             max_unavailable_.push_back(assignments.stages[i].max_unavailable);
             st.stages.push_back(std::move(s));
         }
@@ -535,7 +540,9 @@ private:
     time_point now_;
     const step_options& options_;
     step_result result_;
-    std::map<std::string, cluster_view, std::less<>> fleet_;
+    // By cluster name (views into the observations, which outlive the machine): looked up for
+    // every cluster in every phase of a step, so hashed rather than ordered.
+    std::unordered_map<std::string_view, cluster_view> fleet_;
     std::deque<cluster> unregistered_;
     std::vector<long long> max_unavailable_;
 };

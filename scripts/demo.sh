@@ -140,51 +140,8 @@ ready() {
 wait_until "webhook ready (caches synced)" 60 ready || die "see $work/webhook.log"
 
 say "Registering the webhooks with the API server (failurePolicy Fail, caBundle of the test CA)"
-admin apply -f - >/dev/null <<EOF
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata:
-  name: argocd-progressive-rollout-demo
-webhooks:
-  - name: applications.deployment.skyscanner.net
-    admissionReviewVersions: ["v1"]
-    sideEffects: None
-    failurePolicy: Fail
-    timeoutSeconds: 5
-    namespaceSelector:
-      matchLabels:
-        kubernetes.io/metadata.name: argocd
-    rules:
-      - apiGroups: ["argoproj.io"]
-        apiVersions: ["v1alpha1"]
-        operations: ["CREATE", "UPDATE"]
-        resources: ["applications"]
-    clientConfig:
-      url: https://127.0.0.1:$port/mutate/applications
-      caBundle: $WEBHOOK_CA_BUNDLE
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata:
-  name: argocd-progressive-rollout-demo
-webhooks:
-  - name: progressiverollouts.deployment.skyscanner.net
-    admissionReviewVersions: ["v1"]
-    sideEffects: None
-    failurePolicy: Fail
-    timeoutSeconds: 5
-    namespaceSelector:
-      matchLabels:
-        kubernetes.io/metadata.name: argocd
-    rules:
-      - apiGroups: ["deployment.skyscanner.net"]
-        apiVersions: ["v1alpha1"]
-        operations: ["CREATE", "UPDATE"]
-        resources: ["progressiverollouts"]
-    clientConfig:
-      url: https://127.0.0.1:$port/validate/progressiverollouts
-      caBundle: $WEBHOOK_CA_BUNDLE
-EOF
+"$repo/scripts/local-webhooks.sh" "https://127.0.0.1:$port" "$WEBHOOK_CA_BUNDLE" argocd-progressive-rollout-demo |
+  admin apply -f - >/dev/null
 
 # --- 4. the fleet and the rollout ----------------------------------------------------------
 say "Creating the simulated Argo CD fleet ($clusters clusters) and ApplicationSet my-app-set at v1"

@@ -162,50 +162,11 @@ std::string webhook_process::metrics() const {
 }
 
 void register_webhooks(unsigned short port) {
-    const auto url = "https://127.0.0.1:" + std::to_string(port);
-    const auto ca = env("WEBHOOK_CA_BUNDLE");
-    const std::string manifest = R"(apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata:
-  name: argocd-progressive-rollout-e2e
-webhooks:
-- name: applications.deployment.skyscanner.net
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  clientConfig:
-    url: )" + url + R"(/mutate/applications
-    caBundle: )" + ca + R"(
-  namespaceSelector:
-    matchLabels:
-      kubernetes.io/metadata.name: argocd
-  rules:
-  - apiGroups: [argoproj.io]
-    apiVersions: [v1alpha1]
-    resources: [applications]
-    operations: [CREATE, UPDATE]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata:
-  name: argocd-progressive-rollout-e2e
-webhooks:
-- name: progressiverollouts.deployment.skyscanner.net
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  clientConfig:
-    url: )" + url + R"(/validate/progressiverollouts
-    caBundle: )" + ca + R"(
-  rules:
-  - apiGroups: [deployment.skyscanner.net]
-    apiVersions: [v1alpha1]
-    resources: [progressiverollouts]
-    operations: [CREATE, UPDATE]
-)";
-    auto r = kubectl("ADMIN", "apply -f -", manifest);
+    // The configurations an install uses (manifests/webhook/), pointed at this process.
+    auto manifest = run(std::string(APR_SOURCE_DIR) + "/scripts/local-webhooks.sh https://127.0.0.1:" + std::to_string(port) +
+                        " " + env("WEBHOOK_CA_BUNDLE") + " argocd-progressive-rollout-e2e");
+    if (manifest.status != 0) throw std::runtime_error("rendering webhook configurations failed: " + manifest.out);
+    auto r = kubectl("ADMIN", "apply -f -", manifest.out);
     if (r.status != 0) throw std::runtime_error("registering webhooks failed: " + r.out);
 }
 

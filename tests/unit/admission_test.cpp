@@ -154,6 +154,37 @@ BOOST_AUTO_TEST_CASE(the_same_decision_for_a_large_application) {
     BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
 }
 
+BOOST_AUTO_TEST_CASE(status_and_managed_fields_do_not_change_the_decision) {
+    // The parser skips these without reading them; whatever they hold, the answer is the one for
+    // the same review without them.
+    app_spec before, after;
+    after.revision = "v2";
+    const auto plain = ask(update_by(appset_user, before, after));
+    std::string noisy = update_by(appset_user, before, after);
+    const std::string managed =
+        R"("managedFields":[{"manager":"argocd-applicationset-controller","operation":"Update","fieldsV1":{"f:spec":{"f:source":{"f:targetRevision":{}}},"f:metadata":{"f:annotations":{".":{},"f:deployment.skyscanner.net/pending-spec":{}}}}}],)";
+    for (std::size_t at = noisy.find("\"metadata\":{"); at != std::string::npos; at = noisy.find("\"metadata\":{", at + 1))
+        noisy.insert(at + 12, managed);
+    for (std::size_t at = noisy.find("\"resources\":["); at != std::string::npos; at = noisy.find("\"resources\":[", at + 1))
+        noisy.insert(at + 13, R"({"message":"a \"quoted\" ]} message\\","status":{"x":[[],{}]}},)");
+    const auto held = ask(noisy);
+    BOOST_TEST(held.raw.outcome == plain.raw.outcome);
+    BOOST_TEST(held.patch() == plain.patch());
+    BOOST_TEST(held.raw.outcome == "held");
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_or_unbalanced_status_is_still_bad_json) {
+    app_spec before, after;
+    const auto body = update_by(appset_user, before, after);
+    const auto status = body.find("\"status\":{\"health\"");
+    BOOST_REQUIRE(status != std::string::npos);
+    for (const auto& broken : {body.substr(0, status + 40), body.substr(0, status + 9) + "[" + body.substr(status + 9)}) {
+        auto raw = codec::review_application("application/json", broken, fleet, ids);
+        BOOST_TEST(raw.http_status == 400u);
+        BOOST_TEST(raw.body.find("request body is not valid JSON") != std::string::npos, raw.body);
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(other_writers)
@@ -271,6 +302,8 @@ BOOST_AUTO_TEST_CASE(unreadable_bodies_get_a_plain_400_with_a_reason) {
         {R"([1,2,3])", "application/json", "not an AdmissionReview"},
         {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})", "application/json",
          "request.uid"},
+        {std::string(R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"x"}})") + '\0' + "[]",
+         "application/json", "NUL byte at offset 83"},
     };
     for (const auto& c : cases) {
         auto raw = codec::review_application(c.content_type, c.body, fleet, ids);

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "codec/canonical_json.hpp"
+#include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
@@ -9,6 +10,7 @@
 #include "test_fleet.hpp"
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 using namespace apr;
@@ -245,6 +247,78 @@ BOOST_AUTO_TEST_CASE(status_of_5000_clusters_stays_well_under_the_object_limit) 
     const auto size = codec::encode_status(sim.rollout.status).size();
     BOOST_TEST_MESSAGE("status of 5000 done clusters: " << size << " bytes");
     BOOST_TEST(size < 1'000'000u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(skipping_unread_values)
+
+// A random JSON value whose strings are full of what trips a bracket matcher: brackets, escaped
+// quotes, runs of backslashes, multi-byte UTF-8; long enough to cross many 64-byte blocks.
+std::string random_value(std::mt19937& rng, int depth) {
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    auto random_string = [&] {
+        static const std::vector<std::string> pieces = {"a", "name", "{", "}", "[", "]", "\\\"", "\\\\", "\\\\\\\"",
+                                                        "\\n", "\\u00e9", "é", ":", ",", " ", "guestbook-ui-12"};
+        std::string s = "\"";
+        for (int i = pick(12); i > 0; --i) s += pieces[static_cast<std::size_t>(pick(static_cast<int>(pieces.size())))];
+        return s + "\"";
+    };
+    const int kind = depth > 5 ? pick(3) : pick(5);
+    if (kind == 0) return random_string();
+    if (kind == 1) return std::to_string(pick(100000));
+    if (kind == 2) return pick(2) ? "true" : "null";
+    std::string out = kind == 3 ? "{" : "[";
+    for (int i = pick(6); i > 0; --i) {
+        if (out.size() > 1) out += pick(2) ? "," : " ,\n";
+        if (kind == 3) out += random_string() + ":";
+        out += random_value(rng, depth + 1);
+    }
+    return out + (kind == 3 ? "}" : "]");
+}
+
+BOOST_AUTO_TEST_CASE(the_end_of_every_container_is_found_exactly) {
+    std::mt19937 rng(20261127);
+    int checked = 0;
+    for (int i = 0; i < 3000; ++i) {
+        std::string value;
+        while (value.empty() || (value[0] != '{' && value[0] != '[')) value = random_value(rng, 0);
+        // Something after the value that would confuse a scanner that ran past it.
+        const std::string text = value + "]}\"{[" + std::string(static_cast<std::size_t>(rng() % 70), 'x');
+        const char* begin = text.data();
+        const char* end = begin + text.size();
+        const char* fast = codec::skip_container(begin, end);
+        const char* scalar = codec::skip_container_scalar(begin, end);
+        BOOST_REQUIRE_MESSAGE(fast == begin + value.size(), "fast skip ended at " << (fast ? fast - begin : -1)
+                                                                                    << " of " << value.size() << " in " << value);
+        BOOST_REQUIRE(scalar == fast);
+        ++checked;
+    }
+    BOOST_TEST(checked == 3000);
+}
+
+BOOST_AUTO_TEST_CASE(an_unfinished_container_or_string_is_reported) {
+    std::mt19937 rng(7);
+    for (int i = 0; i < 300; ++i) {
+        std::string value;
+        while (value.size() < 2 || value[0] != '{') value = random_value(rng, 0);
+        // Every proper prefix of a container lacks its closing bracket.
+        for (std::size_t cut = 1; cut < value.size(); cut += 1 + cut / 8) {
+            const char* begin = value.data();
+            BOOST_REQUIRE_MESSAGE(codec::skip_container(begin, begin + cut) == nullptr, value.substr(0, cut));
+            BOOST_REQUIRE(codec::skip_container_scalar(begin, begin + cut) == nullptr);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(escapes_across_block_boundaries) {
+    // A backslash as the last byte of one 64-byte block escapes the first byte of the next.
+    for (std::size_t pad = 0; pad < 130; ++pad) {
+        const std::string value = "{\"k\":\"" + std::string(pad, 'a') + "\\\"}]\\\\\",\"x\":[\"]\"]}";
+        const std::string text = value + "}}}";
+        const char* begin = text.data();
+        BOOST_REQUIRE_MESSAGE(codec::skip_container(begin, begin + text.size()) == begin + value.size(), "pad " << pad);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

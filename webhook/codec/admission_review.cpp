@@ -2,13 +2,20 @@
 
 #include "codec/canonical_json.hpp"
 #include "codec/json_reader.hpp"
+#include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/validation.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <utility>
 
 namespace apr::codec {
 
@@ -97,54 +104,184 @@ bool is_json_content_type(std::string_view ct) {
     return media == "application/json";
 }
 
+// SAX filter between RapidJSON's reader and a Document: passes every event through, except that
+// the values the admission decision never reads (request.object/oldObject .status and
+// .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
+// The reader cannot be told to skip, so the filter moves its stream past the value after leaving
+// behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
+
+// RapidJSON's reader works on a private copy of its own stream types while it parses a string
+// (copyOptimization) and writes it back afterwards, which would undo a move made from Key(). A
+// type of our own is not copied, so the filter sees and moves the live position.
+struct movable_insitu_stream : rapidjson::InsituStringStream {
+    using rapidjson::InsituStringStream::InsituStringStream;
+};
+
+template <class Output>
+class pruning_filter {
+public:
+    pruning_filter(Output& out, movable_insitu_stream& stream, const char* end)
+        : out_(out), stream_(stream), end_(end) {}
+
+    bool Null() { return scalar(), out_.Null(); }
+    bool Bool(bool b) { return scalar(), out_.Bool(b); }
+    bool Int(int i) { return scalar(), out_.Int(i); }
+    bool Uint(unsigned u) {
+        if (std::exchange(skipped_value_next_, false)) return scalar(), out_.Null();
+        return scalar(), out_.Uint(u);
+    }
+    bool Int64(int64_t i) { return scalar(), out_.Int64(i); }
+    bool Uint64(uint64_t u) { return scalar(), out_.Uint64(u); }
+    bool Double(double d) { return scalar(), out_.Double(d); }
+    bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return scalar(), out_.RawNumber(s, n, copy); }
+    bool String(const char* s, rapidjson::SizeType n, bool copy) { return scalar(), out_.String(s, n, copy); }
+    bool StartObject() {
+        push(next_);
+        next_ = scope::other;
+        return out_.StartObject();
+    }
+    bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+        const std::string_view key(s, n);
+        const scope here = top();
+        next_ = here == scope::root && key == "request"                                 ? scope::request
+                : here == scope::request && (key == "object" || key == "oldObject")   ? scope::object
+                : here == scope::object && key == "metadata"                          ? scope::metadata
+                                                                                      : scope::other;
+        if ((here == scope::object && key == "status") || (here == scope::metadata && key == "managedFields"))
+            skip_value();
+        return out_.Key(s, n, copy);
+    }
+    bool EndObject(rapidjson::SizeType members) {
+        pop();
+        return out_.EndObject(members);
+    }
+    bool StartArray() {
+        push(scope::other);
+        next_ = scope::other;
+        return out_.StartArray();
+    }
+    bool EndArray(rapidjson::SizeType elements) {
+        pop();
+        return out_.EndArray(elements);
+    }
+
+private:
+    enum class scope : unsigned char { root, request, object, metadata, other };
+
+    void scalar() { next_ = scope::other; }
+    void push(scope s) {
+        if (depth_ < scopes_.size()) scopes_[depth_] = s;
+        ++depth_;
+    }
+    void pop() {
+        --depth_;
+        next_ = scope::other;
+    }
+    scope top() const { return depth_ == 0 || depth_ > scopes_.size() ? scope::other : scopes_[depth_ - 1]; }
+
+    static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+    // Called with the stream just past the key. Anything unexpected is left for the reader, which
+    // then parses the value normally and reports errors in its own words.
+    void skip_value() {
+        char* p = stream_.src_;
+        while (p < end_ && is_space(*p)) ++p;
+        if (p == end_ || *p != ':') return;
+        ++p;
+        while (p < end_ && is_space(*p)) ++p;
+        if (p == end_ || (*p != '{' && *p != '[')) return;
+        const char* value_end = skip_container(p, end_);
+        if (!value_end) return;
+        char* last = p + (value_end - p) - 1;  // the closing bracket; the value is at least "{}"
+        last[-1] = ':';
+        last[0] = '0';
+        stream_.src_ = last - 1;
+        skipped_value_next_ = true;
+    }
+
+    Output& out_;
+    movable_insitu_stream& stream_;
+    const char* end_;
+    std::array<scope, 4> scopes_{};
+    std::size_t depth_ = 0;
+    scope next_ = scope::root;
+    bool skipped_value_next_ = false;
+};
+
 struct parsed_review {
+    std::string body;  // the Document's strings point into it
     rapidjson::Document doc;
     const rapidjson::Value* request = nullptr;
     std::string uid;
 };
 
-// Parses the envelope; on failure fills `error`.
-std::optional<parsed_review> parse_review(std::string_view content_type, std::string_view body,
-                                          std::optional<review_answer>& error) {
+enum class parse_mode { whole, skip_unread };
+
+// Parses the envelope; on failure fills `error`. The review keeps the body alive for the Document.
+std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::string body, parse_mode mode,
+                                            std::optional<review_answer>& error) {
     if (!is_json_content_type(content_type)) {
         error = bad_request("", "Content-Type must be application/json, got " + core::quote(content_type), false);
-        return std::nullopt;
+        return nullptr;
     }
     if (body.empty()) {
         error = bad_request("", "request body is empty: expected an admission.k8s.io/v1 AdmissionReview", false);
-        return std::nullopt;
+        return nullptr;
     }
-    parsed_review r;
-    r.doc.Parse(body.data(), body.size());
-    if (r.doc.HasParseError()) {
-        error = bad_request("", std::string("request body is not valid JSON: ") +
-                                    rapidjson::GetParseError_En(r.doc.GetParseError()) + " at offset " +
-                                    std::to_string(r.doc.GetErrorOffset()),
+    // The in-place reader stops at a NUL byte, which valid JSON never contains unescaped.
+    if (const void* nul = std::memchr(body.data(), '\0', body.size())) {
+        error = bad_request("", "request body is not valid JSON: NUL byte at offset " +
+                                    std::to_string(static_cast<const char*>(nul) - body.data()),
                             false);
-        return std::nullopt;
+        return nullptr;
     }
-    if (!r.doc.IsObject() || string_at(r.doc, {"kind"}) != "AdmissionReview") {
+    auto r = std::make_unique<parsed_review>();
+    r->body = std::move(body);
+    char* const text = r->body.data();
+    rapidjson::Reader reader;
+    constexpr unsigned flags = rapidjson::kParseInsituFlag;
+    if (mode == parse_mode::skip_unread) {
+        movable_insitu_stream stream(text);
+        auto generate = [&](auto& document) {
+            pruning_filter filter(document, stream, text + r->body.size());
+            return !reader.Parse<flags>(stream, filter).IsError();
+        };
+        r->doc.Populate(generate);
+    } else {
+        rapidjson::InsituStringStream stream(text);
+        auto generate = [&](auto& document) { return !reader.Parse<flags>(stream, document).IsError(); };
+        r->doc.Populate(generate);
+    }
+    if (reader.HasParseError()) {
+        error = bad_request("", std::string("request body is not valid JSON: ") +
+                                    rapidjson::GetParseError_En(reader.GetParseErrorCode()) + " at offset " +
+                                    std::to_string(reader.GetErrorOffset()),
+                            false);
+        return nullptr;
+    }
+    auto& doc = r->doc;
+    if (!doc.IsObject() || string_at(doc, {"kind"}) != "AdmissionReview") {
         error = bad_request("", "request body is not an AdmissionReview (kind must be \"AdmissionReview\")", false);
-        return std::nullopt;
+        return nullptr;
     }
-    const auto api_version = string_at(r.doc, {"apiVersion"});
+    const auto api_version = string_at(doc, {"apiVersion"});
     if (api_version != "admission.k8s.io/v1") {
         error = bad_request("", "unsupported AdmissionReview apiVersion " + core::quote(api_version) +
                                     ": configure admissionReviewVersions: [v1]",
                             false);
-        return std::nullopt;
+        return nullptr;
     }
-    r.request = find_path(r.doc, {"request"});
-    if (!r.request || !r.request->IsObject()) {
+    r->request = find_path(doc, {"request"});
+    if (!r->request || !r->request->IsObject()) {
         error = bad_request("", "request: Required value: the AdmissionReview has no request object", false);
-        return std::nullopt;
+        return nullptr;
     }
-    const auto* uid = find_path(*r.request, {"uid"});
+    const auto* uid = find_path(*r->request, {"uid"});
     if (!uid || !uid->IsString() || uid->GetStringLength() == 0) {
         error = bad_request("", "request.uid: Required value: must be a non-empty string", false);
-        return std::nullopt;
+        return nullptr;
     }
-    r.uid.assign(uid->GetString(), uid->GetStringLength());
+    r->uid.assign(uid->GetString(), uid->GetStringLength());
     return r;
 }
 
@@ -265,10 +402,10 @@ std::string render_patch(const std::vector<core::patch_operation>& patch) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-review_answer review_application(std::string_view content_type, std::string_view body, const core::fleet_state& state,
+review_answer review_application(std::string_view content_type, std::string body, const core::fleet_state& state,
                                  const core::admission_identities& identities) {
     std::optional<review_answer> error;
-    auto review = parse_review(content_type, body, error);
+    auto review = parse_review(content_type, std::move(body), parse_mode::skip_unread, error);
     if (!review) return std::move(*error);
     if (auto problem = check_types(*review->request); !problem.empty())
         return bad_request(review->uid, problem, true);
@@ -296,9 +433,9 @@ review_answer review_application(std::string_view content_type, std::string_view
     return a;
 }
 
-review_answer review_rollout(std::string_view content_type, std::string_view body, const core::fleet_state& state) {
+review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state) {
     std::optional<review_answer> error;
-    auto review = parse_review(content_type, body, error);
+    auto review = parse_review(content_type, std::move(body), parse_mode::whole, error);
     if (!review) return std::move(*error);
     const auto* request = review->request;
     const auto operation = string_at(*request, {"operation"});

@@ -26,12 +26,16 @@ struct review_answer {
     std::optional<review_event> event;
 };
 
-// POST /mutate/applications
-review_answer review_application(std::string_view content_type, std::string_view body, const core::fleet_state& state,
+// The body is taken by value because it is parsed in place (strings decoded into it, the parts the
+// decision never reads overwritten): the server moves its request buffer in, tests pass copies.
+
+// POST /mutate/applications. The object's and oldObject's status and metadata.managedFields are
+// skipped by bracket matching (json_skip.hpp), not parsed: they are most of a review's bytes.
+review_answer review_application(std::string_view content_type, std::string body, const core::fleet_state& state,
                                  const core::admission_identities& identities);
 
 // POST /validate/progressiverollouts
-review_answer review_rollout(std::string_view content_type, std::string_view body, const core::fleet_state& state);
+review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state);
 
 // Serialises RFC 6902 operations (values are raw JSON text from the core).
 std::string render_patch(const std::vector<core::patch_operation>& patch);

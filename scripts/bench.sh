@@ -8,12 +8,18 @@
 #     AdmissionReviews (Application UPDATEs by Argo CD's application controller: a status write,
 #     the webhook's hot path) of about 20 KB and 3 KB,
 #   - prints per case: RESULT case=NAME rps=N p50_us=N p99_us=N errors=N
+#   - then, unless --no-reference or nginx is missing, the same load against nginx answering a
+#     fixed AdmissionReview over the same certificate, CPU and TLS settings (cases
+#     nginx-fixed-answer-20k/-3k): the floor this machine's kernel and OpenSSL set, printed as
+#     RATIO case=NAME of=nginx-fixed-answer-N rps_ratio=X, measured in the same run.
 # Targets (issue 3): app-update-20k >= 30000 rps with p99 < 2000 us; app-update-3k >= 60000 rps.
 #
 # usage: scripts/bench.sh [--duration S] [--warmup S] [--connections N] [--build-dir DIR] [--no-build]
+#                         [--no-reference]
 # env:   DURATION (10), WARMUP (2), CONNECTIONS (16), BUILD_DIR (build-bench), SERVER_CPU (0),
 #        CLIENT_CPU (1), SERVER_THREADS (1)
-# needs: cmake, g++, wrk, jq, curl, openssl, taskset (scripts/install-deps.sh installs them)
+# needs: cmake, g++, wrk, jq, curl, openssl, taskset; nginx for the reference (scripts/install-deps.sh
+#        installs them all)
 # exit:  0 all targets met, 3 a target missed (numbers still printed), 1 setup failure
 set -euo pipefail
 
@@ -26,6 +32,7 @@ server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 server_threads=${SERVER_THREADS:-1}
 build=1
+reference=1
 
 while (($#)); do
   case "$1" in
@@ -34,6 +41,7 @@ while (($#)); do
     --connections) connections=${2:?}; shift 2 ;;
     --build-dir) build_dir=${2:?}; shift 2 ;;
     --no-build) build=0; shift ;;
+    --no-reference) reference=0; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown argument '$1' (--help)" >&2; exit 2 ;;
   esac
@@ -49,11 +57,14 @@ done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/apr-bench.XXXXXX")
 server_pid=""
+nginx_pid=""
 cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  for pid in $server_pid $nginx_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -176,19 +187,16 @@ done
 
 # ---- cases ----
 clk_tck=$(getconf CLK_TCK)
-server_cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
-route=/mutate/applications
-status=0
-for case in app-update-20k app-update-3k; do
-  body=$work/$case.json
-  # Benchmark the real decision, not an error path: the answer must be an allowed review.
-  answer=$("${curl_tls[@]}" -H 'Content-Type: application/json' --data-binary "@$body" "$url$route")
-  [[ $(jq -r '.response.allowed' <<<"$answer") == true ]] ||
-    die "$case: unexpected answer: ${answer:0:300}"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+declare -A rps_of
+# run_case NAME BODY_FILE PORT PID: a warm-up and a measured wrk run against PORT, whose server
+# process is PID; prints the RESULT line and sets rps, p99, errors.
+run_case() {
+  local case=$1 body=$2 port=$3 pid=$4 out line cpu_before requests duration_us cpu_us
   log "$case: $(wc -c <"$body") byte review, ${warmup}s warm-up, ${duration}s measured, $connections connections"
   BENCH_BODY=$body taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"${warmup}s" \
     -s "$work/post.lua" "https://127.0.0.1:$port$route" >/dev/null
-  cpu_before=$(server_cpu_ticks)
+  cpu_before=$(cpu_ticks "$pid")
   out=$(BENCH_BODY=$body taskset -c "$client_cpu" wrk -t1 -c"$connections" -d"${duration}s" --latency \
     -s "$work/post.lua" "https://127.0.0.1:$port$route")
   line=$(grep '^WRK ' <<<"$out") || { echo "$out" >&2; die "$case: no result from wrk"; }
@@ -196,10 +204,26 @@ for case in app-update-20k app-update-3k; do
   requests=$(field requests) duration_us=$(field duration_us)
   rps=$((requests * 1000000 / duration_us))
   p50=$(field p50_us) p99=$(field p99_us) errors=$(field errors)
-  cpu_us=$(( ($(server_cpu_ticks) - cpu_before) * 1000000 / clk_tck ))
+  cpu_us=$(( ($(cpu_ticks "$pid") - cpu_before) * 1000000 / clk_tck ))
+  rps_of[$case]=$rps
   echo "RESULT case=$case rps=$rps p50_us=$p50 p99_us=$p99 errors=$errors"
   # rps depends on what else runs on the machine; CPU time per request does much less.
-  ((requests > 0)) && log "$case: server CPU $((cpu_us / requests)) us/request (user+sys), so at most $((requests * 1000000 / (cpu_us > 0 ? cpu_us : 1))) rps on one free core; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if ((requests > 0)); then
+    log "$case: server CPU $((cpu_us / requests)) us/request (user+sys), so at most $((requests * 1000000 / (cpu_us > 0 ? cpu_us : 1))) rps on one free core; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+  fi
+}
+
+route=/mutate/applications
+status=0
+for size in 20k 3k; do
+  case=app-update-$size
+  body=$work/$case.json
+  # Benchmark the real decision, not an error path: the answer must be an allowed review.
+  answer=$("${curl_tls[@]}" -H 'Content-Type: application/json' --data-binary "@$body" "$url$route")
+  [[ $(jq -r '.response.allowed' <<<"$answer") == true ]] ||
+    die "$case: unexpected answer: ${answer:0:300}"
+  printf '%s' "$answer" >"$work/answer-$size.json"
+  run_case "$case" "$body" "$port" "$server_pid"
   case $case in
     app-update-20k) ((rps >= 30000 && p99 < 2000 && errors == 0)) || { log "$case: below target (>= 30000 rps, p99 < 2000 us)"; status=3; } ;;
     app-update-3k) ((rps >= 60000 && errors == 0)) || { log "$case: below target (>= 60000 rps)"; status=3; } ;;
@@ -211,4 +235,65 @@ for _ in $(seq 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; d
 if kill -0 "$server_pid" 2>/dev/null; then die "server still running 30 s after SIGTERM"; fi
 wait "$server_pid" || die "server exited with status $? after SIGTERM"
 server_pid=""
+
+# ---- reference: nginx answering the same requests with a fixed body ----
+if ((reference)) && ! command -v nginx >/dev/null; then
+  log "nginx not found: no reference run (scripts/install-deps.sh installs nginx-light)"
+elif ((reference)); then
+  mkdir -p "$work/nginx"
+  # nginx cannot report a port it chose: take one nothing answers on.
+  nginx_port=""
+  for _ in $(seq 50); do
+    candidate=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then nginx_port=$candidate; break; fi
+  done
+  [[ -n $nginx_port ]] || die "no free port for nginx"
+  {
+    cat <<NGINX
+worker_processes 1;
+daemon off;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  client_max_body_size 8m;
+  client_body_buffer_size 64k;
+  keepalive_requests 100000000;
+  keepalive_timeout 90s;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/certs/tls.crt;
+    ssl_certificate_key $work/certs/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+NGINX
+    # The answers our server gave, as fixed bodies (JSON has no single quotes to escape).
+    for size in 20k 3k; do
+      printf "    location = /answer-%s { default_type application/json; return 200 '%s'; }\n" \
+        "$size" "$(cat "$work/answer-$size.json")"
+    done
+    printf '  }\n}\n'
+  } >"$work/nginx/nginx.conf"
+  taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr.log" &
+  nginx_pid=$!
+  for _ in $(seq 100); do
+    "${curl_tls[@]}" -o /dev/null -d '{}' "https://localhost:$nginx_port/answer-3k" 2>/dev/null && break
+    sleep 0.1
+  done
+  worker=$(pgrep -P "$nginx_pid" | head -1 || true)
+  [[ -n $worker ]] || { cat "$work/nginx/stderr.log" "$work/nginx/error.log" >&2; die "nginx did not start"; }
+  for size in 20k 3k; do
+    route=/answer-$size
+    run_case "nginx-fixed-answer-$size" "$work/app-update-$size.json" "$nginx_port" "$worker"
+  done
+  kill -TERM "$nginx_pid"
+  wait "$nginx_pid" 2>/dev/null || true
+  nginx_pid=""
+  for size in 20k 3k; do
+    awk -v ours="${rps_of[app-update-$size]}" -v floor="${rps_of[nginx-fixed-answer-$size]}" -v size="$size" \
+      'BEGIN { printf "RATIO case=app-update-%s of=nginx-fixed-answer-%s rps_ratio=%.2f\n", size, size, (floor > 0 ? ours / floor : 0) }'
+  done
+fi
 exit "$status"
+

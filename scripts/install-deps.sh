@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-test1.81-dev libboost-system1.81-dev
   libboost-program-options1.81-dev
   libssl-dev openssl rapidjson-dev libyaml-cpp-dev
-  ca-certificates curl jq wrk lua5.4
+  ca-certificates curl jq wrk lua5.4 nginx-light
 )
 
 missing=()

@@ -16,6 +16,18 @@ std::size_t position(const names& order, const std::string& name) {
     return static_cast<std::size_t>(std::find(order.begin(), order.end(), name) - order.begin());
 }
 
+const condition& condition_of(const rollout_status& st, const std::string& type) {
+    for (const auto& c : st.conditions)
+        if (c.type == type) return c;
+    BOOST_FAIL("no condition " + type);
+    throw;
+}
+
+std::size_t events_named(const fleet_sim& sim, std::string_view reason) {
+    return static_cast<std::size_t>(std::count_if(sim.events.begin(), sim.events.end(),
+                                                  [&](const rollout_event& e) { return e.reason == reason; }));
+}
+
 const stage_status& stage_named(const fleet_sim& sim, const std::string& name) {
     for (const auto& s : sim.rollout.status.stages)
         if (s.name == name) return s;
@@ -299,6 +311,81 @@ BOOST_AUTO_TEST_CASE(editing_the_spec_after_a_failure_retries_the_failed_cluster
     sim.run();
     BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
     BOOST_TEST(sim.has_event("SpecChanged"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(missing_application_set)
+
+const std::string not_found =
+    "ApplicationSet \"my-app-set\" not found in namespace \"argocd\"; the rollout waits until it exists";
+
+BOOST_AUTO_TEST_CASE(a_missing_source_is_reported_once_and_clears_when_it_appears) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.source = source_presence::missing;
+    sim.step();
+    const auto missing_since = sim.now;
+    {
+        const auto& st = sim.rollout.status;
+        BOOST_TEST(st.phase == rollout_phase::pending);
+        BOOST_TEST(st.message == not_found);
+        const auto& ready = condition_of(st, "Ready");
+        BOOST_TEST(ready.status == "False");
+        BOOST_TEST(ready.reason == "SourceNotFound");
+        BOOST_TEST(ready.message == not_found);
+        BOOST_REQUIRE_EQUAL(sim.events.size(), 1u);
+        BOOST_TEST(sim.events[0].warning);
+        BOOST_TEST(sim.events[0].reason == "SourceNotFound");
+        BOOST_TEST(sim.events[0].message == not_found);
+    }
+    // Still missing: the status holds still and no second Event is emitted.
+    sim.advance(30s);
+    const auto before = sim.rollout.status;
+    sim.step();
+    BOOST_TEST((sim.rollout.status == before));
+    BOOST_TEST(events_named(sim, "SourceNotFound") == 1u);
+
+    // Created: back to the usual waiting state, the transition time says when.
+    sim.advance(30s);
+    sim.source = source_presence::exists;
+    sim.step();
+    {
+        const auto& st = sim.rollout.status;
+        BOOST_TEST(st.message == "waiting for a change of ApplicationSet my-app-set");
+        const auto& ready = condition_of(st, "Ready");
+        BOOST_TEST(ready.status == "True");
+        BOOST_TEST(ready.reason == "UpToDate");
+        BOOST_TEST((ready.last_transition_time == sim.now && sim.now != missing_since));
+        BOOST_TEST(events_named(sim, "SourceNotFound") == 1u);
+    }
+    // Deleted again: reported again.
+    sim.source = source_presence::missing;
+    sim.step();
+    BOOST_TEST(events_named(sim, "SourceNotFound") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_source_missing_mid_pass_changes_what_is_reported_not_what_is_admitted) {
+    // Twin fleets, one told that the ApplicationSet is gone: the same clusters are admitted in the
+    // same order (its Applications are garbage-collected by Kubernetes, not released by us).
+    fleet_sim present(seed_spec(), emea_fleet()), gone(seed_spec(), emea_fleet());
+    gone.source = source_presence::missing;
+    for (auto* sim : {&present, &gone}) {
+        sim->change_template("v2");
+        sim->run();
+    }
+    BOOST_TEST(gone.admitted_order == present.admitted_order, boost::test_tools::per_element());
+    BOOST_TEST(gone.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST((gone.rollout.status.stages == present.rollout.status.stages));
+    BOOST_TEST(gone.rollout.status.message == present.rollout.status.message);  // the pass speaks for itself
+    BOOST_TEST(condition_of(gone.rollout.status, "Ready").reason == "SourceNotFound");
+    BOOST_TEST(events_named(gone, "SourceNotFound") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_presence_reports_nothing) {
+    fleet_sim sim(seed_spec(), emea_fleet());  // source_presence::unknown, as callers that do not watch
+    sim.step();
+    BOOST_TEST(condition_of(sim.rollout.status, "Ready").reason == "UpToDate");
+    BOOST_TEST(events_named(sim, "SourceNotFound") == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -75,6 +75,7 @@ public:
     std::vector<std::string> admitted_order;
     std::vector<core::rollout_event> events;
     int settle_steps = 1;
+    core::source_presence source = core::source_presence::unknown;  // of the ApplicationSet
 
     fleet_sim(core::rollout_spec spec, std::vector<core::cluster> fleet) : clusters(std::move(fleet)) {
         rollout.namespace_ = "argocd";
@@ -92,6 +93,7 @@ public:
     core::observations observe() const {
         core::observations o;
         o.clusters = clusters;
+        o.source = source;
         for (const auto& [name, a] : apps) {
             core::application_observation ob;
             ob.name = "app-" + name;

@@ -26,6 +26,13 @@ struct cluster {
     friend bool operator==(const cluster&, const cluster&) = default;
 };
 
+// An Argo CD ApplicationSet as the project sees it: that it exists, never its template.
+struct application_set_ref {
+    std::string namespace_;
+    std::string name;
+    friend bool operator==(const application_set_ref&, const application_set_ref&) = default;
+};
+
 struct source_ref {
     std::string api_group;  // "argoproj.io", the seed's "argoproj.io/v1alpha1", or empty
     std::string kind;

@@ -1,5 +1,6 @@
 #include "core/stage_machine.hpp"
 
+#include "core/field_errors.hpp"
 #include "core/planner.hpp"
 
 #include <algorithm>
@@ -85,7 +86,7 @@ std::string seconds_text(duration d) { return format_duration(d); }
 class machine {
 public:
     machine(const rollout& r, const observations& observed, time_point now, const step_options& options)
-        : rollout_(r), now_(now), options_(options) {
+        : rollout_(r), now_(now), options_(options), source_missing_(observed.source == source_presence::missing) {
         std::unordered_map<std::string_view, const cluster*> known;
         known.reserve(observed.clusters.size());
         for (const auto& c : observed.clusters) known.emplace(c.name, &c);
@@ -122,6 +123,10 @@ public:
         const bool spec_changed = st.observed_generation != rollout_.generation;
         st.observed_generation = rollout_.generation;
 
+        // Once per disappearance: the previous status remembers that it was already reported.
+        if (source_missing_ && !reported_source_missing())
+            emit(true, "SourceNotFound", source_not_found_message());
+
         rebuild_stages();
         if (auto reason = new_pass_reason()) {
             start_pass(*reason);
@@ -132,7 +137,8 @@ public:
         if (st.pass == 0) {
             st.phase = rollout_phase::pending;
             st.current_stage.clear();
-            st.message = "waiting for a change of ApplicationSet " + rollout_.spec.source.name;
+            st.message = source_missing_ ? source_not_found_message()
+                                         : "waiting for a change of ApplicationSet " + rollout_.spec.source.name;
         } else {
             monitor_clusters();
             enforce_failure_budgets();
@@ -144,6 +150,18 @@ public:
 
 private:
     rollout_status& status() { return result_.status; }
+
+    std::string source_not_found_message() const {
+        return "ApplicationSet " + quote(rollout_.spec.source.name) + " not found in namespace " + quote(rollout_.namespace_) +
+               "; the rollout waits until it exists";
+    }
+
+    bool reported_source_missing() const {
+        const auto& conditions = rollout_.status.conditions;
+        return std::any_of(conditions.begin(), conditions.end(), [](const condition& c) {
+            return c.type == "Ready" && c.status == "False" && c.reason == "SourceNotFound";
+        });
+    }
 
     void emit(bool warning, std::string reason, std::string message) {
         result_.events.push_back({warning, std::move(reason), std::move(message)});
@@ -517,7 +535,10 @@ private:
         }
         set_condition("Stalled", st.phase == rollout_phase::failed, st.phase == rollout_phase::failed ? "Failed" : "AsExpected",
                       st.phase == rollout_phase::failed ? st.message : "");
-        if (held_unstaged > 0) {
+        if (source_missing_) {
+            // Before anything else: without the ApplicationSet no other reason matters.
+            set_condition("Ready", false, "SourceNotFound", source_not_found_message());
+        } else if (held_unstaged > 0) {
             std::string names;
             for (const auto& n : st.unstaged_clusters) {
                 if (names.size() > 200) {
@@ -539,6 +560,7 @@ private:
     const rollout& rollout_;
     time_point now_;
     const step_options& options_;
+    const bool source_missing_;
     step_result result_;
     // By cluster name (views into the observations, which outlive the machine): looked up for
     // every cluster in every phase of a step, so hashed rather than ordered.

@@ -25,9 +25,16 @@ struct application_observation {
     std::optional<time_point> operation_started_at;
 };
 
+// Whether the ApplicationSet named by spec.sourceRef exists. `missing` changes only what is
+// reported (Ready False/SourceNotFound, the message, one Warning Event), never what is admitted:
+// Kubernetes garbage-collects a deleted ApplicationSet's Applications itself. `unknown` (a caller
+// that does not watch ApplicationSets) behaves as `exists`: nothing is reported without evidence.
+enum class source_presence { unknown, exists, missing };
+
 struct observations {
     std::vector<cluster> clusters;  // known cluster Secrets (labels); may include clusters without Applications
     std::vector<application_observation> applications;  // managed by this rollout only
+    source_presence source = source_presence::unknown;
 };
 
 struct admit_action {

@@ -381,4 +381,36 @@ BOOST_AUTO_TEST_CASE(valid_rollouts_are_allowed_with_warnings) {
     BOOST_TEST(codec::string_at(doc["response"]["warnings"][0], {}) == "spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster");
 }
 
+BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_is_allowed_with_a_warning) {
+    core::rollout existing;
+    existing.namespace_ = "argocd";
+    existing.name = "guestbook-rollout";
+    existing.spec.source = {"argoproj.io", "ApplicationSet", "guestbook"};
+    const auto state = core::build_fleet_state({existing}, {{"c1", "https://c1.example.com", {}}},
+                                               std::vector<core::application_set_ref>{{"argocd", "guestbook"},
+                                                                                      {"other-namespace", "new-set"}});
+    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    auto doc = parse(codec::review_rollout("application/json", rollout_review(spec), state).body);
+    BOOST_TEST(doc["response"]["allowed"].GetBool());
+    BOOST_REQUIRE(doc["response"].HasMember("warnings"));
+    BOOST_TEST(codec::string_at(doc["response"]["warnings"][0], {}) ==
+               "spec.sourceRef.name: ApplicationSet \"new-set\" not found in namespace \"argocd\"; the rollout waits "
+               "until it exists");
+
+    // The rollout of an existing ApplicationSet gets no such warning.
+    const std::string existing_spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    auto same = parse(codec::review_rollout("application/json", rollout_review(existing_spec, "guestbook-rollout"), state).body);
+    BOOST_TEST(same["response"]["allowed"].GetBool());
+    BOOST_TEST(!same["response"].HasMember("warnings"));
+}
+
+BOOST_AUTO_TEST_CASE(application_set_presence_is_unknown_until_known) {
+    const auto unknown = core::build_fleet_state({}, {});
+    BOOST_TEST((unknown.application_set_presence("argocd", "guestbook") == core::source_presence::unknown));
+    const auto known = core::build_fleet_state({}, {}, std::vector<core::application_set_ref>{{"argocd", "guestbook"}});
+    BOOST_TEST((known.application_set_presence("argocd", "guestbook") == core::source_presence::exists));
+    BOOST_TEST((known.application_set_presence("argocd", "other") == core::source_presence::missing));
+    BOOST_TEST((known.application_set_presence("elsewhere", "guestbook") == core::source_presence::missing));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -160,4 +160,33 @@ BOOST_AUTO_TEST_CASE(warnings_for_empty_selectors_and_missing_topology_labels) {
     BOOST_TEST(r.warnings == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_missing_application_set_is_a_warning_not_an_error) {
+    validation_context context;
+    context.namespace_ = "argocd";
+    context.application_sets = std::vector<std::string>{"other-set"};
+    auto r = check(seed_spec(), context);
+    BOOST_TEST(r.ok());
+    std::vector<std::string> expected = {"spec.sourceRef.name: ApplicationSet \"my-app-set\" not found in namespace "
+                                         "\"argocd\"; the rollout waits until it exists"};
+    BOOST_TEST(r.warnings == expected, boost::test_tools::per_element());
+
+    context.application_sets = std::vector<std::string>{};  // known: none exists
+    BOOST_TEST(check(seed_spec(), context).warnings == expected, boost::test_tools::per_element());
+    context.application_sets = std::vector<std::string>{"other-set", "my-app-set"};
+    BOOST_TEST(check(seed_spec(), context).warnings.empty());
+    context.application_sets.reset();  // unknown: no check
+    BOOST_TEST(check(seed_spec(), context).warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(no_missing_application_set_warning_on_top_of_a_source_ref_error) {
+    validation_context context;
+    context.application_sets = std::vector<std::string>{};
+    auto spec = seed_spec();
+    spec.source.kind = "Deployment";
+    BOOST_TEST(check(spec, context).warnings.empty());
+    spec = seed_spec();
+    spec.source.name = "Not_A_Name";
+    BOOST_TEST(check(spec, context).warnings.empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,16 @@
 #include "core/fleet_state.hpp"
 
+#include <algorithm>
+
 namespace apr::core {
 
-fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<cluster> clusters) {
+fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<cluster> clusters,
+                              std::optional<std::vector<application_set_ref>> application_sets) {
     fleet_state state;
+    if (application_sets) {
+        auto& by_namespace = state.application_sets_by_namespace.emplace();
+        for (auto& set : *application_sets) by_namespace[set.namespace_].push_back(std::move(set.name));
+    }
     for (const auto& c : clusters) {
         if (!c.server.empty()) state.admission.cluster_by_server.emplace(normalise_server(c.server), c.name);
         state.admission.cluster_names.insert(c.name);
@@ -28,11 +35,24 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
 
 validation_context fleet_state::validation_context_for(const std::string& namespace_, const std::string& name) const {
     validation_context context;
+    context.namespace_ = namespace_;
     context.name = name;
     if (auto it = rollouts_by_namespace.find(namespace_); it != rollouts_by_namespace.end()) context.others = it->second;
     context.clusters_known = true;  // an empty inventory is still an inventory
     context.clusters = clusters;
+    if (application_sets_by_namespace) {
+        auto it = application_sets_by_namespace->find(namespace_);
+        context.application_sets = it == application_sets_by_namespace->end() ? std::vector<std::string>{} : it->second;
+    }
     return context;
+}
+
+source_presence fleet_state::application_set_presence(const std::string& namespace_, const std::string& name) const {
+    if (!application_sets_by_namespace) return source_presence::unknown;
+    auto it = application_sets_by_namespace->find(namespace_);
+    if (it == application_sets_by_namespace->end()) return source_presence::missing;
+    return std::find(it->second.begin(), it->second.end(), name) != it->second.end() ? source_presence::exists
+                                                                                      : source_presence::missing;
 }
 
 }  // namespace apr::core

@@ -1,5 +1,6 @@
 #include "core/validation.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace apr::core {
@@ -63,6 +64,16 @@ void check_source_ref(const source_ref& ref, const validation_context& context, 
                           "ApplicationSet is already rolled out by ProgressiveRollout " + quote(other.name) +
                               "; an ApplicationSet may be referenced by only one ProgressiveRollout"});
     }
+}
+
+// A warning, not an error: creating the rollout before its ApplicationSet is legitimate (one
+// `kubectl apply -k` of both, in any order); the controller reports it in status meanwhile.
+void add_source_warning(const source_ref& ref, const validation_context& context, std::vector<std::string>& warnings) {
+    if (!context.application_sets || ref.kind != "ApplicationSet" || !is_object_name(ref.name)) return;
+    const auto& known = *context.application_sets;
+    if (std::find(known.begin(), known.end(), ref.name) != known.end()) return;
+    warnings.push_back("spec.sourceRef.name: ApplicationSet " + quote(ref.name) + " not found in namespace " +
+                       quote(context.namespace_) + "; the rollout waits until it exists");
 }
 
 void check_stage(const stage_spec& stage, const std::string& path, field_errors& errors) {
@@ -144,6 +155,7 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
         if (!name.empty() && !names.insert(name).second)
             errors.push_back({error_kind::duplicate, child(path, "name"), quote(name), ""});
     }
+    add_source_warning(spec.source, context, result.warnings);
     for (std::size_t i = 0; i < spec.stages.size(); ++i)
         if (spec.stages[i].max_clusters.is_zero())
             result.warnings.push_back(indexed("spec.stages", i) + ".maxClusters: stage " +

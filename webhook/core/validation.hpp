@@ -6,6 +6,7 @@
 #include "core/field_errors.hpp"
 #include "core/rollout.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,15 @@ struct rollout_reference {
 };
 
 struct validation_context {
+    std::string namespace_;  // of the rollout being validated: where its ApplicationSet must be
     std::string name;  // of the rollout being validated (skipped in `others`)
     std::vector<rollout_reference> others;
     // Known clusters for the warnings; empty with `clusters_known == false` skips them.
     bool clusters_known = false;
     std::vector<cluster> clusters;
+    // Names of the ApplicationSets in the rollout's namespace, for the warning on a sourceRef
+    // that names none of them; nullopt (unknown, e.g. files without them) skips it.
+    std::optional<std::vector<std::string>> application_sets;
 };
 
 struct validation_result {

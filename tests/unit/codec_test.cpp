@@ -182,6 +182,39 @@ BOOST_AUTO_TEST_CASE(base64_round_trip_and_bad_input) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(application_sets)
+
+BOOST_AUTO_TEST_CASE(only_namespace_and_name_are_kept) {
+    auto docs = codec::parse_objects(R"(apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: {name: my-app-set, namespace: argocd, uid: 6d6a8c3e-1111-2222-3333-444455556666}
+spec:
+  generators: [{clusters: {}}]
+  template: {metadata: {name: "my-app-{{name}}"}, spec: {project: default}}
+status: {resources: [{name: my-app-a, health: {status: Healthy}}]}
+---
+{"metadata": {"name": "from-a-list", "namespace": "argocd"}}
+---
+{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "an-app", "namespace": "argocd"}}
+---
+{"apiVersion": "example.com/v1", "kind": "ApplicationSet", "metadata": {"name": "someone-elses", "namespace": "argocd"}}
+---
+{"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"namespace": "argocd"}}
+---
+["not", "an", "object"]
+)");
+    BOOST_REQUIRE_EQUAL(docs.size(), 6u);
+    auto set = codec::decode_application_set(docs[0]);
+    BOOST_REQUIRE(set.has_value());
+    BOOST_TEST((*set == core::application_set_ref{"argocd", "my-app-set"}));
+    auto listed = codec::decode_application_set(docs[1]);  // items of a LIST carry no kind
+    BOOST_REQUIRE(listed.has_value());
+    BOOST_TEST(listed->name == "from-a-list");
+    for (std::size_t i = 2; i < docs.size(); ++i) BOOST_TEST(!codec::decode_application_set(docs[i]).has_value(), i);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(status_persistence)
 
 core::rollout_status round_trip(const core::rollout_status& status) {

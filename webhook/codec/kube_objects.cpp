@@ -54,6 +54,17 @@ std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secre
     return c;
 }
 
+std::optional<core::application_set_ref> decode_application_set(const rapidjson::Value& object) {
+    if (!object.IsObject()) return std::nullopt;
+    // Items of a LIST carry no kind or apiVersion; anything that says what it is must say so.
+    if (const auto kind = string_at(object, {"kind"}); !kind.empty() && kind != "ApplicationSet") return std::nullopt;
+    if (const auto version = string_at(object, {"apiVersion"}); !version.empty() && !version.starts_with("argoproj.io/"))
+        return std::nullopt;
+    core::application_set_ref ref{string_at(object, {"metadata", "namespace"}), string_at(object, {"metadata", "name"})};
+    if (ref.name.empty()) return std::nullopt;
+    return ref;
+}
+
 std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& spec) {
     std::array<std::optional<std::string>, 4> out;
     if (!spec.IsObject()) return out;

@@ -1,7 +1,7 @@
 #pragma once
 // Kubernetes objects other than ProgressiveRollouts, reduced at the edge to what the project reads:
-// Argo CD cluster Secrets (name, server, labels: never credentials), Applications, and bundles of
-// objects from files (multi-document YAML, JSON, or a `List`).
+// Argo CD cluster Secrets (name, server, labels: never credentials), ApplicationSets (that they
+// exist), Applications, and bundles of objects from files (multi-document YAML, JSON, or a `List`).
 
 #include "core/rollout.hpp"
 #include "core/stage_machine.hpp"
@@ -23,6 +23,11 @@ inline constexpr std::string_view cluster_secret_selector = "argocd.argoproj.io/
 // by hand) wins, as the API server would merge it. The cluster's name is data.name, else the
 // Secret's name. Nothing else of the Secret is read: never `config`, the credentials.
 std::optional<core::cluster> decode_cluster_secret(const rapidjson::Value& secret);
+
+// An ApplicationSet reduced to its namespace and name: all a rollout needs is to know it exists,
+// and its template and status (one entry per generated Application) can be large. nullopt when
+// the object says it is something else or has no name.
+std::optional<core::application_set_ref> decode_application_set(const rapidjson::Value& application_set);
 
 struct application_record {
     std::string namespace_;

@@ -11,6 +11,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,6 +25,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <charconv>
+#include <optional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -52,8 +55,43 @@ struct connection
 struct cancel_slot
 {
     std::shared_ptr<connection> conn;
+    net::steady_timer* throttle_wait = nullptr;  // while waiting out a Retry-After
     bool cancelled = false;
 };
+
+// client-go's rest client retries a throttled request up to 10 times (maxRetries), each after
+// the Retry-After the API server asked for.
+constexpr int max_throttle_retries = 10;
+
+// How long the API server asked us to wait before sending the same request again, or nullopt
+// when the answer is final. 429 (API Priority and Fairness, max-requests-inflight) means the
+// request was not processed, so any verb may be sent again; a 5xx with Retry-After (an API server
+// shutting down or overloaded) only for GET, which cannot do anything twice. As client-go, a
+// 429 without a usable Retry-After waits one second.
+std::optional<std::chrono::seconds>
+throttle_delay(http::response<http::string_body> const& res, http::verb verb)
+{
+    auto const status = res.result_int();
+    bool const too_many = status == 429;
+    bool const unavailable = status >= 500 && verb == http::verb::get;
+    if(!too_many && !unavailable)
+        return std::nullopt;
+    auto const header = res[http::field::retry_after];
+    long seconds = -1;
+    if(!header.empty())
+    {
+        auto [ptr, ec] = std::from_chars(header.data(), header.data() + header.size(), seconds);
+        if(ec != std::errc{} || ptr != header.data() + header.size() || seconds < 0)
+            seconds = -1;
+    }
+    if(seconds < 0)
+    {
+        if(!too_many)
+            return std::nullopt;  // a plain 5xx is an answer, not a request to come back
+        seconds = 1;
+    }
+    return std::chrono::seconds(seconds);
+}
 
 api_error
 cancelled_error()
@@ -242,12 +280,14 @@ struct client::impl
         std::shared_ptr<cancel_slot> cancel, api_result<http_reply>& out)
     {
         auto const deadline = steady::now() + timeout;
-        for(int attempt = 0;; ++attempt)
+        bool may_reuse = true;
+        int throttled = 0;
+        for(;;)
         {
             boost::system::error_code ec;
             std::shared_ptr<connection> conn;
             bool reused = false;
-            if(attempt == 0)
+            if(may_reuse)
                 if((conn = take_idle()))
                     reused = true;
             if(!conn)
@@ -285,21 +325,47 @@ struct client::impl
                 // A pooled connection the server already closed fails before any answer:
                 // retry once on a fresh connection.
                 if(reused && ec != beast::error::timeout && !parser.got_some())
+                {
+                    may_reuse = false;
                     continue;
+                }
                 out = transport_error(ec, "request");
                 co_return;
             }
             cancel->conn.reset();
             auto res = parser.release();
-            bool keep = res.keep_alive();
-            out = http_reply{res.result_int(), std::move(res.body())};
-            if(keep && idle.size() < 16)
+            if(res.keep_alive() && idle.size() < 16)
             {
                 lowest.expires_never();
                 conn->idle_since = steady::now();
                 idle.push_back(std::move(conn));
             }
-            co_return;
+            auto const delay = throttle_delay(res, req.method());
+            if(!delay || throttled == max_throttle_retries || steady::now() + *delay >= deadline)
+            {
+                out = http_reply{res.result_int(), std::move(res.body())};
+                co_return;
+            }
+            if(cancel->cancelled)
+            {
+                out = cancelled_error();
+                co_return;
+            }
+            ++throttled;
+            // Once per request at info: sustained throttling would otherwise flood the log.
+            log(throttled == 1 ? log_level::info : log_level::debug, std::string(req.method_string()) + " " + std::string(req.target()) +
+                    ": API server answered " + std::to_string(res.result_int()) + ", retrying in " +
+                    std::to_string(delay->count()) + "s as asked (retry " + std::to_string(throttled) +
+                    " of " + std::to_string(max_throttle_retries) + ")");
+            net::steady_timer wait(co_await net::this_coro::executor, *delay);
+            cancel->throttle_wait = &wait;
+            co_await wait.async_wait(net::redirect_error(net::use_awaitable, ec));
+            cancel->throttle_wait = nullptr;
+            if(cancel->cancelled)
+            {
+                out = cancelled_error();
+                co_return;
+            }
         }
     }
 
@@ -399,6 +465,8 @@ struct client::impl
                     boost::system::error_code ignored;
                     beast::get_lowest_layer(cancel->conn->stream).socket().close(ignored);
                 }
+                if(cancel->throttle_wait)
+                    cancel->throttle_wait->cancel();
             });
         });
         net::co_spawn(ioc, unary(std::move(req), timeout, cancel, out),

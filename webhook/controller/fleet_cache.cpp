@@ -88,11 +88,15 @@ std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::appli
 }
 
 void fleet_cache::rebuild_state() {
-    std::vector<core::rollout> rollouts;
-    for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
-    auto state = core::build_fleet_state(rollouts, clusters());
-    auto next = std::make_shared<const core::fleet_state>(std::move(state));
     {
+        // Each informer calls this on its own watch thread right after publishing. One rebuild at
+        // a time, so one that read older snapshots never swaps its state in after one that read
+        // newer ones (the last rebuild to run has seen every publish before it).
+        std::lock_guard rebuilding(rebuild_mutex_);
+        std::vector<core::rollout> rollouts;
+        for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
+        auto state = core::build_fleet_state(rollouts, clusters());
+        auto next = std::make_shared<const core::fleet_state>(std::move(state));
         std::lock_guard lock(state_mutex_);
         state_ = std::move(next);
     }

@@ -56,6 +56,7 @@ private:
     kube::informer<cached_rollout> rollouts_;
     kube::informer<core::cluster> clusters_;
     kube::informer<codec::application_record> applications_;
+    std::mutex rebuild_mutex_;
     mutable std::mutex state_mutex_;
     std::shared_ptr<const core::fleet_state> state_;
 };

@@ -111,4 +111,34 @@ spec:
                std::string::npos, r.out);
 }
 
+BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_says_so_until_it_exists) {
+    const auto suffix = apr::kube::test::unique_suffix();
+    const std::string set = "late-set-" + suffix, name = "late-rollout-" + suffix;
+    const std::string rollout = "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " +
+                                name + "\nspec:\n  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: " + set +
+                                "}\n  stages:\n  - name: all\n    clusters: {selector: {}}\n";
+    // Allowed (creating the rollout first is legitimate), with a warning.
+    auto r = kubectl("ADMIN", "apply -f -", rollout);
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(r.out.find("Warning: spec.sourceRef.name: ApplicationSet \"" + set + "\" not found in namespace \"" +
+                          env("ARGOCD_NAMESPACE") + "\"; the rollout waits until it exists") != std::string::npos, r.out);
+
+    const auto ready = [&] {
+        return kubectl("ADMIN", "get pr " + name +
+                                    " -o 'jsonpath={range .status.conditions[?(@.type==\"Ready\")]}{.status}/{.reason}{end}'")
+            .out;
+    };
+    BOOST_TEST(eventually([&] { return ready() == "False/SourceNotFound"; }, 30s), ready());
+    BOOST_TEST(eventually([&] {
+        return !kubectl("ADMIN", "get events --field-selector involvedObject.name=" + name + ",reason=SourceNotFound -o name")
+                    .out.empty();
+    }, 30s));
+
+    const std::string application_set = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: " + set +
+                                        "\nspec:\n  generators: []\n  template: {metadata: {name: unused}, spec: {project: default}}\n";
+    BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "apply -f -", application_set).status, 0);
+    BOOST_TEST(eventually([&] { return ready() == "True/UpToDate"; }, 30s), ready());
+    kubectl("ADMIN", "delete applicationset " + set + " --wait=false");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

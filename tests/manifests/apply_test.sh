@@ -242,6 +242,7 @@ can() {
 }
 can yes watch secrets -n "$ns"
 can yes patch applications.argoproj.io -n "$ns"
+can yes watch applicationsets.argoproj.io -n "$ns"
 can yes patch applicationsets.argoproj.io -n "$ns"
 can yes update progressiverollouts.deployment.skyscanner.net --subresource=status -n "$ns"
 can yes update progressiverollouts.deployment.skyscanner.net --subresource=finalizers -n "$ns"

@@ -44,6 +44,8 @@ fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<voi
                     [this] {
                         if (on_change_) on_change_();
                     }),
+      application_sets_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applicationsets"),
+                        codec::decode_application_set, [this] { application_sets_changed(); }),
       state_(std::make_shared<const core::fleet_state>()) {}
 
 fleet_cache::~fleet_cache() { stop(); }
@@ -52,15 +54,19 @@ void fleet_cache::start() {
     rollouts_.start();
     clusters_.start();
     applications_.start();
+    application_sets_.start();
 }
 
 void fleet_cache::stop() {
+    application_sets_.stop();
     applications_.stop();
     clusters_.stop();
     rollouts_.stop();
 }
 
-bool fleet_cache::synced() const { return rollouts_.synced() && clusters_.synced() && applications_.synced(); }
+bool fleet_cache::synced() const {
+    return rollouts_.synced() && clusters_.synced() && applications_.synced() && application_sets_.synced();
+}
 
 std::shared_ptr<const core::fleet_state> fleet_cache::state() const {
     std::lock_guard lock(state_mutex_);
@@ -95,7 +101,12 @@ void fleet_cache::rebuild_state() {
         std::lock_guard rebuilding(rebuild_mutex_);
         std::vector<core::rollout> rollouts;
         for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
-        auto state = core::build_fleet_state(rollouts, clusters());
+        std::optional<std::vector<core::application_set_ref>> application_sets;
+        if (application_sets_listed_) {
+            application_sets.emplace();
+            for (const auto& [key, value] : *application_sets_.snapshot()) application_sets->push_back(*value);
+        }
+        auto state = core::build_fleet_state(rollouts, clusters(), std::move(application_sets));
         auto next = std::make_shared<const core::fleet_state>(std::move(state));
         std::lock_guard lock(state_mutex_);
         state_ = std::move(next);
@@ -103,9 +114,21 @@ void fleet_cache::rebuild_state() {
     if (on_change_) on_change_();
 }
 
+// The ApplicationSet controller rewrites an ApplicationSet's status whenever one of its
+// Applications changes sync or health: only a change in which ApplicationSets exist matters here.
+void fleet_cache::application_sets_changed() {
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : *application_sets_.snapshot()) keys.push_back(key);
+    if (application_sets_listed_ && keys == application_set_keys_) return;
+    application_set_keys_ = std::move(keys);
+    application_sets_listed_ = true;
+    rebuild_state();
+}
+
 void fleet_cache::write_metrics(std::string& out) const {
     const std::pair<const char*, const kube::reflector*> caches[] = {
-        {"progressiverollouts", &rollouts_}, {"secrets", &clusters_}, {"applications", &applications_}};
+        {"progressiverollouts", &rollouts_}, {"secrets", &clusters_}, {"applications", &applications_},
+        {"applicationsets", &application_sets_}};
     auto family = [&](const char* name, const char* help, const char* type, auto value) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
         for (const auto& [resource, r] : caches)

@@ -1,7 +1,8 @@
 #pragma once
-// The shell's view of the cluster: watch caches of ProgressiveRollouts, Argo CD cluster Secrets
-// and Applications in the Argo CD namespace, reduced at decode time to what the project reads,
-// and the immutable core::fleet_state that admission answers from (swapped, never mutated).
+// The shell's view of the cluster: watch caches of ProgressiveRollouts, Argo CD cluster Secrets,
+// ApplicationSets and Applications in the Argo CD namespace, reduced at decode time to what the
+// project reads, and the immutable core::fleet_state that admission answers from (swapped, never
+// mutated).
 
 #include "codec/kube_objects.hpp"
 #include "core/fleet_state.hpp"
@@ -50,12 +51,18 @@ public:
 
 private:
     void rebuild_state();
+    void application_sets_changed();
 
     std::string namespace_;
     std::function<void()> on_change_;
     kube::informer<cached_rollout> rollouts_;
     kube::informer<core::cluster> clusters_;
     kube::informer<codec::application_record> applications_;
+    kube::informer<core::application_set_ref> application_sets_;
+    // Set by the first publish of application_sets_ (its synced() turns true only after that
+    // publish's callback): until then fleet_state says "unknown", not "none exists".
+    std::atomic<bool> application_sets_listed_{false};
+    std::vector<std::string> application_set_keys_;  // as last published; its watch thread only
     std::mutex rebuild_mutex_;
     mutable std::mutex state_mutex_;
     std::shared_ptr<const core::fleet_state> state_;

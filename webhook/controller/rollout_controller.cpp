@@ -81,6 +81,7 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     core::observations obs;
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
+    obs.source = state->application_set_presence(r.namespace_, r.spec.source.name);
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_) continue;
         auto o = app->observation;

@@ -90,10 +90,12 @@ std::string username_of_token(const std::string& token) {
     return doc.HasParseError() ? std::string() : codec::string_at(doc, {"sub"});
 }
 
-// A fixed bundle of objects: what --snapshot serves from (benchmarks, offline tests).
+// A fixed bundle of objects: what --snapshot serves from (benchmarks, offline tests). The bundle
+// is the whole world: an ApplicationSet it lacks does not exist, as a cluster it lacks does not.
 core::fleet_state load_snapshot(const std::string& path) {
     std::vector<core::rollout> rollouts;
     std::vector<core::cluster> clusters;
+    std::vector<core::application_set_ref> application_sets;
     for (const auto& object : codec::parse_objects(read_file(path))) {
         const auto kind = codec::string_at(object, {"kind"});
         if (kind == core::rollout_kind) {
@@ -102,11 +104,20 @@ core::fleet_state load_snapshot(const std::string& path) {
                 throw std::runtime_error(path + ": ProgressiveRollout " + decoded.rollout.name + ": " +
                                          decoded.errors.front().to_string());
             rollouts.push_back(std::move(decoded.rollout));
+        } else if (kind == "ApplicationSet") {
+            if (auto set = codec::decode_application_set(object)) application_sets.push_back(std::move(*set));
         } else if (auto c = codec::decode_cluster_secret(object)) {
             clusters.push_back(std::move(*c));
         }
     }
-    return core::build_fleet_state(rollouts, std::move(clusters));
+    return core::build_fleet_state(rollouts, std::move(clusters), std::move(application_sets));
+}
+
+std::size_t application_set_count(const core::fleet_state& state) {
+    std::size_t n = 0;
+    if (state.application_sets_by_namespace)
+        for (const auto& [namespace_, names] : *state.application_sets_by_namespace) n += names.size();
+    return n;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -169,7 +180,8 @@ int serve(const serve_flags& flags) {
         auto fixed = std::make_shared<const core::fleet_state>(load_snapshot(flags.snapshot));
         logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" +
                                  std::to_string(fixed->admission.rollouts.size()) + " rollouts, " +
-                                 std::to_string(fixed->clusters.size()) + " clusters); no controller");
+                                 std::to_string(fixed->clusters.size()) + " clusters, " +
+                                 std::to_string(application_set_count(*fixed)) + " ApplicationSets); no controller");
         state = [fixed] { return fixed; };
         ids.self = flags.self_user;
     } else {
@@ -292,7 +304,7 @@ int run_serve(const arguments& args) {
         ("listen", po::value(&f.listen)->default_value(f.listen), "HOST:PORT to serve HTTPS on (port 0: any free port)")
         ("tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")
         ("tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")
-        ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status) and cluster Secrets; no controller")
+        ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status), ApplicationSets and cluster Secrets; no controller")
         ("kubeconfig", po::value(&f.kubeconfig), "kubeconfig to reach the API server (default: in-cluster service account)")
         ("argocd-namespace", po::value(&f.argocd_namespace)->default_value(f.argocd_namespace), "namespace of Argo CD's Applications, ApplicationSets, cluster Secrets and the rollouts")
         ("appset-controller-user", po::value(&f.appset_user)->default_value(f.appset_user), "username of Argo CD's ApplicationSet controller: its writes are held")

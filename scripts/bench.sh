@@ -83,9 +83,12 @@ fi
 # ---- certificates and snapshot ----
 OUT_DIR=$work/certs "$repo/certs/generate.sh" >/dev/null 2>"$work/certs.log" ||
   { cat "$work/certs.log" >&2; die "certs/generate.sh failed"; }
-# The seed rollout (ApplicationSet my-app-set) and the EMEA fleet's cluster Secrets.
-{ cat "$repo/tests/data/seed-rollout.yaml"; printf '\n---\n'; cat "$repo/tests/data/fleet-secrets.yaml"; } \
-  >"$work/snapshot.yaml"
+# The seed rollout, its ApplicationSet my-app-set and the EMEA fleet's cluster Secrets.
+{
+  cat "$repo/tests/data/seed-rollout.yaml"; printf '\n---\n'
+  cat "$repo/manifests/samples/applicationset.yaml"; printf '\n---\n'
+  cat "$repo/tests/data/fleet-secrets.yaml"
+} >"$work/snapshot.yaml"
 
 # ---- AdmissionReviews ----
 # An Application of my-app-set on cluster eu-west-1a-1, updated by the application controller:

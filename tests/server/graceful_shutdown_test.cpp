@@ -18,7 +18,7 @@ BOOST_AUTO_TEST_CASE(stop_waits_for_the_in_flight_request_then_run_returns) {
   auto released = release.get_future().share();
   std::atomic<bool> entered{false};
   f.create(f.default_options())
-      .add_admission_route("/mutate", [&](std::string_view, std::string_view body) {
+      .add_admission_route("/mutate", [&](std::string_view, std::string& body) {
         entered = true;
         released.wait();
         return handler_result{200, std::string(body), "application/json", "allowed"};

@@ -14,7 +14,7 @@ namespace {
 struct hostile_server : server_fixture {
   hostile_server() {
     auto& s = create(default_options());
-    s.add_admission_route("/mutate", [](std::string_view, std::string_view body) {
+    s.add_admission_route("/mutate", [](std::string_view, std::string& body) {
       if (body.empty()) {
         // What the real admission handler does with an empty body (controller-runtime too).
         return handler_result{400, "{\"error\":\"empty body\"}", "application/json",
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(slow_client_is_cut_off_without_starving_others) {
   // One I/O thread: if a trickling client held it, nobody else would be served.
   server_fixture f;
   f.create(quick_timeouts(f, std::chrono::seconds(2), 1))
-      .add_admission_route("/mutate", [](std::string_view, std::string_view b) {
+      .add_admission_route("/mutate", [](std::string_view, std::string& b) {
         return handler_result{200, std::string(b), "application/json", "allowed"};
       });
   f.run_in_background();

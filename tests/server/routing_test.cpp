@@ -12,7 +12,7 @@ using namespace apr::server::test;
 namespace {
 
 handler_result
-echo(std::string_view content_type, std::string_view body) {
+echo(std::string_view content_type, std::string& body) {
   return {200, std::string(body), std::string(content_type), "allowed"};
 }
 
@@ -20,7 +20,7 @@ struct routed_server : server_fixture {
   routed_server() {
     auto& s = create(default_options());
     s.add_admission_route("/mutate", echo);
-    s.add_admission_route("/validate", [](std::string_view, std::string_view body) {
+    s.add_admission_route("/validate", [](std::string_view, std::string& body) {
       if (body == "throw") {
         throw std::runtime_error("handler bug");
       }
@@ -61,7 +61,7 @@ BOOST_FIXTURE_TEST_CASE(handler_sees_content_type_and_body_and_sets_both_back, r
 
 BOOST_FIXTURE_TEST_CASE(handler_body_is_nul_terminated, server_fixture) {
   std::atomic<bool> terminated{false};
-  create(default_options()).add_admission_route("/mutate", [&](std::string_view, std::string_view body) {
+  create(default_options()).add_admission_route("/mutate", [&](std::string_view, std::string& body) {
     terminated = body.data()[body.size()] == '\0';
     return handler_result{200, "{}", "application/json", "allowed"};
   });
@@ -70,6 +70,31 @@ BOOST_FIXTURE_TEST_CASE(handler_body_is_nul_terminated, server_fixture) {
   c.connect();
   BOOST_TEST(c.request("POST", "/mutate", std::string(20000, 'x')).status == 200u);
   BOOST_TEST(terminated.load());
+}
+
+BOOST_FIXTURE_TEST_CASE(handler_may_rewrite_or_take_the_body, server_fixture) {
+  // The body is the server's own buffer, lent to the handler (an in-situ JSON parser writes
+  // into it); whatever the handler leaves there must not leak into the next request.
+  create(default_options()).add_admission_route("/mutate", [](std::string_view, std::string& body) {
+    std::string seen = body;
+    if (seen.starts_with("{\"take\"")) {
+      std::string taken = std::move(body);
+    } else {
+      std::fill(body.begin(), body.end(), '#');
+      body += "left behind by the handler";
+    }
+    return handler_result{200, seen, "application/json", "allowed"};
+  });
+  run_in_background();
+  auto c = client();
+  c.connect();
+  for (std::string const& body : {"{\"long\":\"" + std::string(30000, 'a') + "\"}",
+                                 std::string("{}"), std::string("{\"take\":1}"),
+                                 std::string("{\"b\":2}"), std::string()}) {
+    auto r = c.request("POST", "/mutate", body);
+    BOOST_TEST(r.status == 200u);
+    BOOST_TEST(r.body == body);
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(query_string_is_ignored_for_routing, routed_server) {

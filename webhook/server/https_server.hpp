@@ -28,10 +28,11 @@ struct handler_result {
 // Called on a server thread for a POST to the route, with the request's Content-Type and body.
 // Must not throw; the server catches anyway and answers 500 with a short message. It runs on an
 // I/O thread, so it must not block for long: each blocked call holds one of `threads`.
-// The body view stays valid for the call and is NUL-terminated (body.data()[body.size()] == 0),
-// so a parser that wants a C string (RapidJSON's fast StringStream path) needs no copy.
+// The body is the connection's own request buffer, lent for the call: NUL-terminated
+// (body.c_str()), and the handler may overwrite or move it, so an in-situ JSON parser
+// (RapidJSON's ParseInsitu) needs no copy. The server starts the next request afresh.
 using admission_handler =
-    std::function<handler_result(std::string_view content_type, std::string_view body)>;
+    std::function<handler_result(std::string_view content_type, std::string& body)>;
 
 enum class log_level { debug, info, warn, error };
 // One call per event, one line, no request bodies. Default: info and above to stderr as

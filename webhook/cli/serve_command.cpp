@@ -218,14 +218,14 @@ int serve(const serve_flags& flags) {
 
     server::https_server server(options, metrics);
     server.add_admission_route("/mutate/applications", [state, ids, record_event](std::string_view ct, std::string& body) {
-        auto answer = codec::review_application(ct, std::string(body), *state(), ids);
+        auto answer = codec::review_application(ct, std::move(body), *state(), ids);
         if (answer.event) record_event(*answer.event);
         if (answer.outcome == "denied" || answer.outcome == "error")
             logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
         return to_http(std::move(answer));
     });
     server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string& body) {
-        return to_http(codec::review_rollout(ct, std::string(body), *state()));
+        return to_http(codec::review_rollout(ct, std::move(body), *state()));
     });
     if (cache)
         server.set_readiness([c = cache.get()] { return c->synced(); });

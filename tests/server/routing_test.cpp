@@ -4,6 +4,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ctime>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <openssl/ssl.h>
 
 using namespace apr::server;
@@ -95,6 +99,79 @@ BOOST_FIXTURE_TEST_CASE(handler_may_rewrite_or_take_the_body, server_fixture) {
     BOOST_TEST(r.status == 200u);
     BOOST_TEST(r.body == body);
   }
+}
+
+BOOST_FIXTURE_TEST_CASE(connections_are_spread_over_the_serving_threads, server_fixture) {
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  auto o = default_options();
+  o.threads = 3;
+  create(o).add_admission_route("/mutate", [&](std::string_view, std::string&) {
+    std::lock_guard lock(mutex);
+    threads.insert(std::this_thread::get_id());
+    return handler_result{200, "{}", "application/json", "allowed"};
+  });
+  run_in_background();
+  std::vector<tls_client> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(client());
+    clients.back().connect();
+  }
+  for (auto& c : clients) {
+    BOOST_TEST(c.request("POST", "/mutate", "{}").status == 200u);
+    BOOST_TEST(c.request("POST", "/mutate", "{}").status == 200u);
+  }
+  std::lock_guard lock(mutex);
+  BOOST_TEST(threads.size() == 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(blocked_handler_holds_up_only_its_own_thread, server_fixture) {
+  // Connections go to the two threads in turn: the first to one, the second to the other.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  // Released however the test ends, or the fixture would wait for the handler forever.
+  struct releaser {
+    std::promise<void>& p;
+    bool done = false;
+    void operator()() {
+      if (!std::exchange(done, true)) {
+        p.set_value();
+      }
+    }
+    ~releaser() { (*this)(); }
+  } release_handler{release};
+  std::atomic<bool> entered{false};
+  create(default_options()).add_admission_route("/mutate", [&](std::string_view, std::string&) {
+    entered = true;
+    released.wait();
+    return handler_result{200, "{}", "application/json", "allowed"};
+  });
+  run_in_background();
+  auto busy = client();
+  busy.connect();
+  auto other = client();
+  other.connect();
+  auto answer = std::async(std::launch::async, [&] { return busy.request("POST", "/mutate", "{}"); });
+  BOOST_REQUIRE(eventually([&] { return entered.load(); }));
+  BOOST_TEST(other.request("GET", "/healthz").status == 200u);
+  // Nor does shutdown wait for it: the listener closes while the handler is still blocked.
+  server().stop();
+  BOOST_TEST(eventually([&] {
+    try {
+      client().connect();
+      return false;
+    } catch (std::runtime_error const& e) {
+      return std::string_view(e.what()).find("refused") != std::string_view::npos;
+    }
+  }));
+  release_handler();
+  auto r = answer.get();
+  BOOST_TEST(r.status == 200u);
+  BOOST_TEST(!r.keep_alive);
+  // Rather than leave the server waiting out its bound on their close_notify.
+  busy.close();
+  other.close();
+  BOOST_TEST(wait_run_returned(std::chrono::seconds(10)));
 }
 
 BOOST_FIXTURE_TEST_CASE(query_string_is_ignored_for_routing, routed_server) {

@@ -1,23 +1,27 @@
-// The TLS admission server, modelled on Beast's advanced server examples (C++20 coroutines, one
-// strand per connection, error_code results on the request path, one place that decides how a
-// connection ends). Certificate reload lives here too because it swaps what the listener hands
-// to new connections.
+// The TLS admission server, modelled on Beast's advanced server examples (C++20 coroutines,
+// error_code results on the request path, one place that decides how a connection ends).
+// Certificate reload lives here too because it swaps what the listener hands to new connections.
+//
+// Threading: one io_context per serving thread, each run by exactly that thread; the acceptor
+// hands connections to them in turn, so a connection lives on one single-threaded context and
+// needs no strand. The acceptor, certificate watch and shutdown have a context of their own, run
+// by the thread that called run(), so that a handler blocking its thread holds up only the
+// connections on that thread, never accepting or draining.
 #include "https_server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -52,6 +56,67 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Connections are bound to one io_context for life, so their I/O objects name its executor type
+// instead of any_io_executor: every completion then dispatches without type-erased executor
+// copies, which showed up per operation in profiles.
+using connection_executor = net::io_context::executor_type;
+using connection_socket = tcp::socket::rebind_executor<connection_executor>::other;
+using connection_timer =
+    net::basic_waitable_timer<std::chrono::steady_clock,
+                              net::wait_traits<std::chrono::steady_clock>, connection_executor>;
+template <class T>
+using connection_task = net::awaitable<T, connection_executor>;
+constexpr auto on_connection = net::as_tuple(net::use_awaitable_t<connection_executor>{});
+
+// string_body's reader resizes the string (zero-filling it) before every copy into it; this one
+// appends instead, saving a pass over each 20 KB body. Same contract otherwise: the body is a
+// std::string reserved from Content-Length, so it is NUL-terminated for the handler.
+struct request_body {
+  using value_type = std::string;
+
+  static std::uint64_t size(value_type const& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool is_request, class Fields>
+    reader(http::header<is_request, Fields>&, value_type& body) : body_(body) {}
+
+    void init(boost::optional<std::uint64_t> const& length, boost::system::error_code& ec) {
+      // The parser has already refused a Content-Length over body_limit.
+      if (length && *length <= body_.max_size()) {
+        body_.reserve(static_cast<std::size_t>(*length));
+      }
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(ConstBufferSequence const& buffers, boost::system::error_code& ec) {
+      std::size_t n = 0;
+      for (auto const b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<char const*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+
+    void finish(boost::system::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using request_parser = http::request_parser<request_body>;
+using request = http::request<request_body>;
+
+// A connection keeps its body buffer between requests (no allocation per request once it has
+// seen the usual size), but not an unusually large one: 500 idle connections that each once
+// received a 7 MiB body must not pin 3.5 GB.
+constexpr std::size_t kept_body_capacity = 1024 * 1024;
+
+constexpr std::string_view text_plain = "text/plain; charset=utf-8";
 
 void
 default_log(log_level level, std::string_view message) {
@@ -150,7 +215,7 @@ looks_like_http(beast::flat_buffer const& buffer) {
 }
 
 std::string
-describe_endpoint(tcp::socket const& socket) {
+describe_endpoint(connection_socket const& socket) {
   boost::system::error_code ec;
   auto const ep = socket.remote_endpoint(ec);
   if (ec) {
@@ -161,6 +226,53 @@ describe_endpoint(tcp::socket const& socket) {
   return ss.str();
 }
 
+void
+append_decimal(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto const end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
+// What answer() decided; rendered by render_response.
+struct response_parts {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type;
+  std::string_view allow;  // the Allow header of a 405
+  std::string outcome;     // metrics label
+};
+
+// Status line, headers and body in one buffer, so that one SSL_write and one send carry the
+// response. The header set is what Beast's serializer wrote for http::response<string_body>
+// after keep_alive() and prepare_payload(): Content-Type, Allow on 405, Content-Length, and
+// Connection only where the version's default does not already say it.
+void
+render_response(std::string& out, response_parts const& parts, unsigned version, bool keep_alive) {
+  // Beast refuses a status over 999 and three digits is what the status line has room for.
+  unsigned const status = parts.status >= 100 && parts.status <= 999 ? parts.status : 500;
+  out.clear();
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  append_decimal(out, status);
+  out += ' ';
+  auto const reason = http::obsolete_reason(static_cast<http::status>(status));
+  out.append(reason.data(), reason.size());
+  out += "\r\nContent-Type: ";
+  out += parts.content_type;
+  if (!parts.allow.empty()) {
+    out += "\r\nAllow: ";
+    out += parts.allow;
+  }
+  out += "\r\nContent-Length: ";
+  append_decimal(out, parts.body.size());
+  if (version >= 11 && !keep_alive) {
+    out += "\r\nConnection: close";
+  } else if (version < 11 && keep_alive) {
+    out += "\r\nConnection: keep-alive";
+  }
+  out += "\r\n\r\n";
+  out += parts.body;
+}
+
 }  // namespace
 
 struct https_server::impl {
@@ -169,9 +281,43 @@ struct https_server::impl {
     admission_handler handler;
   };
 
-  struct session {
-    session(impl& server, tcp::socket&& socket, std::shared_ptr<ssl::context> ctx)
-        : server(server), context(std::move(ctx)), stream(std::move(socket), *context) {
+  // The children of the request metrics one serving thread has used, so that the steady state
+  // neither formats the status code nor looks the labels up in the family's map under its lock.
+  // Route labels come from stable storage (route map keys and literals, see route_label_for);
+  // family cells are never removed, so the pointers stay valid.
+  struct request_metrics_cache {
+    struct count_entry {
+      std::string_view route;
+      std::string outcome;
+      unsigned status;
+      counter* cell;
+    };
+    struct latency_entry {
+      std::string_view route;
+      histogram* cell;
+    };
+    std::vector<count_entry> counts;
+    std::vector<latency_entry> latencies;
+  };
+  // Outcomes are handler-defined strings; a handler inventing new ones per request must not
+  // grow the cache without bound (it just takes the family's lookup then).
+  static constexpr std::size_t metrics_cache_limit = 64;
+
+  // One serving thread's io_context and what only that thread touches.
+  struct worker {
+    // Hint 1: exactly one thread runs this context, so Asio skips waking other threads.
+    net::io_context ioc{1};
+    request_metrics_cache metrics;
+  };
+
+  struct session : std::enable_shared_from_this<session> {
+    session(impl& server, worker& home, connection_socket&& socket,
+            std::shared_ptr<ssl::context> ctx)
+        : server(server),
+          home(home),
+          context(std::move(ctx)),
+          stream(std::move(socket), *context),
+          watchdog(home.ioc.get_executor()) {
       // Asio turns on SSL_MODE_RELEASE_BUFFERS, which frees OpenSSL's record buffers after every
       // read and write; with ~20 KB admission bodies that is a malloc/free (and, at the top of
       // the heap, a brk trim plus page faults) per record, the largest cost per request in
@@ -180,12 +326,64 @@ struct https_server::impl {
     }
     ~session() { server.deregister(this); }
 
+    connection_socket& socket() { return stream.next_layer(); }
+
+    // ---- deadline ----
+    // One timer per connection instead of one per I/O operation: the session only stores when
+    // the current phase must end (idle, reading a request, writing, closing), and the watchdog
+    // wakes up at that deadline or earlier, re-arming when the deadline has moved on. Because it
+    // never sleeps longer than the shortest timeout, any deadline set later is still ahead of
+    // it, and the request path costs a clock read and a store, not a timer operation.
+    void set_deadline(std::chrono::steady_clock::duration timeout) {
+      deadline = std::chrono::steady_clock::now() + timeout;
+      if (deadline < watchdog.expiry()) {
+        arm_watchdog();  // a phase shorter than the watchdog's period: wake up in time for it
+      }
+    }
+
+    void start_watchdog() { arm_watchdog(); }
+
+    void stop_watchdog() {
+      finished = true;
+      watchdog.cancel();
+    }
+
+    void arm_watchdog() {
+      auto const now = std::chrono::steady_clock::now();
+      watchdog.expires_at(std::min(deadline, now + server.watchdog_period));
+      watchdog.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        self->on_watchdog(ec);
+      });
+    }
+
+    void on_watchdog(boost::system::error_code ec) {
+      if (ec || finished) {
+        return;  // cancelled: re-armed for an earlier deadline, or the connection is over
+      }
+      if (std::chrono::steady_clock::now() < deadline) {
+        arm_watchdog();
+        return;
+      }
+      // As beast::tcp_stream did on a timeout: close, so that the pending operation ends and
+      // the session sees timed_out.
+      timed_out = true;
+      boost::system::error_code ignored;
+      socket().close(ignored);
+    }
+
     impl& server;
+    worker& home;
     // Declared before the stream: the SSL object refers to this context for its whole life.
     std::shared_ptr<ssl::context> context;
-    beast::ssl_stream<beast::tcp_stream> stream;
+    ssl::stream<connection_socket> stream;
+    connection_timer watchdog;
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    bool timed_out = false;
+    bool finished = false;
     beast::flat_buffer buffer;
-    bool idle = false;  // waiting for the first byte of a request; touched only on the strand
+    std::string body;      // the request body, reused by the next request
+    std::string response;  // the rendered response, reused likewise
+    bool idle = false;  // waiting for the first byte of a request; touched only on home's thread
     std::string peer;
   };
 
@@ -221,16 +419,16 @@ struct https_server::impl {
                       .add_gauge("apr_tls_certificate_not_after_seconds",
                                  "notAfter of the certificate being served, unix seconds.")
                       .with({})),
-        control(net::make_strand(ioc)),
+        watchdog_period(shortest_timeout(options)),
+        workers(make_workers(options.threads)),
+        control(control_ioc.get_executor()),
         acceptor(control),
         accept_backoff(control),
         delay_timer(control),
         grace_timer(control),
         poll_timer(control),
         inotify(control) {
-    if (options.threads == 0) {
-      options.threads = std::max(1u, std::thread::hardware_concurrency());
-    }
+    options.threads = static_cast<unsigned>(workers.size());
     // Watch before the first read, so that no change between the two goes unseen; events queue
     // in the descriptor until run() starts reading them.
     start_watching();
@@ -257,7 +455,30 @@ struct https_server::impl {
 
   ~impl() {
     alive = false;
-    ioc.stop();
+    control_ioc.stop();
+    for (auto& w : workers) {
+      w->ioc.stop();
+    }
+  }
+
+  static std::vector<std::unique_ptr<worker>> make_workers(unsigned threads) {
+    if (threads == 0) {
+      threads = std::max(1u, std::thread::hardware_concurrency());
+    }
+    std::vector<std::unique_ptr<worker>> made;
+    made.reserve(threads);
+    for (unsigned t = 0; t < threads; ++t) {
+      made.push_back(std::make_unique<worker>());
+    }
+    return made;
+  }
+
+  // The watchdog's longest sleep; a second at least, so that a zero timeout cannot make it spin
+  // (set_deadline re-arms it for a deadline nearer than that).
+  static std::chrono::steady_clock::duration shortest_timeout(server_options const& o) {
+    std::chrono::steady_clock::duration shortest =
+        std::min({o.idle_timeout, o.read_timeout, o.write_timeout});
+    return std::max<std::chrono::steady_clock::duration>(shortest, std::chrono::seconds(1));
   }
 
   // ---- configuration (before run) ----
@@ -274,6 +495,7 @@ struct https_server::impl {
   gauge& not_after;
   std::map<std::string, route, std::less<>> routes;
   std::function<bool()> readiness;
+  std::chrono::steady_clock::duration watchdog_period;
 
   // ---- serving credentials: swapped whole, copied by each accepted connection ----
   mutable std::mutex creds_mutex;
@@ -290,10 +512,13 @@ struct https_server::impl {
   std::atomic<bool> draining{false};  // listener closed, idle connections closing
   std::atomic<bool> ran{false};
 
-  // I/O objects last: they are destroyed first, before the io_context they belong to, and the
-  // io_context (destroying suspended session frames) before the session registry above.
-  net::io_context ioc;
-  net::strand<net::io_context::executor_type> control;
+  // I/O objects last: they are destroyed first, before the io_contexts they belong to, and the
+  // io_contexts (destroying suspended session frames) before the session registry above.
+  // The acceptor, certificate watch and shutdown; one thread runs it, which serialises them.
+  net::io_context control_ioc{1};
+  std::vector<std::unique_ptr<worker>> workers;
+  std::size_t next_worker = 0;  // round-robin; touched only by the accept loop
+  net::io_context::executor_type control;
   tcp::acceptor acceptor;
   unsigned short bound_port = 0;
   net::steady_timer accept_backoff;
@@ -420,7 +645,9 @@ struct https_server::impl {
   // ---- accepting ----
   net::awaitable<void> accept_loop() {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+      worker& home = *workers[next_worker];
+      // The socket is created on its serving thread's context and stays there.
+      auto [ec, socket] = co_await acceptor.async_accept(home.ioc, use_tuple);
       if (ec) {
         if (draining || ec == net::error::operation_aborted) {
           break;
@@ -431,42 +658,49 @@ struct https_server::impl {
         co_await accept_backoff.async_wait(use_tuple);
         continue;
       }
+      next_worker = (next_worker + 1) % workers.size();
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       connections_total.inc();
       connections_open.inc();
-      auto s = std::make_shared<session>(*this, std::move(socket), current_context());
+      auto s = std::make_shared<session>(*this, home, std::move(socket), current_context());
       {
         std::lock_guard lock(sessions_mutex);
         sessions.emplace(s.get(), s);
       }
-      auto executor = s->stream.get_executor();
-      net::co_spawn(executor, run_session(std::move(s)), [this](std::exception_ptr e) {
-        if (!e) {
-          return;
-        }
-        // Only allocation failures and bugs get here: the request path uses error codes and
-        // handler exceptions are caught where the handler is called.
-        try {
-          std::rethrow_exception(e);
-        } catch (std::exception const& ex) {
-          log(log_level::error, std::string("connection ended by exception: ") + ex.what());
-        } catch (...) {
-          log(log_level::error, "connection ended by unknown exception");
-        }
-      });
+      net::co_spawn(home.ioc.get_executor(), run_session(std::move(s)),
+                    [this](std::exception_ptr e) {
+                      if (!e) {
+                        return;
+                      }
+                      // Only allocation failures and bugs get here: the request path uses error
+                      // codes and handler exceptions are caught where the handler is called.
+                      try {
+                        std::rethrow_exception(e);
+                      } catch (std::exception const& ex) {
+                        log(log_level::error,
+                            std::string("connection ended by exception: ") + ex.what());
+                      } catch (...) {
+                        log(log_level::error, "connection ended by unknown exception");
+                      }
+                    });
     }
   }
 
   // ---- one connection ----
-  net::awaitable<void> run_session(std::shared_ptr<session> s) {
-    auto& tcp_layer = s->stream.next_layer();
-    s->peer = describe_endpoint(tcp_layer.socket());
+  connection_task<void> run_session(std::shared_ptr<session> s) {
+    // However the session ends (even by an exception), the watchdog lets go of it.
+    struct watchdog_stop {
+      session& s;
+      ~watchdog_stop() { s.stop_watchdog(); }
+    } const stop_watchdog_on_exit{*s};
+    s->peer = describe_endpoint(s->socket());
 
     // TLS handshake (with detection, to answer plain HTTP with a readable 400 rather than a
-    // handshake alert the client would print as garbage).
-    tcp_layer.expires_after(options.read_timeout);
-    auto [dec, is_tls] = co_await beast::async_detect_ssl(tcp_layer, s->buffer, use_tuple);
+    // handshake alert the client would print as garbage), bounded by read_timeout.
+    s->set_deadline(options.read_timeout);
+    s->start_watchdog();
+    auto [dec, is_tls] = co_await beast::async_detect_ssl(s->socket(), s->buffer, on_connection);
     if (dec) {
       handshake_failures.inc();
       log(log_level::debug, "tls detect failed peer=" + s->peer + ": " + dec.message());
@@ -480,16 +714,16 @@ struct https_server::impl {
             "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
             "Connection: close\r\nContent-Length: 48\r\n\r\n"
             "Client sent an HTTP request to an HTTPS server.\n";
-        tcp_layer.expires_after(options.write_timeout);
-        co_await net::async_write(tcp_layer, net::buffer(answer), use_tuple);
+        s->set_deadline(options.write_timeout);
+        co_await net::async_write(s->socket(), net::buffer(answer), on_connection);
       }
       boost::system::error_code ignored;
-      tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      tcp_layer.close();
+      s->socket().shutdown(tcp::socket::shutdown_send, ignored);
+      s->socket().close(ignored);
       co_return;
     }
     auto [hec, used] =
-        co_await s->stream.async_handshake(ssl::stream_base::server, s->buffer.data(), use_tuple);
+        co_await s->stream.async_handshake(ssl::stream_base::server, s->buffer.data(), on_connection);
     s->buffer.consume(used);
     if (hec) {
       handshake_failures.inc();
@@ -504,15 +738,15 @@ struct https_server::impl {
         if (draining) {
           break;
         }
-        tcp_layer.expires_after(options.idle_timeout);
+        s->set_deadline(options.idle_timeout);
         s->idle = true;
-        auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(16 * 1024), use_tuple);
+        auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(16 * 1024), on_connection);
         s->idle = false;
         if (ec) {
-          // eof: the client's close_notify (answer it); timeout or our drain: say goodbye;
-          // truncation or reset: the peer is gone, nothing to send.
-          send_close_notify = ec == net::error::eof || ec == beast::error::timeout ||
-                              ec == net::error::operation_aborted;
+          // eof: the client's close_notify (answer it); our drain: say goodbye; timeout (the
+          // watchdog closed the socket), truncation or reset: nothing can be sent.
+          send_close_notify =
+              !s->timed_out && (ec == net::error::eof || ec == net::error::operation_aborted);
           break;
         }
         s->buffer.commit(n);
@@ -520,42 +754,48 @@ struct https_server::impl {
 
       // From the first byte the whole request must arrive within read_timeout, however slowly
       // it trickles: this is what cuts off a slowloris client.
-      tcp_layer.expires_after(options.read_timeout);
-      http::request_parser<http::string_body> parser;
+      s->set_deadline(options.read_timeout);
+      if (s->body.capacity() > kept_body_capacity) {
+        std::string().swap(s->body);
+      }
+      s->body.clear();
+      request_parser parser(std::piecewise_construct, std::forward_as_tuple(std::move(s->body)));
       parser.header_limit(static_cast<std::uint32_t>(
           std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
       parser.body_limit(options.body_limit);
-      auto [rec, nread] = co_await http::async_read(s->stream, s->buffer, parser, use_tuple);
+      auto [rec, nread] = co_await http::async_read(s->stream, s->buffer, parser, on_connection);
       if (rec) {
-        auto rejection = reject(rec, parser);
+        auto rejection = s->timed_out ? std::nullopt : reject(rec, parser);
         if (!rejection) {
-          log(log_level::debug, "read failed peer=" + s->peer + ": " + rec.message());
-          send_close_notify = rec == beast::error::timeout;
+          log(log_level::debug, "read failed peer=" + s->peer + ": " +
+                                    (s->timed_out ? std::string("timeout") : rec.message()));
+          send_close_notify = false;
           break;
         }
-        tcp_layer.expires_after(options.write_timeout);
-        co_await http::async_write(s->stream, *rejection, use_tuple);
+        // The rest of the request is unread, so the connection cannot carry another one.
+        render_response(s->response, *rejection, 11, false);
+        s->set_deadline(options.write_timeout);
+        co_await net::async_write(s->stream, net::buffer(s->response), on_connection);
         break;
       }
 
       auto const started = std::chrono::steady_clock::now();
       in_flight.inc();
+      request& req = parser.get();
       std::string_view route_label;
-      std::string outcome;
-      auto res = answer(parser.get(), route_label, outcome);
-      bool const keep_alive = parser.get().keep_alive() && !draining;
-      res.keep_alive(keep_alive);
-      res.prepare_payload();
-      tcp_layer.expires_after(options.write_timeout);
+      response_parts parts = answer(req, route_label);
+      bool const keep_alive = req.keep_alive() && !draining;
+      render_response(s->response, parts, req.version(), keep_alive);
+      s->body = std::move(req.body());
       // Counted before the write: once the client has its answer the metrics already show it.
       in_flight.dec();
-      requests.with({route_label, outcome, std::to_string(res.result_int())}).inc();
-      latency.with({route_label})
-          .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                       .count());
-      auto [wec, nwritten] = co_await http::async_write(s->stream, res, use_tuple);
+      record(s->home.metrics, route_label, parts.outcome, parts.status, started);
+      s->set_deadline(options.write_timeout);
+      auto [wec, nwritten] =
+          co_await net::async_write(s->stream, net::buffer(s->response), on_connection);
       if (wec) {
-        log(log_level::debug, "write failed peer=" + s->peer + ": " + wec.message());
+        log(log_level::debug, "write failed peer=" + s->peer + ": " +
+                                  (s->timed_out ? std::string("timeout") : wec.message()));
         send_close_notify = false;
         break;
       }
@@ -564,83 +804,115 @@ struct https_server::impl {
       }
     }
 
-    if (send_close_notify) {
+    if (send_close_notify && !s->timed_out) {
       // Bounded: a peer that never answers our close_notify must not hold the connection.
-      tcp_layer.expires_after(std::min(options.write_timeout, std::chrono::seconds(5)));
-      co_await s->stream.async_shutdown(use_tuple);
+      s->set_deadline(std::min<std::chrono::steady_clock::duration>(options.write_timeout,
+                                                                    std::chrono::seconds(5)));
+      co_await s->stream.async_shutdown(on_connection);
     }
-    tcp_layer.close();
+    boost::system::error_code ignored;
+    s->socket().close(ignored);
   }
 
+  // Counts an answered request. The children are looked up once per thread and then found in
+  // the thread's cache by comparing a few short strings.
+  void record(request_metrics_cache& cache, std::string_view route, std::string_view outcome,
+              unsigned status, std::chrono::steady_clock::time_point started) {
+    counter* count = nullptr;
+    for (auto const& e : cache.counts) {
+      if (e.status == status && e.route == route && e.outcome == outcome) {
+        count = e.cell;
+        break;
+      }
+    }
+    if (count == nullptr) {
+      std::string code;
+      append_decimal(code, status);
+      count = &requests.with({route, outcome, code});
+      if (cache.counts.size() < metrics_cache_limit) {
+        cache.counts.push_back({route, std::string(outcome), status, count});
+      }
+    }
+    histogram* seconds = nullptr;
+    for (auto const& e : cache.latencies) {
+      if (e.route == route) {
+        seconds = e.cell;
+        break;
+      }
+    }
+    if (seconds == nullptr) {
+      seconds = &latency.with({route});
+      cache.latencies.push_back({route, seconds});  // bounded by the routes
+    }
+    count->inc();
+    seconds->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+
+  // The metrics label of a path. Always a view of stable storage (a route map key or a
+  // literal), never of the request, because the per-thread metrics cache keeps it.
   std::string_view route_label_for(std::string_view path) const {
     if (auto it = routes.find(path); it != routes.end()) {
       return it->first;
     }
-    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-      return path;
+    for (std::string_view builtin : {std::string_view("/healthz"), std::string_view("/readyz"),
+                                     std::string_view("/metrics")}) {
+      if (path == builtin) {
+        return builtin;
+      }
     }
     return "unmatched";
   }
 
   // The answer to a request that could not be read, or nothing when the connection should just
   // close (timeouts, resets, a peer that vanished mid-request).
-  std::optional<http::response<http::string_body>>
-  reject(boost::system::error_code ec, http::request_parser<http::string_body>& parser) {
-    unsigned status = 0;
-    std::string outcome;
-    std::string body;
+  std::optional<response_parts> reject(boost::system::error_code ec, request_parser& parser) {
+    response_parts res;
+    res.content_type = text_plain;
     if (ec == http::error::body_limit) {
-      status = 413;
-      outcome = "too_large";
-      body = "request body exceeds the limit of " + std::to_string(options.body_limit) +
-             " bytes\n";
+      res.status = 413;
+      res.outcome = "too_large";
+      res.body = "request body exceeds the limit of " + std::to_string(options.body_limit) +
+                 " bytes\n";
     } else if (ec == http::error::header_limit) {
-      status = 431;
-      outcome = "header_too_large";
-      body = "request header exceeds the limit of " + std::to_string(options.header_limit) +
-             " bytes\n";
+      res.status = 431;
+      res.outcome = "header_too_large";
+      res.body = "request header exceeds the limit of " + std::to_string(options.header_limit) +
+                 " bytes\n";
     } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
                ec != http::error::end_of_stream && ec != http::error::partial_message &&
                ec != http::error::need_more && ec != http::error::need_buffer) {
-      status = 400;
-      outcome = "bad_request";
-      body = "malformed HTTP request: " + ec.message() + "\n";
+      res.status = 400;
+      res.outcome = "bad_request";
+      res.body = "malformed HTTP request: " + ec.message() + "\n";
     } else {
       return std::nullopt;
     }
     // The start line is parsed before any header limit trips, so the target is known here.
     std::string_view const route = route_label_for(path_of(parser.get().target()));
-    requests.with({route, outcome, std::to_string(status)}).inc();
-    log(log_level::info, "rejected request: " + std::to_string(status) + " " + outcome +
+    requests.with({route, res.outcome, std::to_string(res.status)}).inc();
+    log(log_level::info, "rejected request: " + std::to_string(res.status) + " " + res.outcome +
                              " route=" + std::string(route));
-    http::response<http::string_body> res{static_cast<http::status>(status), 11};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.body() = std::move(body);
-    // The rest of the request is unread, so the connection cannot carry another one.
-    res.keep_alive(false);
-    res.prepare_payload();
     return res;
   }
 
-  static http::response<http::string_body> text(http::status status, unsigned version,
-                                                std::string body) {
-    http::response<http::string_body> res{status, version};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
-    res.body() = std::move(body);
+  static response_parts text(unsigned status, std::string body, std::string outcome) {
+    response_parts res;
+    res.status = status;
+    res.content_type = text_plain;
+    res.body = std::move(body);
+    res.outcome = std::move(outcome);
     return res;
   }
 
-  http::response<http::string_body> answer(http::request<http::string_body>& req,
-                                           std::string_view& route_label, std::string& outcome) {
+  response_parts answer(request& req, std::string_view& route_label) {
     std::string_view const path = path_of(req.target());
-    unsigned const version = req.version();
     route_label = route_label_for(path);
 
     if (auto it = routes.find(path); it != routes.end()) {
       if (req.method() != http::verb::post) {
-        outcome = "method_not_allowed";
-        auto res = text(http::status::method_not_allowed, version, "use POST\n");
-        res.set(http::field::allow, "POST");
+        auto res = text(405, "use POST\n", "method_not_allowed");
+        res.allow = "POST";
         return res;
       }
       handler_result result;
@@ -648,39 +920,34 @@ struct https_server::impl {
         result = it->second.handler(req[http::field::content_type], req.body());
       } catch (std::exception const& e) {
         log(log_level::error, "handler for " + it->first + " threw: " + e.what());
-        result = {500, "internal error in admission handler\n", "text/plain; charset=utf-8",
-                  "error"};
+        result = {500, "internal error in admission handler\n", std::string(text_plain), "error"};
       } catch (...) {
         log(log_level::error, "handler for " + it->first + " threw a non-exception");
-        result = {500, "internal error in admission handler\n", "text/plain; charset=utf-8",
-                  "error"};
+        result = {500, "internal error in admission handler\n", std::string(text_plain), "error"};
       }
-      outcome = result.outcome.empty() ? "ok" : std::move(result.outcome);
-      http::response<http::string_body> res{static_cast<http::status>(result.status), version};
-      res.set(http::field::content_type, result.content_type);
-      res.body() = std::move(result.body);
+      response_parts res;
+      res.status = result.status;
+      res.body = std::move(result.body);
+      res.content_type = std::move(result.content_type);
+      res.outcome = result.outcome.empty() ? "ok" : std::move(result.outcome);
       return res;
     }
 
     bool const builtin = path == "/healthz" || path == "/readyz" || path == "/metrics";
     if (!builtin) {
-      outcome = "not_found";
-      return text(http::status::not_found, version, "no route for this path\n");
+      return text(404, "no route for this path\n", "not_found");
     }
     if (req.method() != http::verb::get) {
-      outcome = "method_not_allowed";
-      auto res = text(http::status::method_not_allowed, version, "use GET\n");
-      res.set(http::field::allow, "GET");
+      auto res = text(405, "use GET\n", "method_not_allowed");
+      res.allow = "GET";
       return res;
     }
     if (path == "/healthz") {
-      outcome = "ok";
-      return text(http::status::ok, version, "ok\n");
+      return text(200, "ok\n", "ok");
     }
     if (path == "/readyz") {
       if (stopping) {
-        outcome = "not_ready";
-        return text(http::status::service_unavailable, version, "shutting down\n");
+        return text(503, "shutting down\n", "not_ready");
       }
       bool ready = true;
       try {
@@ -689,13 +956,10 @@ struct https_server::impl {
         ready = false;
         log(log_level::error, std::string("readiness check threw: ") + e.what());
       }
-      outcome = ready ? "ok" : "not_ready";
-      return ready ? text(http::status::ok, version, "ok\n")
-                   : text(http::status::service_unavailable, version, "not ready\n");
+      return ready ? text(200, "ok\n", "ok") : text(503, "not ready\n", "not_ready");
     }
-    outcome = "ok";
-    auto res = text(http::status::ok, version, metrics.expose());
-    res.set(http::field::content_type, metrics_registry::content_type);
+    auto res = text(200, metrics.expose(), "ok");
+    res.content_type = metrics_registry::content_type;
     return res;
   }
 
@@ -723,13 +987,14 @@ struct https_server::impl {
     log(log_level::info, "shutdown: listener closed, " + std::to_string(live.size()) +
                              " connection(s) finishing");
     for (auto& s : live) {
-      // Only idle connections are interrupted; one in the middle of a request gets its answer
-      // (with Connection: close) and then ends by itself.
-      net::post(s->stream.get_executor(), [s] {
+      // Each connection is touched only on its own thread. Only idle connections are
+      // interrupted; one in the middle of a request gets its answer (with Connection: close)
+      // and then ends by itself.
+      net::post(s->home.ioc, [s] {
         // Bytes already received are a request the client has sent: let it be read and served.
         boost::system::error_code ec;
-        if (s->idle && s->stream.next_layer().socket().available(ec) == 0) {
-          s->stream.next_layer().cancel();
+        if (s->idle && s->socket().available(ec) == 0) {
+          s->socket().cancel(ec);
         }
       });
     }
@@ -745,7 +1010,10 @@ struct https_server::impl {
       log(log_level::warn, "shutdown: grace period over, closing " +
                                std::to_string(left.size()) + " connection(s)");
       for (auto& s : left) {
-        net::post(s->stream.get_executor(), [s] { s->stream.next_layer().close(); });
+        net::post(s->home.ioc, [s] {
+          boost::system::error_code ignored;
+          s->socket().close(ignored);
+        });
       }
     });
   }
@@ -802,12 +1070,24 @@ https_server::run() {
   }
   net::co_spawn(i.control, i.poll_loop(), on_done);
 
+  // The control context runs out of work once the listener, the watchers and the grace period
+  // are done; the serving contexts are held open until then, since a connection may be accepted
+  // onto them at any moment before.
+  using work_guard = net::executor_work_guard<net::io_context::executor_type>;
+  std::vector<work_guard> held;
   std::vector<std::thread> pool;
-  pool.reserve(i.options.threads - 1);
-  for (unsigned t = 1; t < i.options.threads; ++t) {
-    pool.emplace_back([&i] { i.ioc.run(); });
+  held.reserve(i.workers.size());
+  pool.reserve(i.workers.size());
+  for (auto& w : i.workers) {
+    held.push_back(net::make_work_guard(w->ioc));
+    pool.emplace_back([&ioc = w->ioc] { ioc.run(); });
   }
-  i.ioc.run();
+  i.control_ioc.run();
+  // Every connection has ended, or was closed when the grace period ran out: let the serving
+  // threads finish them and return.
+  for (auto& guard : held) {
+    guard.reset();
+  }
   for (auto& t : pool) {
     t.join();
   }

@@ -27,7 +27,8 @@ struct handler_result {
 
 // Called on a server thread for a POST to the route, with the request's Content-Type and body.
 // Must not throw; the server catches anyway and answers 500 with a short message. It runs on an
-// I/O thread, so it must not block for long: each blocked call holds one of `threads`.
+// I/O thread, so it must not block for long: a blocked call holds up its thread, one of
+// `threads`, and every connection served on it.
 // The body is the connection's own request buffer, lent for the call: NUL-terminated
 // (body.c_str()), and the handler may overwrite or move it, so an in-situ JSON parser
 // (RapidJSON's ParseInsitu) needs no copy. The server starts the next request afresh.
@@ -79,7 +80,8 @@ class https_server {
 
   unsigned short port() const;  // the bound port (listen on :0 in tests)
 
-  // Serves on `threads` threads (the caller's among them) until stop(); returns after draining.
+  // Serves on `threads` threads of its own until stop(), each connection on one of them; the
+  // caller's thread accepts and runs the certificate watch and shutdown. Returns after draining.
   void run();
   // Graceful, idempotent, callable from any thread (or before run(), which then returns at once).
   void stop();

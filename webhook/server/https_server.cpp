@@ -23,6 +23,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <malloc.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -1069,6 +1070,13 @@ https_server::run() {
     net::co_spawn(i.control, i.watch_loop(), on_done);
   }
   net::co_spawn(i.control, i.poll_loop(), on_done);
+
+#ifdef __GLIBC__
+  if (auto const threshold = i.options.malloc_trim_threshold; threshold > 0) {
+    mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<std::size_t>(
+                                  threshold, std::numeric_limits<int>::max())));
+  }
+#endif
 
   // The control context runs out of work once the listener, the watchers and the grace period
   // are done; the serving contexts are held open until then, since a connection may be accepted

@@ -219,6 +219,24 @@ BOOST_FIXTURE_TEST_CASE(five_hundred_concurrent_connections_are_all_served, host
   BOOST_TEST(eventually([&] { return metric("apr_http_connections_open") == 0; }));
 }
 
+BOOST_FIXTURE_TEST_CASE(client_gone_while_its_answer_is_written, hostile_server) {
+  // The echo (just under the body limit) is more than the socket buffers hold while the
+  // client does not read, so the server waits to write; then the client resets the connection.
+  // The server's send fails, the connection is cleaned up, and everyone else is still served.
+  auto c = client();
+  c.connect();
+  std::string const body(7 * 1024 * 1024 - 2, 'x');
+  c.send_raw("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body);
+  // Counted just before the answer is written.
+  BOOST_REQUIRE(eventually([&] {
+    return metric("apr_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") == 1;
+  }));
+  c.close();
+  BOOST_TEST(eventually([&] { return metric("apr_http_connections_open") == 0; }));
+  BOOST_TEST(still_serves());
+}
+
 BOOST_FIXTURE_TEST_CASE(connection_dropped_mid_request_is_cleaned_up, hostile_server) {
   {
     auto c = client();

@@ -9,6 +9,8 @@
 // connections on that thread, never accepting or draining.
 #include "https_server.hpp"
 
+#include "tls_stream.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,7 +18,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -46,6 +47,13 @@
 #include <unordered_map>
 #include <vector>
 
+// GCC 12 pairs the operator delete of Asio's coroutine frames with the aligned_alloc inside
+// Asio's recycling allocator and warns; that allocator releases the frame with free(), so the
+// pair is right (a known false positive with Boost 1.81's awaitable frames).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace apr::server {
 
 namespace beast = boost::beast;
@@ -58,16 +66,11 @@ namespace {
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-// Connections are bound to one io_context for life, so their I/O objects name its executor type
-// instead of any_io_executor: every completion then dispatches without type-erased executor
-// copies, which showed up per operation in profiles.
-using connection_executor = net::io_context::executor_type;
-using connection_socket = tcp::socket::rebind_executor<connection_executor>::other;
+// Connections are bound to one io_context for life (see tls_stream.hpp for the socket and
+// coroutine types); their timer names its executor type too.
 using connection_timer =
     net::basic_waitable_timer<std::chrono::steady_clock,
                               net::wait_traits<std::chrono::steady_clock>, connection_executor>;
-template <class T>
-using connection_task = net::awaitable<T, connection_executor>;
 constexpr auto on_connection = net::as_tuple(net::use_awaitable_t<connection_executor>{});
 
 // string_body's reader resizes the string (zero-filling it) before every copy into it; this one
@@ -317,17 +320,11 @@ struct https_server::impl {
         : server(server),
           home(home),
           context(std::move(ctx)),
-          stream(std::move(socket), *context),
-          watchdog(home.ioc.get_executor()) {
-      // Asio turns on SSL_MODE_RELEASE_BUFFERS, which frees OpenSSL's record buffers after every
-      // read and write; with ~20 KB admission bodies that is a malloc/free (and, at the top of
-      // the heap, a brk trim plus page faults) per record, the largest cost per request in
-      // profiles. Keeping them costs about 34 KB per connection.
-      SSL_clear_mode(stream.native_handle(), SSL_MODE_RELEASE_BUFFERS);
-    }
+          tls(std::move(socket), *context),
+          watchdog(home.ioc.get_executor()) {}
     ~session() { server.deregister(this); }
 
-    connection_socket& socket() { return stream.next_layer(); }
+    connection_socket& socket() { return tls.socket(); }
 
     // ---- deadline ----
     // One timer per connection instead of one per I/O operation: the session only stores when
@@ -376,7 +373,7 @@ struct https_server::impl {
     worker& home;
     // Declared before the stream: the SSL object refers to this context for its whole life.
     std::shared_ptr<ssl::context> context;
-    ssl::stream<connection_socket> stream;
+    tls_stream tls;
     connection_timer watchdog;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool timed_out = false;
@@ -723,9 +720,10 @@ struct https_server::impl {
       s->socket().close(ignored);
       co_return;
     }
-    auto [hec, used] =
-        co_await s->stream.async_handshake(ssl::stream_base::server, s->buffer.data(), on_connection);
-    s->buffer.consume(used);
+    auto const detected = s->buffer.data();
+    auto const hec = co_await s->tls.handshake(
+        std::string_view(static_cast<char const*>(detected.data()), detected.size()));
+    s->buffer.clear();
     if (hec) {
       handshake_failures.inc();
       log(log_level::debug, "tls handshake failed peer=" + s->peer + ": " + hec.message());
@@ -739,9 +737,19 @@ struct https_server::impl {
         if (draining) {
           break;
         }
+        if (!s->tls.has_buffered_input()) {
+          // The client sends its next request only once it has read this answer; the other
+          // connections ready on this thread go first, so that by the time this one reads, the
+          // request is usually there and the read does not end in EAGAIN and an epoll round.
+          co_await net::post(s->home.ioc.get_executor(), net::use_awaitable_t<connection_executor>{});
+          if (draining) {
+            break;
+          }
+        }
         s->set_deadline(options.idle_timeout);
         s->idle = true;
-        auto [ec, n] = co_await s->stream.async_read_some(s->buffer.prepare(16 * 1024), on_connection);
+        auto const space = s->buffer.prepare(16 * 1024);
+        auto [ec, n] = co_await s->tls.read_some(space.data(), space.size());
         s->idle = false;
         if (ec) {
           // eof: the client's close_notify (answer it); our drain: say goodbye; timeout (the
@@ -764,7 +772,8 @@ struct https_server::impl {
       parser.header_limit(static_cast<std::uint32_t>(
           std::min<std::size_t>(options.header_limit, std::numeric_limits<std::uint32_t>::max())));
       parser.body_limit(options.body_limit);
-      auto [rec, nread] = co_await http::async_read(s->stream, s->buffer, parser, on_connection);
+      parser.eager(true);
+      auto const rec = co_await read_request(*s, parser);
       if (rec) {
         auto rejection = s->timed_out ? std::nullopt : reject(rec, parser);
         if (!rejection) {
@@ -776,7 +785,7 @@ struct https_server::impl {
         // The rest of the request is unread, so the connection cannot carry another one.
         render_response(s->response, *rejection, 11, false);
         s->set_deadline(options.write_timeout);
-        co_await net::async_write(s->stream, net::buffer(s->response), on_connection);
+        co_await s->tls.write(s->response.data(), s->response.size());
         break;
       }
 
@@ -792,8 +801,7 @@ struct https_server::impl {
       in_flight.dec();
       record(s->home.metrics, route_label, parts.outcome, parts.status, started);
       s->set_deadline(options.write_timeout);
-      auto [wec, nwritten] =
-          co_await net::async_write(s->stream, net::buffer(s->response), on_connection);
+      auto const [wec, nwritten] = co_await s->tls.write(s->response.data(), s->response.size());
       if (wec) {
         log(log_level::debug, "write failed peer=" + s->peer + ": " +
                                   (s->timed_out ? std::string("timeout") : wec.message()));
@@ -809,10 +817,49 @@ struct https_server::impl {
       // Bounded: a peer that never answers our close_notify must not hold the connection.
       s->set_deadline(std::min<std::chrono::steady_clock::duration>(options.write_timeout,
                                                                     std::chrono::seconds(5)));
-      co_await s->stream.async_shutdown(on_connection);
+      co_await s->tls.shutdown();
     }
     boost::system::error_code ignored;
     s->socket().close(ignored);
+  }
+
+  // One request into `parser`, as http::async_read would read it (Beast's read_op and
+  // read_some_op), from the TLS stream: parse what is buffered, read when the parser needs more.
+  connection_task<boost::system::error_code> read_request(session& s, request_parser& parser) {
+    for (;;) {
+      if (s.buffer.size() > 0) {
+        boost::system::error_code ec;
+        std::size_t const used = parser.put(s.buffer.data(), ec);
+        s.buffer.consume(used);
+        if (ec && ec != http::error::need_more) {
+          co_return ec;
+        }
+        if (parser.is_done()) {
+          co_return boost::system::error_code{};
+        }
+        if (!ec && used > 0) {
+          continue;  // more of the message may already be buffered
+        }
+      }
+      std::size_t const size = beast::read_size(s.buffer, 65536);
+      if (size == 0) {
+        co_return http::error::buffer_overflow;
+      }
+      auto const space = s.buffer.prepare(size);
+      auto const [ec, n] = co_await s.tls.read_some(space.data(), space.size());
+      if (ec == net::error::eof) {
+        if (!parser.got_some()) {
+          co_return http::error::end_of_stream;
+        }
+        boost::system::error_code eof_ec;
+        parser.put_eof(eof_ec);  // partial_message unless the message ends at EOF
+        co_return eof_ec;
+      }
+      if (ec) {
+        co_return ec;
+      }
+      s.buffer.commit(n);
+    }
   }
 
   // Counts an answered request. The children are looked up once per thread and then found in
@@ -994,7 +1041,7 @@ struct https_server::impl {
       net::post(s->home.ioc, [s] {
         // Bytes already received are a request the client has sent: let it be read and served.
         boost::system::error_code ec;
-        if (s->idle && s->socket().available(ec) == 0) {
+        if (s->idle && s->socket().available(ec) == 0 && !s->tls.has_buffered_input()) {
           s->socket().cancel(ec);
         }
       });

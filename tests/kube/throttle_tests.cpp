@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "kube/client.hpp"
+#include "kube/config.hpp"
 
 #include "../server/test_support.hpp"
 
@@ -17,8 +18,6 @@
 
 #include <chrono>
 #include <deque>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -69,7 +68,7 @@ public:
         apr::kube::cluster_config c;
         c.host = "127.0.0.1";
         c.port = std::to_string(acceptor_.local_endpoint().port());
-        c.ca_pem = read(ca_.ca_file());
+        c.ca_pem = apr::kube::read_file(ca_.ca_file().string());
         c.token = "test-token";
         c.source = "scripted";
         return c;
@@ -80,11 +79,6 @@ public:
     }
 
 private:
-    static std::string read(const std::filesystem::path& p) {
-        std::ifstream in(p);
-        return {std::istreambuf_iterator<char>(in), {}};
-    }
-
     void serve(std::stop_token stop) {
         while (!stop.stop_requested()) {
             boost::system::error_code ec;

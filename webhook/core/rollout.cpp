@@ -1,5 +1,7 @@
 #include "core/rollout.hpp"
 
+#include "core/field_errors.hpp"
+
 #include <array>
 #include <ostream>
 #include <utility>
@@ -72,6 +74,11 @@ long long rollout_status::clusters_total() const {
 bool references_application_set(const source_ref& ref) {
     bool group_ok = ref.api_group.empty() || ref.api_group == "argoproj.io" || ref.api_group.starts_with("argoproj.io/");
     return group_ok && ref.kind == "ApplicationSet";
+}
+
+std::string application_set_not_found(const std::string& namespace_, const std::string& name) {
+    return "ApplicationSet " + quote(name) + " not found in namespace " + quote(namespace_) +
+           "; the rollout waits until it exists";
 }
 
 }  // namespace apr::core

@@ -142,4 +142,7 @@ struct rollout {
 // True when sourceRef points at an ApplicationSet (any accepted apiGroup spelling).
 bool references_application_set(const source_ref& ref);
 
+// What status and the validating webhook both say about an ApplicationSet that does not exist.
+std::string application_set_not_found(const std::string& namespace_, const std::string& name);
+
 }  // namespace apr::core

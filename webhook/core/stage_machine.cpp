@@ -152,8 +152,7 @@ private:
     rollout_status& status() { return result_.status; }
 
     std::string source_not_found_message() const {
-        return "ApplicationSet " + quote(rollout_.spec.source.name) + " not found in namespace " + quote(rollout_.namespace_) +
-               "; the rollout waits until it exists";
+        return application_set_not_found(rollout_.namespace_, rollout_.spec.source.name);
     }
 
     bool reported_source_missing() const {

@@ -69,11 +69,10 @@ void check_source_ref(const source_ref& ref, const validation_context& context, 
 // A warning, not an error: creating the rollout before its ApplicationSet is legitimate (one
 // `kubectl apply -k` of both, in any order); the controller reports it in status meanwhile.
 void add_source_warning(const source_ref& ref, const validation_context& context, std::vector<std::string>& warnings) {
-    if (!context.application_sets || ref.kind != "ApplicationSet" || !is_object_name(ref.name)) return;
+    if (!context.application_sets || !references_application_set(ref) || !is_object_name(ref.name)) return;
     const auto& known = *context.application_sets;
     if (std::find(known.begin(), known.end(), ref.name) != known.end()) return;
-    warnings.push_back("spec.sourceRef.name: ApplicationSet " + quote(ref.name) + " not found in namespace " +
-                       quote(context.namespace_) + "; the rollout waits until it exists");
+    warnings.push_back("spec.sourceRef.name: " + application_set_not_found(context.namespace_, ref.name));
 }
 
 void check_stage(const stage_spec& stage, const std::string& path, field_errors& errors) {

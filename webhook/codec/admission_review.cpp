@@ -104,12 +104,6 @@ bool is_json_content_type(std::string_view ct) {
     return media == "application/json";
 }
 
-// SAX filter between RapidJSON's reader and a Document: passes every event through, except that
-// the values the admission decision never reads (request.object/oldObject .status and
-// .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
-// The reader cannot be told to skip, so the filter moves its stream past the value after leaving
-// behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
-
 // RapidJSON's reader works on a private copy of its own stream types while it parses a string
 // (copyOptimization) and writes it back afterwards, which would undo a move made from Key(). A
 // type of our own is not copied, so the filter sees and moves the live position.
@@ -117,6 +111,11 @@ struct movable_insitu_stream : rapidjson::InsituStringStream {
     using rapidjson::InsituStringStream::InsituStringStream;
 };
 
+// SAX filter between RapidJSON's reader and a Document: passes every event through, except that
+// the values the admission decision never reads (request.object/oldObject .status and
+// .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
+// The reader cannot be told to skip, so the filter moves its stream past the value after leaving
+// behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
 template <class Output>
 class pruning_filter {
 public:

@@ -7,7 +7,7 @@ packages=(
   build-essential g++ cmake make pkg-config
   libboost1.81-dev libboost-test1.81-dev libboost-system1.81-dev
   libboost-program-options1.81-dev
-  libssl-dev openssl rapidjson-dev libyaml-cpp-dev
+  libssl-dev openssl rapidjson-dev libyaml-cpp-dev zlib1g-dev
   ca-certificates curl jq wrk lua5.4 nginx-light
 )
 

@@ -112,14 +112,14 @@ int main(int argc, char** argv) {
     facts.username = ids.application_set_controller;
     facts.namespace_ = "argocd";
     facts.name = "guestbook-eu-west-1a-1";
-    facts.application_set = "guestbook";
-    facts.destination_server = "https://eu-west-1a-1.example.com";
+    facts.application_sets = {"guestbook"};
+    facts.destination_server = facts.old_destination_server = "https://eu-west-1a-1.example.com";
     facts.old_desired = {R"({"repoURL":"https://git.example.com/x","targetRevision":"v1"})", std::nullopt, std::nullopt,
                          R"({"automated":{}})"};
     facts.new_desired = {R"({"repoURL":"https://git.example.com/x","targetRevision":"v2"})", std::nullopt, std::nullopt,
                          R"({"automated":{}})"};
-    facts.new_desired_canonical = R"({"source":{"repoURL":"https://git.example.com/x","targetRevision":"v2"},"syncPolicy":{"automated":{}}})";
-    facts.new_desired_hash = "0123456789abcdef";
+    facts.new_pending = {R"({"source":{"repoURL":"https://git.example.com/x","targetRevision":"v2"},"syncPolicy":{"automated":{}}})",
+                         "0123456789abcdef"};
     facts.new_has_annotations = true;
     if (wanted("decide")) report("decide_hold_10000_apps_100_rollouts", measure(2000, [&] { (void)core::decide(facts, state.admission, ids); }, 100));
     auto unchanged = facts;

@@ -5,6 +5,7 @@
 #include "codec/canonical_json.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/pending_record.hpp"
 #include "patch_oracle.hpp"
 #include "review_fixtures.hpp"
 
@@ -46,6 +47,28 @@ answer ask(const std::string& body, std::string_view content_type = "application
     BOOST_REQUIRE(!a.doc.HasParseError());
     BOOST_REQUIRE(a.doc.HasMember("response"));
     return a;
+}
+
+answer ask_with(const std::string& body, const core::fleet_state& state) {
+    answer a;
+    a.raw = codec::review_application("application/json", body, state, ids);
+    a.doc.Parse(a.raw.body.c_str());
+    BOOST_REQUIRE(!a.doc.HasParseError());
+    return a;
+}
+
+// The fixture's fleet, with `cluster` Updating for the change `hash` in the current stage.
+core::fleet_state admitting(const std::string& cluster, const std::string& hash) {
+    core::rollout r;
+    r.namespace_ = "argocd";
+    r.name = "guestbook-rollout";
+    r.spec.source = {"argoproj.io/v1alpha1", "ApplicationSet", "guestbook"};
+    r.status.phase = core::rollout_phase::progressing;
+    r.status.current_stage = "eu-west-1";
+    core::stage_status west{"eu-west-1", core::stage_phase::progressing};
+    west.clusters.push_back({cluster, core::cluster_phase::updating, hash});
+    r.status.stages = {west};
+    return core::build_fleet_state({r}, {{cluster, "https://" + cluster + ".example.com", {}}});
 }
 
 rapidjson::Document parse(const std::string& json) {
@@ -140,6 +163,25 @@ BOOST_AUTO_TEST_CASE(a_new_application_is_created_with_auto_sync_held) {
     BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
     const auto pending = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
     BOOST_TEST(pending.find("\"automated\":{\"prune\":true,\"selfHeal\":true}") != std::string::npos);
+    const auto hash = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-hash"});
+    BOOST_TEST(codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/created-held"}) == hash);
+    // The controller's admission restores auto-sync and removes every record of the hold.
+    const auto record = codec::decode_application(patched);
+    const auto admitted = parse(apply_json_patch(apply_json_patch(r.object, a.patch()), *codec::admit_patch(record, hash)));
+    BOOST_TEST(codec::find_path(admitted, {"spec", "syncPolicy", "automated"}));
+    BOOST_TEST(!codec::find_path(admitted, {"metadata", "annotations", "deployment.skyscanner.net/created-held"}));
+}
+
+BOOST_AUTO_TEST_CASE(only_the_application_set_controller_creates_managed_applications) {
+    review_spec r;
+    r.operation = "CREATE";
+    r.username = "alice";
+    app_spec created;
+    created.revision = "v9";
+    r.object = application_json(created);
+    auto a = ask(review_json(r));
+    BOOST_TEST(!a.allowed());
+    BOOST_TEST(a.message().find("created only by the ApplicationSet controller") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(the_same_decision_for_a_large_application) {
@@ -247,7 +289,7 @@ BOOST_AUTO_TEST_CASE(dry_run_gets_the_same_decision) {
     BOOST_TEST(held.raw.outcome == "held");
 }
 
-BOOST_AUTO_TEST_CASE(the_rollout_controller_may_apply_only_the_held_change) {
+BOOST_AUTO_TEST_CASE(the_rollout_controller_may_apply_only_the_held_change_once_status_admitted_it) {
     const std::string self = "system:serviceaccount:argocd:argocd-progressive-rollout";
     app_spec target;
     target.revision = "v2";
@@ -255,11 +297,17 @@ BOOST_AUTO_TEST_CASE(the_rollout_controller_may_apply_only_the_held_change) {
     const auto hash = codec::content_hash(codec::desired_state_canonical(target_doc["spec"]));
     app_spec held;
     held.extra_annotations = R"("deployment.skyscanner.net/pending-hash":")" + hash + "\"";
-    auto applying = ask(update_by(self, held, target));
+    // eu-west-1a-1 is still Pending in the fixture: status has not admitted it.
+    auto early = ask(update_by(self, held, target));
+    BOOST_TEST(!early.allowed());
+    BOOST_TEST(early.message().find("rollout controller may only apply a held change") != std::string::npos);
+
+    const auto admitted = admitting("eu-west-1a-1", hash);
+    auto applying = ask_with(update_by(self, held, target), admitted);
     BOOST_TEST(applying.allowed());
     app_spec other = target;
     other.revision = "v3";
-    auto sneaky = ask(update_by(self, held, other));
+    auto sneaky = ask_with(update_by(self, held, other), admitted);
     BOOST_TEST(!sneaky.allowed());
 }
 
@@ -273,11 +321,61 @@ BOOST_AUTO_TEST_CASE(manual_sync_to_another_revision_before_the_clusters_turn_is
     app_spec same = before;
     same.operation = R"({"sync":{"revision":"v1"}})";
     BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", before, same)).allowed());
-    // An admitted cluster may be synced by hand.
-    app_spec central_before, central_after;
-    central_before.server = central_after.server = "https://eu-central-1a-1.example.com";
-    central_after.operation = after.operation;
-    BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", central_before, central_after)).allowed());
+    // The UI's Sync button writes the commit Argo CD resolved the spec to (status.sync.revision).
+    app_spec ui = before;
+    ui.operation = R"({"sync":{"revision":"53e28ff20cc530b9ada2173fbbd64d48338583ba"}})";
+    BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", before, ui)).allowed());
+    // A cluster admitted for the change this Application holds may be synced to it by hand.
+    const std::string hash = "0123456789abcdef";
+    app_spec holding_before, holding_after;
+    holding_before.extra_annotations = holding_after.extra_annotations =
+        R"("deployment.skyscanner.net/pending-hash":")" + hash + "\"";
+    holding_after.operation = after.operation;
+    BOOST_TEST(ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
+                        admitting("eu-west-1a-1", hash))
+                   .allowed());
+    BOOST_TEST(!ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
+                         admitting("eu-west-1a-1", "another-change"))
+                    .allowed());
+}
+
+BOOST_AUTO_TEST_CASE(dropping_the_owner_reference_while_changing_the_source_is_denied) {
+    app_spec before, after;
+    after.owned = false;
+    after.revision = "v2";
+    auto a = ask(update_by("alice", before, after));
+    BOOST_TEST(!a.allowed());
+    BOOST_TEST(a.message().find("guestbook-rollout") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_decoy_owner_reference_in_front_is_seen_through) {
+    app_spec before, after;
+    const std::string decoy = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"decoy","uid":"d"},)";
+    std::string old_json = application_json(before);
+    after.revision = "v2";
+    std::string new_json = application_json(after);
+    for (auto* json : {&old_json, &new_json}) json->insert(json->find("\"ownerReferences\":[") + 19, decoy);
+    review_spec r;
+    r.username = "alice";
+    r.object = new_json;
+    r.old_object = old_json;
+    BOOST_TEST(!ask(review_json(r)).allowed());
+}
+
+BOOST_AUTO_TEST_CASE(a_human_edit_of_the_pending_spec_is_denied) {
+    app_spec before, after;
+    after.extra_annotations = R"("deployment.skyscanner.net/pending-spec":"{}","deployment.skyscanner.net/pending-hash":"x")";
+    auto a = ask(update_by("alice", before, after));
+    BOOST_TEST(!a.allowed());
+    BOOST_TEST(a.code() == 403);
+}
+
+BOOST_AUTO_TEST_CASE(an_operation_sync_source_override_is_denied) {
+    app_spec before, after;
+    after.operation = R"({"sync":{"source":{"repoURL":"https://evil.example.com/x.git","path":"x","targetRevision":"v1"}}})";
+    BOOST_TEST(!ask(update_by("system:serviceaccount:argocd:argocd-server", before, after)).allowed());
+    after.operation = R"({"sync":{"manifests":["apiVersion: v1\nkind: ConfigMap"]}})";
+    BOOST_TEST(!ask(update_by("system:serviceaccount:argocd:argocd-server", before, after)).allowed());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -327,6 +425,16 @@ BOOST_AUTO_TEST_CASE(wrong_types_in_fields_we_read_are_answered_in_the_review) {
         {R"("object":{"spec":{"destination":"x"}}})", "request.object.spec.destination"},
         {R"("object":{"spec":{"syncPolicy":[]}}})", "request.object.spec.syncPolicy"},
         {R"("oldObject":{"spec":7}})", "request.oldObject.spec"},
+        {R"("object":{"spec":{"destination":{"server":["https://a"]}}}})", "request.object.spec.destination.server"},
+        {R"("oldObject":{"spec":{"destination":{"name":7}}}})", "request.oldObject.spec.destination.name"},
+        {R"("object":{"metadata":{"ownerReferences":[{"kind":"ApplicationSet","name":{}}]}}})",
+         "request.object.metadata.ownerReferences[0].name"},
+        {R"("object":{"metadata":{"annotations":{"a":1}}}})", "request.object.metadata.annotations[\"a\"]"},
+        {R"("object":{"operation":{"sync":{"revision":1}}}})", "request.object.operation.sync.revision"},
+        {R"("object":{"operation":{"sync":{"revisions":[1]}}}})", "request.object.operation.sync.revisions[0]"},
+        {R"("object":{"spec":{"sources":[{"targetRevision":2}]}}})", "request.object.spec.sources[0].targetRevision"},
+        {R"("oldObject":{"status":{"sync":{"revision":false}}}})", "request.oldObject.status.sync.revision"},
+        {R"("operation":"UPDATE","object":{"spec":{}}})", "request.oldObject: Required value"},
     };
     for (const auto& [tail, field] : cases) {
         auto a = ask(prefix + tail + "}");
@@ -411,6 +519,68 @@ BOOST_AUTO_TEST_CASE(application_set_presence_is_unknown_until_known) {
     BOOST_TEST((known.application_set_presence("argocd", "guestbook") == core::source_presence::exists));
     BOOST_TEST((known.application_set_presence("argocd", "other") == core::source_presence::missing));
     BOOST_TEST((known.application_set_presence("elsewhere", "guestbook") == core::source_presence::missing));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(large_desired_states)
+
+BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_compressed_and_admitted_intact) {
+    // Values as large as real charts carry: 400 KiB of varied, repetitive YAML-like text.
+    std::string values;
+    for (int i = 0; values.size() < 400 * 1024; ++i)
+        values += "replica-" + std::to_string(i) + ": {image: registry.example.com/team/service-" + std::to_string(i % 97) +
+                  ":v2, cpu: " + std::to_string(i % 13) + "00m}\\n";
+    app_spec before, after;
+    after.revision = "v2";
+    std::string new_json = application_json(after);
+    const std::string helm = R"(,"helm":{"values":")" + values + "\"}";
+    new_json.insert(new_json.find(R"("targetRevision":"v2")") + 21, helm);
+    review_spec r;
+    r.username = appset_user;
+    r.object = new_json;
+    r.old_object = application_json(before);
+    auto a = ask(review_json(r));
+    BOOST_TEST(a.raw.outcome == "held");
+    const auto patched = parse(apply_json_patch(new_json, a.patch()));
+    const auto stored = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
+    BOOST_TEST(stored.starts_with(codec::compressed_marker));
+    std::size_t annotation_bytes = 0;
+    for (const auto& m : patched["metadata"]["annotations"].GetObject())
+        annotation_bytes += m.name.GetStringLength() + m.value.GetStringLength();
+    BOOST_TEST(annotation_bytes < core::annotations_size_limit);
+
+    // The controller's patch decodes the record, checks it against the hash and sets every value.
+    const auto hash = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-hash"});
+    const auto record = codec::decode_application(patched);
+    const auto admit = codec::admit_patch(record, hash);
+    BOOST_REQUIRE(admit.has_value());
+    const auto admitted = parse(apply_json_patch(apply_json_patch(new_json, a.patch()), *admit));
+    BOOST_TEST(codec::string_at(admitted, {"spec", "source", "helm", "values"}) == parse(new_json)["spec"]["source"]["helm"]["values"].GetString());
+    BOOST_TEST(codec::string_at(admitted, {"spec", "source", "targetRevision"}) == "v2");
+    BOOST_TEST(!admitted["metadata"]["annotations"].HasMember("deployment.skyscanner.net/pending-spec"));
+}
+
+BOOST_AUTO_TEST_CASE(a_record_that_does_not_match_its_hash_is_never_applied) {
+    app_spec held;
+    const auto doc = parse(application_json(held));
+    auto record = codec::decode_application(doc);
+    record.pending_spec = R"({"source":{"repoURL":"https://evil.example.com/x.git"}})";
+    BOOST_TEST(!codec::admit_patch(record, "0000000000000000").has_value());
+    BOOST_TEST(codec::admit_patch(record, codec::content_hash(record.pending_spec)).has_value());
+    record.pending_spec = std::string(codec::compressed_marker) + "bm90IGd6aXA=";  // "not gzip"
+    BOOST_TEST(!codec::admit_patch(record, codec::content_hash("not gzip")).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(records_round_trip_and_small_ones_stay_readable) {
+    const std::string small = R"({"source":{"targetRevision":"v2"}})";
+    BOOST_TEST(codec::encode_pending_record(small) == small);
+    const std::string large(100 * 1024, 'a');
+    const auto encoded = codec::encode_pending_record(large);
+    BOOST_TEST(encoded.size() < 2048u);
+    BOOST_TEST(codec::decode_pending_record(encoded).value_or("") == large);
+    // A truncated record is corrupt, not a shorter spec.
+    BOOST_TEST(!codec::decode_pending_record(encoded.substr(0, encoded.size() - 8)).has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -204,7 +204,9 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     auto apps = client.list("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications", 500,
                             [&](const rapidjson::Value& object) {
                                 auto app = codec::decode_application(object);
-                                if (app.application_set == rollout.decoded.rollout.spec.source.name)
+                                const auto& source = rollout.decoded.rollout.spec.source.name;
+                                if (std::find(app.application_sets.begin(), app.application_sets.end(), source) !=
+                                    app.application_sets.end())
                                     hosting.insert(state.admission.resolve_cluster(app.destination_server, app.destination_name));
                             });
     if (!apps) {

@@ -4,6 +4,7 @@
 #include "codec/json_reader.hpp"
 #include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/pending_record.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/validation.hpp"
 
@@ -12,6 +13,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <memory>
@@ -112,8 +114,8 @@ struct movable_insitu_stream : rapidjson::InsituStringStream {
 };
 
 // SAX filter between RapidJSON's reader and a Document: passes every event through, except that
-// the values the admission decision never reads (request.object/oldObject .status and
-// .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
+// the values the admission decision never reads (request.object/oldObject .status but its `sync`,
+// and .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
 // The reader cannot be told to skip, so the filter moves its stream past the value after leaving
 // behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
 template <class Output>
@@ -145,8 +147,10 @@ public:
         next_ = here == scope::root && key == "request"                                 ? scope::request
                 : here == scope::request && (key == "object" || key == "oldObject")   ? scope::object
                 : here == scope::object && key == "metadata"                          ? scope::metadata
+                : here == scope::object && key == "status"                            ? scope::status
                                                                                       : scope::other;
-        if ((here == scope::object && key == "status") || (here == scope::metadata && key == "managedFields"))
+        // Of the status only `sync` is read (the resolved revision a sync is checked against).
+        if ((here == scope::status && key != "sync") || (here == scope::metadata && key == "managedFields"))
             skip_value();
         return out_.Key(s, n, copy);
     }
@@ -165,7 +169,7 @@ public:
     }
 
 private:
-    enum class scope : unsigned char { root, request, object, metadata, other };
+    enum class scope : unsigned char { root, request, object, metadata, status, other };
 
     void scalar() { next_ = scope::other; }
     void push(scope s) {
@@ -284,38 +288,112 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     return r;
 }
 
-// Type-checks the fields the decision reads; the first problem found is reported.
+// Type-checks every field the decision reads, in the new and the old object; the first problem
+// found is reported. A decision computed from a field of the wrong type would be a decision about
+// absent data (a hold for cluster "", say), so the review is refused instead.
 std::string check_types(const rapidjson::Value& request) {
-    auto expect = [&](std::initializer_list<std::string_view> path, bool (rapidjson::Value::*is)() const,
-                      std::string_view type) -> std::string {
-        const auto* v = find_path(request, path);
-        if (!v || v->IsNull() || (v->*is)()) return {};
+    using is_fn = bool (rapidjson::Value::*)() const;
+    auto name_of = [](std::string_view root, std::initializer_list<std::string_view> path) {
         std::string name = "request";
+        if (!root.empty()) name += "." + std::string(root);
         for (auto p : path) name += "." + std::string(p);
-        return name + ": Invalid value: " + core::quote(json_type_name(*v)) + ": must be of type " + std::string(type);
+        return name;
     };
+    auto wrong = [](const std::string& name, const rapidjson::Value& v, std::string_view type) {
+        return name + ": Invalid value: " + core::quote(json_type_name(v)) + ": must be of type " + std::string(type);
+    };
+    auto check = [&](const rapidjson::Value& base, std::string_view root, std::initializer_list<std::string_view> path,
+                     is_fn is, std::string_view type) -> std::string {
+        const auto* v = find_path(base, path);
+        if (!v || v->IsNull() || (v->*is)()) return {};
+        return wrong(name_of(root, path), *v, type);
+    };
+    // Each element of an array at `path` must be of one type.
+    auto check_items = [&](const rapidjson::Value& base, std::string_view root,
+                           std::initializer_list<std::string_view> path, is_fn is, std::string_view type) -> std::string {
+        const auto* v = find_path(base, path);
+        if (!v || !v->IsArray()) return {};
+        for (rapidjson::SizeType i = 0; i < v->Size(); ++i)
+            if (!((*v)[i].*is)()) return wrong(name_of(root, path) + "[" + std::to_string(i) + "]", (*v)[i], type);
+        return {};
+    };
+    constexpr is_fn is_string = &rapidjson::Value::IsString;
+    constexpr is_fn is_object = &rapidjson::Value::IsObject;
+    constexpr is_fn is_array = &rapidjson::Value::IsArray;
     for (auto problem : {
-             expect({"operation"}, &rapidjson::Value::IsString, "string"),
-             expect({"userInfo"}, &rapidjson::Value::IsObject, "object"),
-             expect({"userInfo", "username"}, &rapidjson::Value::IsString, "string"),
-             expect({"userInfo", "groups"}, &rapidjson::Value::IsArray, "array"),
-             expect({"dryRun"}, &rapidjson::Value::IsBool, "boolean"),
-             expect({"namespace"}, &rapidjson::Value::IsString, "string"),
-             expect({"object"}, &rapidjson::Value::IsObject, "object"),
-             expect({"oldObject"}, &rapidjson::Value::IsObject, "object"),
-             expect({"object", "metadata"}, &rapidjson::Value::IsObject, "object"),
-             expect({"object", "metadata", "annotations"}, &rapidjson::Value::IsObject, "object"),
-             expect({"object", "metadata", "ownerReferences"}, &rapidjson::Value::IsArray, "array"),
-             expect({"object", "spec"}, &rapidjson::Value::IsObject, "object"),
-             expect({"object", "spec", "destination"}, &rapidjson::Value::IsObject, "object"),
-             expect({"object", "spec", "syncPolicy"}, &rapidjson::Value::IsObject, "object"),
-             expect({"oldObject", "spec"}, &rapidjson::Value::IsObject, "object"),
-             expect({"oldObject", "metadata", "annotations"}, &rapidjson::Value::IsObject, "object"),
+             check(request, "", {"operation"}, is_string, "string"),
+             check(request, "", {"userInfo"}, is_object, "object"),
+             check(request, "", {"userInfo", "username"}, is_string, "string"),
+             check(request, "", {"userInfo", "groups"}, is_array, "array"),
+             check_items(request, "", {"userInfo", "groups"}, is_string, "string"),
+             check(request, "", {"dryRun"}, &rapidjson::Value::IsBool, "boolean"),
+             check(request, "", {"name"}, is_string, "string"),
+             check(request, "", {"namespace"}, is_string, "string"),
+             check(request, "", {"object"}, is_object, "object"),
+             check(request, "", {"oldObject"}, is_object, "object"),
          })
         if (!problem.empty()) return problem;
-    if (const auto* groups = find_path(request, {"userInfo", "groups"}); groups && groups->IsArray())
-        for (const auto& g : groups->GetArray())
-            if (!g.IsString()) return "request.userInfo.groups: Invalid value: must be an array of strings";
+    for (std::string_view root : {"object", "oldObject"}) {
+        const auto* object = find_path(request, {root});
+        if (!object || !object->IsObject()) continue;
+        const auto& o = *object;
+        for (auto problem : {
+                 check(o, root, {"metadata"}, is_object, "object"),
+                 check(o, root, {"metadata", "name"}, is_string, "string"),
+                 check(o, root, {"metadata", "namespace"}, is_string, "string"),
+                 check(o, root, {"metadata", "annotations"}, is_object, "object"),
+                 check(o, root, {"metadata", "ownerReferences"}, is_array, "array"),
+                 check_items(o, root, {"metadata", "ownerReferences"}, is_object, "object"),
+                 check(o, root, {"spec"}, is_object, "object"),
+                 check(o, root, {"spec", "destination"}, is_object, "object"),
+                 check(o, root, {"spec", "destination", "server"}, is_string, "string"),
+                 check(o, root, {"spec", "destination", "name"}, is_string, "string"),
+                 check(o, root, {"spec", "source"}, is_object, "object"),
+                 check(o, root, {"spec", "source", "targetRevision"}, is_string, "string"),
+                 check(o, root, {"spec", "sources"}, is_array, "array"),
+                 check_items(o, root, {"spec", "sources"}, is_object, "object"),
+                 check(o, root, {"spec", "syncPolicy"}, is_object, "object"),
+                 check(o, root, {"operation"}, is_object, "object"),
+                 check(o, root, {"operation", "sync"}, is_object, "object"),
+                 check(o, root, {"operation", "sync", "revision"}, is_string, "string"),
+                 check(o, root, {"operation", "sync", "revisions"}, is_array, "array"),
+                 check_items(o, root, {"operation", "sync", "revisions"}, is_string, "string"),
+                 check(o, root, {"operation", "sync", "manifests"}, is_array, "array"),
+                 check(o, root, {"status"}, is_object, "object"),
+                 check(o, root, {"status", "sync"}, is_object, "object"),
+                 check(o, root, {"status", "sync", "revision"}, is_string, "string"),
+                 check(o, root, {"status", "sync", "revisions"}, is_array, "array"),
+                 check_items(o, root, {"status", "sync", "revisions"}, is_string, "string"),
+             })
+            if (!problem.empty()) return problem;
+        if (const auto* owners = find_path(o, {"metadata", "ownerReferences"}); owners && owners->IsArray())
+            for (rapidjson::SizeType i = 0; i < owners->Size(); ++i)
+                for (std::string_view field : {"kind", "name"})
+                    if (const auto* v = find_path((*owners)[i], {field}); v && !v->IsString())
+                        return name_of(root, {"metadata", "ownerReferences"}) + "[" + std::to_string(i) + "]." +
+                               std::string(field) + ": Invalid value: " + core::quote(json_type_name(*v)) +
+                               ": must be of type string";
+        if (const auto* annotations = find_path(o, {"metadata", "annotations"}); annotations && annotations->IsObject())
+            for (auto it = annotations->MemberBegin(); it != annotations->MemberEnd(); ++it)
+                if (!it->value.IsString())
+                    return name_of(root, {"metadata", "annotations"}) + "[" +
+                           core::quote(std::string_view(it->name.GetString(), it->name.GetStringLength())) +
+                           "]: Invalid value: " + core::quote(json_type_name(it->value)) + ": must be of type string";
+        if (const auto* sources = find_path(o, {"spec", "sources"}); sources && sources->IsArray())
+            for (rapidjson::SizeType i = 0; i < sources->Size(); ++i)
+                if (const auto* v = find_path((*sources)[i], {"targetRevision"}); v && !v->IsNull() && !v->IsString())
+                    return name_of(root, {"spec", "sources"}) + "[" + std::to_string(i) +
+                           "].targetRevision: Invalid value: " + core::quote(json_type_name(*v)) +
+                           ": must be of type string";
+    }
+    // An UPDATE is judged against the stored object: without it there is nothing to hold back to.
+    const auto operation = string_at(request, {"operation"});
+    const auto* old_object = find_path(request, {"oldObject"});
+    if (operation == "UPDATE" && (!old_object || !old_object->IsObject()))
+        return "request.oldObject: Required value: an UPDATE review must carry the stored object";
+    const auto* object = find_path(request, {"object"});
+    if ((operation == "UPDATE" || operation == "CREATE") && (!object || !object->IsObject()))
+        return "request.object: Required value: a " + operation + " review must carry the object";
     return {};
 }
 
@@ -327,7 +405,46 @@ void collect_strings(const rapidjson::Value* v, std::vector<std::string>& out) {
             if (item.IsString()) out.emplace_back(item.GetString(), item.GetStringLength());
 }
 
-core::application_facts extract_facts(const rapidjson::Value& request) {
+std::optional<std::string> canonical_if_present(const rapidjson::Value* v) {
+    if (!v || v->IsNull()) return std::nullopt;
+    return canonical_json(*v);
+}
+
+core::spec_revisions revisions_of(const rapidjson::Value* spec) {
+    core::spec_revisions out;
+    if (!spec) return out;
+    out.source = string_at(*spec, {"source", "targetRevision"});
+    if (const auto* sources = find_path(*spec, {"sources"}); sources && sources->IsArray())
+        for (const auto& s : sources->GetArray()) out.sources.push_back(string_at(s, {"targetRevision"}));
+    return out;
+}
+
+std::map<std::string, std::string> protected_annotations(const rapidjson::Value& object) {
+    std::map<std::string, std::string> out;
+    const auto* annotations = find_path(object, {"metadata", "annotations"});
+    if (!annotations || !annotations->IsObject()) return out;
+    for (auto it = annotations->MemberBegin(); it != annotations->MemberEnd(); ++it) {
+        const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+        if (core::is_protected_annotation(key) && it->value.IsString())
+            out.emplace(key, std::string(it->value.GetString(), it->value.GetStringLength()));
+    }
+    return out;
+}
+
+// Keys plus values of every annotation but the two a hold writes, as Kubernetes counts them.
+std::size_t other_annotations_bytes(const rapidjson::Value& object) {
+    std::size_t total = 0;
+    const auto* annotations = find_path(object, {"metadata", "annotations"});
+    if (!annotations || !annotations->IsObject()) return total;
+    for (auto it = annotations->MemberBegin(); it != annotations->MemberEnd(); ++it) {
+        const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+        if (key == core::pending_spec_annotation || key == core::pending_hash_annotation) continue;
+        total += key.size() + (it->value.IsString() ? it->value.GetStringLength() : 0);
+    }
+    return total;
+}
+
+core::application_facts extract_facts(const rapidjson::Value& request, const core::admission_identities& identities) {
     static const rapidjson::Value empty_object(rapidjson::kObjectType);
     core::application_facts f;
     const auto op = string_at(request, {"operation"});
@@ -346,19 +463,34 @@ core::application_facts extract_facts(const rapidjson::Value& request) {
     if (f.namespace_.empty()) f.namespace_ = string_at(*object, {"metadata", "namespace"});
     f.name = string_at(request, {"name"});
     if (f.name.empty()) f.name = string_at(*object, {"metadata", "name"});
-    const auto record = decode_application(*object);
-    f.application_set = record.application_set;
-    f.destination_server = record.destination_server;
-    f.destination_name = record.destination_name;
-    f.bypass_reason = record.bypass_reason;
+    f.application_sets = application_set_owners(*object);
+    for (auto& set : application_set_owners(*old_object))
+        if (std::find(f.application_sets.begin(), f.application_sets.end(), set) == f.application_sets.end())
+            f.application_sets.push_back(std::move(set));
+    f.destination_server = string_at(*object, {"spec", "destination", "server"});
+    f.destination_name = string_at(*object, {"spec", "destination", "name"});
+    f.old_destination_server = string_at(*old_object, {"spec", "destination", "server"});
+    f.old_destination_name = string_at(*old_object, {"spec", "destination", "name"});
+    if (f.operation == core::operation_kind::create) {
+        f.old_destination_server = f.destination_server;
+        f.old_destination_name = f.destination_name;
+    }
+    f.bypass_reason = string_at(*object, {"metadata", "annotations", core::bypass_annotation});
 
     const auto* spec = find_path(*object, {"spec"});
     const auto* old_spec = find_path(*old_object, {"spec"});
     f.new_desired = desired_state(spec ? *spec : empty_object);
     f.old_desired = desired_state(old_spec ? *old_spec : empty_object);
-    f.new_desired_canonical = desired_state_canonical(spec ? *spec : empty_object);
-    f.new_desired_hash = content_hash(f.new_desired_canonical);
+    f.new_revisions = revisions_of(spec);
+    f.old_revisions = revisions_of(old_spec);
+    const auto canonical = desired_state_canonical(spec ? *spec : empty_object);
+    f.new_pending.hash = content_hash(canonical);
+    // Only the ApplicationSet controller's writes are held: others skip the compression.
+    if (f.username == identities.application_set_controller) f.new_pending.value = encode_pending_record(canonical);
+    f.other_annotations_bytes = other_annotations_bytes(*object);
     f.old_pending_hash = string_at(*old_object, {"metadata", "annotations", core::pending_hash_annotation});
+    f.old_protected = protected_annotations(*old_object);
+    f.new_protected = protected_annotations(*object);
     const auto* annotations = find_path(*object, {"metadata", "annotations"});
     f.new_has_annotations = annotations && annotations->IsObject();
     const auto* automated = find_path(*object, {"spec", "syncPolicy", "automated"});
@@ -369,14 +501,25 @@ core::application_facts extract_facts(const rapidjson::Value& request) {
     if (operation && !operation->IsNull()) {
         f.operation_changed = !old_operation || old_operation->IsNull() ||
                               canonical_json(*operation) != canonical_json(*old_operation);
-        collect_strings(find_path(*operation, {"sync", "revision"}), f.operation_revisions);
-        collect_strings(find_path(*operation, {"sync", "revisions"}), f.operation_revisions);
+        core::sync_operation sync;
+        if (const auto* s = find_path(*operation, {"sync"}); s && s->IsObject()) {
+            sync.revision = string_at(*s, {"revision"});
+            collect_strings(find_path(*s, {"revisions"}), sync.revisions);
+            sync.source = canonical_if_present(find_path(*s, {"source"}));
+            sync.sources = canonical_if_present(find_path(*s, {"sources"}));
+            const auto* manifests = find_path(*s, {"manifests"});
+            sync.manifests = manifests && manifests->IsArray() && !manifests->Empty();
+        }
+        f.operation_sync = std::move(sync);
     }
-    if (spec) {
-        collect_strings(find_path(*spec, {"source", "targetRevision"}), f.target_revisions);
-        if (const auto* sources = find_path(*spec, {"sources"}); sources && sources->IsArray())
-            for (const auto& s : sources->GetArray()) collect_strings(find_path(s, {"targetRevision"}), f.target_revisions);
-    }
+    // The stored status says what Argo CD resolved the spec to; a request may not rewrite it.
+    f.resolved_revision = string_at(*old_object, {"status", "sync", "revision"});
+    collect_strings(find_path(*old_object, {"status", "sync", "revisions"}), f.resolved_revisions);
+    const auto new_resolved = string_at(*object, {"status", "sync", "revision"});
+    std::vector<std::string> new_resolved_revisions;
+    collect_strings(find_path(*object, {"status", "sync", "revisions"}), new_resolved_revisions);
+    f.resolved_revision_changed = (!new_resolved.empty() && new_resolved != f.resolved_revision) ||
+                                  (!new_resolved_revisions.empty() && new_resolved_revisions != f.resolved_revisions);
     return f;
 }
 
@@ -409,7 +552,7 @@ review_answer review_application(std::string_view content_type, std::string body
     if (auto problem = check_types(*review->request); !problem.empty())
         return bad_request(review->uid, problem, true);
 
-    const auto facts = extract_facts(*review->request);
+    const auto facts = extract_facts(*review->request, identities);
     const auto verdict = core::decide(facts, state.admission, identities);
 
     response_fields f;

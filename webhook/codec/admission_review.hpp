@@ -29,7 +29,7 @@ struct review_answer {
 // The body is taken by value because it is parsed in place (strings decoded into it, the parts the
 // decision never reads overwritten): the server moves its request buffer in, tests pass copies.
 
-// POST /mutate/applications. The object's and oldObject's status and metadata.managedFields are
+// POST /mutate/applications. The object's and oldObject's status (but status.sync) and metadata.managedFields are
 // skipped by bracket matching (json_skip.hpp), not parsed: they are most of a review's bytes.
 review_answer review_application(std::string_view content_type, std::string body, const core::fleet_state& state,
                                  const core::admission_identities& identities);

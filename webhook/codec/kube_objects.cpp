@@ -2,6 +2,7 @@
 
 #include "codec/canonical_json.hpp"
 #include "codec/json_reader.hpp"
+#include "codec/pending_record.hpp"
 #include "codec/time_format.hpp"
 #include "core/admission.hpp"
 
@@ -95,16 +96,22 @@ std::string desired_state_canonical(const rapidjson::Value& spec) {
     return out;
 }
 
+std::vector<std::string> application_set_owners(const rapidjson::Value& object) {
+    std::vector<std::string> out;
+    if (const auto* owners = find_path(object, {"metadata", "ownerReferences"}); owners && owners->IsArray())
+        for (const auto& o : owners->GetArray())
+            if (string_at(o, {"kind"}) == "ApplicationSet")
+                if (auto name = string_at(o, {"name"}); std::find(out.begin(), out.end(), name) == out.end())
+                    out.push_back(std::move(name));
+    return out;
+}
+
 application_record decode_application(const rapidjson::Value& app) {
     application_record r;
     r.namespace_ = string_at(app, {"metadata", "namespace"});
     r.name = string_at(app, {"metadata", "name"});
-    if (const auto* owners = find_path(app, {"metadata", "ownerReferences"}); owners && owners->IsArray())
-        for (const auto& o : owners->GetArray())
-            if (string_at(o, {"kind"}) == "ApplicationSet") {
-                r.application_set = string_at(o, {"name"});
-                break;
-            }
+    r.application_sets = application_set_owners(app);
+    if (!r.application_sets.empty()) r.application_set = r.application_sets.front();
     if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
         for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
             const auto& f = core::desired_state_fields[i];
@@ -115,6 +122,7 @@ application_record decode_application(const rapidjson::Value& app) {
     r.destination_name = string_at(app, {"spec", "destination", "name"});
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
+    r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;
 
     auto& o = r.observation;
     o.name = r.name;
@@ -164,23 +172,28 @@ void write_op(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op
     w.EndObject();
 }
 
-void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view hash) {
+void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view hash, bool created_held) {
     const rapidjson::Value expected(rapidjson::StringRef(hash.data(), hash.size()));
     write_op(w, "test", annotation_path(core::pending_hash_annotation), &expected);
     write_op(w, "remove", annotation_path(core::pending_spec_annotation), nullptr);
     write_op(w, "remove", annotation_path(core::pending_hash_annotation), nullptr);
+    if (created_held) write_op(w, "remove", annotation_path(core::created_held_annotation), nullptr);
 }
 
 }  // namespace
 
 std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
+    // Only the hold writes the record (the webhook denies anyone else), and it is applied only
+    // when it is exactly what its hash names.
+    auto canonical = decode_pending_record(app.pending_spec);
+    if (!canonical || content_hash(*canonical) != hash) return std::nullopt;
     rapidjson::Document pending;
-    pending.Parse(app.pending_spec.data(), app.pending_spec.size());
+    pending.Parse(canonical->data(), canonical->size());
     if (pending.HasParseError() || !pending.IsObject()) return std::nullopt;
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartArray();
-    write_hash_test_and_release(w, hash);
+    write_hash_test_and_release(w, hash, app.created_held);
     for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
         const auto& f = core::desired_state_fields[i];
         const std::string path = "/spec/" + std::string(f);
@@ -194,11 +207,11 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
     return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string release_patch(std::string_view hash) {
+std::string release_patch(const application_record& app) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartArray();
-    write_hash_test_and_release(w, hash);
+    write_hash_test_and_release(w, app.observation.pending_hash, app.created_held);
     w.EndArray();
     return {buffer.GetString(), buffer.GetSize()};
 }

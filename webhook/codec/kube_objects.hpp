@@ -32,14 +32,19 @@ std::optional<core::application_set_ref> decode_application_set(const rapidjson:
 struct application_record {
     std::string namespace_;
     std::string name;
-    std::string application_set;  // ownerReference of kind ApplicationSet
+    std::string application_set;  // the first ownerReference of kind ApplicationSet
+    std::vector<std::string> application_sets;  // every one, each once
     std::string destination_server;
     std::string destination_name;
     std::string pending_spec;     // annotation, canonical JSON of the held desired state
     std::array<bool, 4> desired_present{};  // which desired-state fields the live spec has
     core::application_observation observation;  // cluster left empty: resolved by the caller
     std::string bypass_reason;
+    bool created_held = false;    // annotation deployment.skyscanner.net/created-held is present
 };
+
+// The names of every ownerReference of kind ApplicationSet, each once, in order.
+std::vector<std::string> application_set_owners(const rapidjson::Value& object);
 
 // `now` is not needed: operation times are read from the object.
 application_record decode_application(const rapidjson::Value& application);
@@ -51,11 +56,12 @@ std::string desired_state_canonical(const rapidjson::Value& spec);
 // The JSON Patch with which the rollout controller admits a held change: it applies only if the
 // Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the
 // pending spec (removing live fields the pending spec lacks) and drops the pending annotations.
-// nullopt when the pending spec is not a JSON object.
+// nullopt when the pending spec is unreadable or is not what `hash` names.
 std::optional<std::string> admit_patch(const application_record& app, std::string_view hash);
 
-// Removes the pending annotations only (releasing an Application when its rollout is deleted).
-std::string release_patch(std::string_view hash);
+// Removes the pending annotations only (releasing an Application when its rollout is deleted), if
+// the Application still holds its pending hash.
+std::string release_patch(const application_record& app);
 
 // Parses a file's text: JSON (object or List) or YAML (one or many documents). Each returned
 // document is one object; `List`s are flattened. Throws std::runtime_error with a position.

@@ -166,6 +166,13 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
                     cs.name = c.string("name").value_or("");
                     cs.phase = core::parse_cluster_phase(c.string("phase").value_or("")).value_or(core::cluster_phase::pending);
                     cs.hash = c.string("hash").value_or("");
+                    if (const auto* apps = c.member("applications"); apps && apps->IsArray())
+                        for (const auto& av : apps->GetArray()) {
+                            object_reader a(av, "", ignored, false);
+                            auto app = a.string("name");
+                            auto hash = a.string("hash");
+                            if (app && hash) cs.application_hashes.emplace(std::move(*app), std::move(*hash));
+                        }
                     cs.attempts = c.integer("attempts").value_or(0);
                     cs.next_attempt_at = time_member(c, "nextAttemptAt");
                     cs.admitted_at = time_member(c, "admittedAt");
@@ -273,6 +280,17 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
             str(w, "name", c.name);
             str(w, "phase", core::to_string(c.phase));
             opt_str(w, "hash", c.hash);
+            if (!c.application_hashes.empty()) {
+                key(w, "applications");
+                w.StartArray();
+                for (const auto& [app, hash] : c.application_hashes) {
+                    w.StartObject();
+                    str(w, "name", app);
+                    str(w, "hash", hash);
+                    w.EndObject();
+                }
+                w.EndArray();
+            }
             if (c.attempts) {
                 key(w, "attempts");
                 w.Int64(c.attempts);

@@ -3,6 +3,8 @@
 #include "codec/json_reader.hpp"
 #include "codec/rollout_codec.hpp"
 
+#include <algorithm>
+
 namespace apr::controller {
 
 std::optional<cached_rollout> decode_cached_rollout(const rapidjson::Value& object) {
@@ -89,7 +91,9 @@ std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::appli
     const std::string& application_set) const {
     std::vector<std::shared_ptr<const codec::application_record>> out;
     for (const auto& [key, value] : *applications_.snapshot())
-        if (value->application_set == application_set) out.push_back(value);
+        if (std::find(value->application_sets.begin(), value->application_sets.end(), application_set) !=
+            value->application_sets.end())
+            out.push_back(value);
     return out;
 }
 

@@ -11,6 +11,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace apr::controller {
 
@@ -161,7 +162,16 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
             continue;
         }
-        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name, *patch);
+        const auto path = "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name;
+        auto res = client_.json_patch(path, *patch);
+        // The webhook admits this write only for a cluster the status admitted; a replica whose
+        // cache has not seen the status just written denies it (403). That is lag, not failure:
+        // try again shortly, and the step admits again later if the cache is still behind.
+        for (auto wait = std::chrono::milliseconds(100); !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600);
+             wait *= 2) {
+            std::this_thread::sleep_for(wait);
+            res = client_.json_patch(path, *patch);
+        }
         if (res) {
             ++admissions_;
             log_info("controller: " + key_of(r) + ": admitted cluster " + action.cluster + " (Application " + name + ")");
@@ -188,7 +198,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
         auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
-                                      codec::release_patch(app->observation.pending_hash));
+                                      codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
             log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
             return;  // keep the finalizer; try again

@@ -29,15 +29,34 @@ std::string rollout_key(std::string_view namespace_, std::string_view name) {
     return key;
 }
 
-bool rollout_window::admits(const std::string& cluster) const {
+bool is_protected_annotation(std::string_view key) {
+    return key.starts_with(protected_annotation_prefix) && key != bypass_annotation;
+}
+
+bool rollout_window::admits(const std::string& cluster, const std::string& application, const std::string& hash) const {
+    if (hash.empty()) return false;
     auto it = clusters.find(cluster);
-    if (it == clusters.end() || it->second.hash.empty()) return false;
-    return it->second.phase == cluster_phase::updating || it->second.phase == cluster_phase::done;
+    if (it == clusters.end()) return false;
+    const auto& record = it->second;
+    if (record.phase != cluster_phase::updating && record.phase != cluster_phase::done) return false;
+    if (record.application_hashes.empty()) return record.hash == hash;
+    auto app = record.application_hashes.find(application);
+    return app != record.application_hashes.end() && app->second == hash;
 }
 
 const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_, std::string_view application_set) const {
     auto it = rollouts.find(rollout_key(namespace_, application_set));
     return it == rollouts.end() ? nullptr : &it->second;
+}
+
+std::vector<const rollout_window*> admission_snapshot::find_rollouts(std::string_view namespace_,
+                                                                     const std::vector<std::string>& application_sets) const {
+    std::vector<const rollout_window*> out;
+    for (const auto& set : application_sets)
+        if (const auto* window = find_rollout(namespace_, set);
+            window && std::find(out.begin(), out.end(), window) == out.end())
+            out.push_back(window);
+    return out;
 }
 
 std::string admission_snapshot::resolve_cluster(std::string_view server, std::string_view name) const {
@@ -54,19 +73,31 @@ namespace {
 
 struct request_context {
     const application_facts& facts;
-    const rollout_window& window;
+    const admission_identities& ids;
+    // Every rollout whose ApplicationSet owns the Application (old or new object). The first is
+    // the one messages name; a change must be admitted by all of them.
+    std::vector<const rollout_window*> windows;
     std::string cluster;
 
+    const rollout_window& window() const { return *windows.front(); }
+
+    bool admitted_for(const std::string& hash) const {
+        return std::all_of(windows.begin(), windows.end(),
+                           [&](const rollout_window* w) { return w->admits(cluster, facts.name, hash); });
+    }
+
     std::string stage_of_cluster() const {
-        if (auto it = window.clusters.find(cluster); it != window.clusters.end()) return "stage " + quote(it->second.stage);
-        if (window.unstaged.contains(cluster)) return "no stage (unstaged)";
+        const auto& w = window();
+        if (auto it = w.clusters.find(cluster); it != w.clusters.end()) return "stage " + quote(it->second.stage);
+        if (w.unstaged.contains(cluster)) return "no stage (unstaged)";
         return "no stage yet";
     }
 
     std::string where() const {
-        std::string s = "ProgressiveRollout " + window.namespace_ + "/" + window.name + ": cluster " + quote(cluster) +
-                        " is in " + stage_of_cluster();
-        s += window.current_stage.empty() ? ", no stage is in progress" : ", current stage is " + quote(window.current_stage);
+        const auto& w = window();
+        std::string s = "ProgressiveRollout " + w.namespace_ + "/" + w.name + ": cluster " + quote(cluster) + " is in " +
+                        stage_of_cluster();
+        s += w.current_stage.empty() ? ", no stage is in progress" : ", current stage is " + quote(w.current_stage);
         return s;
     }
 };
@@ -83,23 +114,145 @@ admission_verdict allow(std::string reason) {
     return v;
 }
 
-// Records the new desired state on the object so the controller can apply it later.
-void add_pending_annotations(const application_facts& facts, std::vector<patch_operation>& patch) {
-    const std::string spec_json = quote_json(facts.new_desired_canonical);
-    const std::string hash_json = quote_json(facts.new_desired_hash);
+admission_verdict refuse(std::string message) {
+    admission_verdict v;
+    v.kind = verdict_kind::deny;
+    v.reason = "denied";
+    v.code = 403;
+    v.message = std::move(message);
+    return v;
+}
+
+std::string annotation_path(std::string_view key) { return "/metadata/annotations/" + escape_pointer_token(key); }
+
+// Records the new desired state on the object so the controller can apply it later (and, for a
+// CREATE, that the object's own state was never admitted).
+void add_pending_annotations(const application_facts& facts, bool created, std::vector<patch_operation>& patch) {
+    std::vector<std::pair<std::string_view, std::string>> records = {
+        {pending_spec_annotation, quote_json(facts.new_pending.value)},
+        {pending_hash_annotation, quote_json(facts.new_pending.hash)}};
+    if (created) records.emplace_back(created_held_annotation, quote_json(facts.new_pending.hash));
     if (!facts.new_has_annotations) {
-        patch.push_back({"add", "/metadata/annotations",
-                         "{" + quote_json(pending_spec_annotation) + ":" + spec_json + "," +
-                             quote_json(pending_hash_annotation) + ":" + hash_json + "}"});
+        std::string object = "{";
+        for (const auto& [key, value] : records) object += (object.size() > 1 ? "," : "") + quote_json(key) + ":" + value;
+        patch.push_back({"add", "/metadata/annotations", object + "}"});
         return;
     }
-    const std::string base = "/metadata/annotations/";
-    patch.push_back({"add", base + escape_pointer_token(pending_spec_annotation), spec_json});
-    patch.push_back({"add", base + escape_pointer_token(pending_hash_annotation), hash_json});
+    for (const auto& [key, value] : records) patch.push_back({"add", annotation_path(key), value});
+}
+
+// The ApplicationSet controller writes whatever its template says, annotations included: what it
+// would add or change among the protected annotations is put back as it was. `keep_hold` skips the
+// two that a hold writes itself.
+void restore_protected(const application_facts& facts, bool keep_hold, std::vector<patch_operation>& patch) {
+    for (const auto& [key, value] : facts.new_protected) {
+        if (keep_hold && (key == pending_spec_annotation || key == pending_hash_annotation)) continue;
+        auto old = facts.old_protected.find(key);
+        if (old == facts.old_protected.end())
+            patch.push_back({"remove", annotation_path(key), std::nullopt});
+        else if (old->second != value)
+            patch.push_back({"add", annotation_path(key), quote_json(old->second)});
+    }
+    // A template's annotations replace the object's: the record that its state was never admitted stays.
+    const std::string created_held(created_held_annotation);
+    if (auto old = facts.old_protected.find(created_held);
+        old != facts.old_protected.end() && !facts.new_protected.contains(created_held) && facts.new_has_annotations)
+        patch.push_back({"add", annotation_path(created_held), quote_json(old->second)});
+}
+
+// A revision an operation may name for a source whose spec says `target` and which Argo CD
+// resolved to `resolved`: empty (Argo CD then uses the spec's), the spec's own text, the resolved
+// commit (what the UI and CLI write), or HEAD where the spec's is HEAD or empty.
+bool same_revision(const std::string& revision, const std::string& target, const std::string& resolved) {
+    auto is_head = [](const std::string& r) { return r.empty() || r == "HEAD"; };
+    return revision.empty() || revision == target || (!resolved.empty() && revision == resolved) ||
+           (is_head(revision) && is_head(target));
+}
+
+// Whether a sync operation deploys exactly the given desired state, and nothing else.
+bool deploys_exactly(const sync_operation& op, const std::array<std::optional<std::string>, 4>& desired,
+                     const spec_revisions& spec, const application_facts& facts) {
+    if (op.manifests) return false;
+    if (op.source && op.source != desired[source_field]) return false;
+    if (op.sources && op.sources != desired[sources_field]) return false;
+    const bool multi_source = desired[sources_field].has_value() && !spec.sources.empty();
+    auto resolved_at = [&](std::size_t i) {
+        return i < facts.resolved_revisions.size() ? facts.resolved_revisions[i] : std::string();
+    };
+    if (multi_source) {
+        if (!op.revisions.empty()) {
+            if (op.revisions.size() != spec.sources.size()) return false;
+            for (std::size_t i = 0; i < op.revisions.size(); ++i)
+                if (!same_revision(op.revisions[i], spec.sources[i], resolved_at(i))) return false;
+        }
+        const std::string first_resolved = facts.resolved_revisions.empty() ? facts.resolved_revision : resolved_at(0);
+        return same_revision(op.revision, spec.sources.front(), first_resolved);
+    }
+    if (!same_revision(op.revision, spec.source, facts.resolved_revision)) return false;
+    return std::all_of(op.revisions.begin(), op.revisions.end(), [&](const std::string& r) {
+        return same_revision(r, spec.source, facts.resolved_revision);
+    });
+}
+
+// A bypass allows the whole write; its audit annotation and Event say who and why.
+admission_verdict deny_or_bypass(const request_context& ctx, const std::string& what, const std::string& remedy) {
+    const auto& facts = ctx.facts;
+    if (!facts.bypass_reason.empty() && in_any_group(facts.groups, ctx.ids.bypass_groups)) {
+        admission_verdict v;
+        v.reason = "bypass";
+        v.audit_annotations["bypass"] = facts.username + ": " + facts.bypass_reason;
+        v.warnings.push_back("bypassing " + ctx.window().namespace_ + "/" + ctx.window().name + ": " + facts.bypass_reason);
+        if (!facts.dry_run)
+            v.event = rollout_event{true, "Bypassed",
+                                    facts.username + " bypassed the rollout for Application " + facts.name +
+                                        " (cluster " + ctx.cluster + "): " + facts.bypass_reason};
+        return v;
+    }
+    std::string groups;
+    for (const auto& g : ctx.ids.bypass_groups) groups += (groups.empty() ? "" : ", ") + g;
+    return refuse(what + " of Application " + facts.namespace_ + "/" + facts.name + " denied: " + ctx.where() + ". " +
+                  remedy + "; to override, set annotation " + std::string(bypass_annotation) + "=<reason> as a member of " +
+                  (groups.empty() ? "no group" : groups));
+}
+
+const std::string through_rollout = "Changes reach it only through the rollout";
+
+// The hold's record must fit Kubernetes' cap on all annotations together, or the API server
+// rejects the object after admission and the change is silently never recorded.
+std::optional<admission_verdict> too_large(const request_context& ctx) {
+    const auto& facts = ctx.facts;
+    const std::size_t total = facts.other_annotations_bytes + pending_spec_annotation.size() +
+                              facts.new_pending.value.size() + pending_hash_annotation.size() +
+                              facts.new_pending.hash.size();
+    if (total <= annotations_size_limit) return std::nullopt;
+    auto v = refuse("the new desired state of Application " + facts.namespace_ + "/" + facts.name + " (cluster " +
+                    quote(ctx.cluster) + ") cannot be held by " + ctx.window().namespace_ + "/" + ctx.window().name +
+                    ": its record takes " + std::to_string(facts.new_pending.value.size()) +
+                    " bytes even compressed, and with the other annotations (" +
+                    std::to_string(facts.other_annotations_bytes) + " bytes) exceeds Kubernetes' limit of " +
+                    std::to_string(annotations_size_limit) +
+                    " bytes for all annotations together; make the ApplicationSet template smaller (e.g. move large "
+                    "Helm values into the repository)");
+    v.reason = "too-large";
+    if (!facts.dry_run)
+        v.event = rollout_event{true, "PendingSpecTooLarge",
+                                "cluster " + ctx.cluster + ": change to Application " + facts.name +
+                                    " not held: " + std::to_string(total) + " bytes of annotations exceed the " +
+                                    std::to_string(annotations_size_limit) + "-byte limit"};
+    return v;
+}
+
+// A held write must not carry a sync that deploys anything but the state it keeps.
+void drop_foreign_operation(const request_context& ctx, const std::array<std::optional<std::string>, 4>& kept,
+                            const spec_revisions& kept_revisions, std::vector<patch_operation>& patch) {
+    const auto& facts = ctx.facts;
+    if (facts.operation_sync && !deploys_exactly(*facts.operation_sync, kept, kept_revisions, facts))
+        patch.push_back({"remove", "/operation", std::nullopt});
 }
 
 admission_verdict hold_update(const request_context& ctx) {
     const auto& facts = ctx.facts;
+    if (auto v = too_large(ctx)) return *v;
     admission_verdict v;
     v.kind = verdict_kind::hold;
     v.reason = "held";
@@ -113,94 +266,125 @@ admission_verdict hold_update(const request_context& ctx) {
         else
             v.patch.push_back({"remove", path, std::nullopt});
     }
-    add_pending_annotations(facts, v.patch);
+    restore_protected(facts, true, v.patch);
+    add_pending_annotations(facts, false, v.patch);
+    drop_foreign_operation(ctx, facts.old_desired, facts.old_revisions, v.patch);
     v.warnings.push_back("change held by " + ctx.where());
     return v;
 }
 
 admission_verdict hold_create(const request_context& ctx) {
+    const auto& facts = ctx.facts;
+    if (auto v = too_large(ctx)) return *v;
     admission_verdict v;
     v.kind = verdict_kind::hold;
     v.reason = "held";
     // Removing `automated` works on every Argo CD version; the controller restores it on admission.
     v.patch.push_back({"remove", "/spec/syncPolicy/automated", std::nullopt});
-    add_pending_annotations(ctx.facts, v.patch);
+    restore_protected(facts, true, v.patch);
+    add_pending_annotations(facts, true, v.patch);
+    if (facts.operation_sync) v.patch.push_back({"remove", "/operation", std::nullopt});
     v.warnings.push_back("auto-sync held by " + ctx.where());
     return v;
 }
 
-admission_verdict deny_or_bypass(const request_context& ctx, const admission_identities& ids, const std::string& what) {
+admission_verdict decide_application_set_controller(const request_context& ctx) {
     const auto& facts = ctx.facts;
-    if (!facts.bypass_reason.empty() && in_any_group(facts.groups, ids.bypass_groups)) {
-        admission_verdict v;
-        v.reason = "bypass";
-        v.audit_annotations["bypass"] = facts.username + ": " + facts.bypass_reason;
-        v.warnings.push_back("bypassing " + ctx.window.namespace_ + "/" + ctx.window.name + ": " + facts.bypass_reason);
-        if (!facts.dry_run)
-            v.event = rollout_event{true, "Bypassed",
-                                    facts.username + " bypassed the rollout for Application " + facts.name +
-                                        " (cluster " + ctx.cluster + "): " + facts.bypass_reason};
-        return v;
+    if (facts.operation == operation_kind::create)
+        return facts.new_sync_automated ? hold_create(ctx) : [&] {
+            auto v = allow("created");
+            restore_protected(facts, false, v.patch);
+            if (facts.operation_sync) v.patch.push_back({"remove", "/operation", std::nullopt});
+            return v;
+        }();
+    if (facts.desired_changed()) return hold_update(ctx);
+    // The template asks for what runs: a change still recorded on the object is no longer wanted.
+    auto v = allow("unchanged");
+    restore_protected(facts, false, v.patch);
+    if (facts.new_protected.contains(std::string(pending_spec_annotation)) ||
+        facts.new_protected.contains(std::string(pending_hash_annotation))) {
+        v.reason = "cancelled";
+        std::erase_if(v.patch, [](const patch_operation& op) {
+            return op.path == annotation_path(pending_spec_annotation) || op.path == annotation_path(pending_hash_annotation);
+        });
+        for (auto key : {pending_spec_annotation, pending_hash_annotation})
+            if (facts.new_protected.contains(std::string(key)))
+                v.patch.push_back({"remove", annotation_path(key), std::nullopt});
     }
-    admission_verdict v;
-    v.kind = verdict_kind::deny;
-    v.reason = "denied";
-    v.code = 403;
-    std::string groups;
-    for (const auto& g : ids.bypass_groups) groups += (groups.empty() ? "" : ", ") + g;
-    v.message = what + " of Application " + facts.namespace_ + "/" + facts.name + " denied: " + ctx.where() +
-                ". Changes reach it only through the rollout; to override, set annotation " +
-                std::string(bypass_annotation) + "=<reason> as a member of " + (groups.empty() ? "no group" : groups);
+    drop_foreign_operation(ctx, facts.new_desired, facts.new_revisions, v.patch);
     return v;
-}
-
-bool names_other_revision(const application_facts& facts) {
-    for (const auto& revision : facts.operation_revisions)
-        if (std::find(facts.target_revisions.begin(), facts.target_revisions.end(), revision) ==
-            facts.target_revisions.end())
-            return true;
-    return false;
 }
 
 }  // namespace
 
 admission_verdict decide(const application_facts& facts, const admission_snapshot& state,
                          const admission_identities& ids) {
-    if (facts.operation == operation_kind::other || facts.application_set.empty()) return allow("unmanaged");
-    const auto* window = state.find_rollout(facts.namespace_, facts.application_set);
-    if (!window) return allow("unmanaged");
-    const request_context ctx{facts, *window, state.resolve_cluster(facts.destination_server, facts.destination_name)};
+    if (facts.operation == operation_kind::other) return allow("unmanaged");
+    const request_context ctx{facts, ids, state.find_rollouts(facts.namespace_, facts.application_sets),
+                              state.resolve_cluster(facts.destination_server, facts.destination_name)};
+    if (ctx.windows.empty()) return allow("unmanaged");
 
-    if (facts.operation == operation_kind::create) {
-        if (facts.username == ids.application_set_controller && facts.new_sync_automated) return hold_create(ctx);
-        return allow("created");
+    const bool by_application_set = facts.username == ids.application_set_controller;
+    const bool by_self = !ids.self.empty() && facts.username == ids.self;
+    const bool by_application_controller = facts.username == ids.application_controller;
+    const bool held_since_create = facts.old_protected.contains(std::string(created_held_annotation));
+
+    if (by_application_set) return decide_application_set_controller(ctx);
+
+    // Rule 3: recreating a managed Application would skip the rollout.
+    if (facts.operation == operation_kind::create)
+        return deny_or_bypass(ctx, "creation",
+                              "Managed Applications are created only by the ApplicationSet controller " +
+                                  ids.application_set_controller);
+
+    // Rule 3: moving an Application takes what it runs to a cluster that was never admitted.
+    if (facts.destination_changed())
+        return deny_or_bypass(ctx, "change to spec.destination",
+                              "Only the ApplicationSet controller moves a managed Application");
+
+    // Rule 2: only the hold and the controller record changes; anyone may cancel one (remove it).
+    if (!by_self) {
+        for (const auto& [key, value] : facts.new_protected) {
+            auto old = facts.old_protected.find(key);
+            if (old != facts.old_protected.end() && old->second == value) continue;
+            return deny_or_bypass(ctx, "change to annotation " + key,
+                                  "Only the rollout writes it; removing it cancels a held change");
+        }
+        if (held_since_create && !facts.new_protected.contains(std::string(created_held_annotation)))
+            return deny_or_bypass(ctx, "removal of annotation " + std::string(created_held_annotation),
+                                  "It records that the Application's state was never admitted; the rollout removes "
+                                  "it when it admits the cluster");
     }
 
-    // Rule 6: a sync to another revision than the spec's, before the cluster's turn.
-    if (facts.operation_changed && facts.username != ids.application_controller && names_other_revision(facts) &&
-        !window->admits(ctx.cluster)) {
-        auto v = deny_or_bypass(ctx, ids, "sync operation to another revision");
-        if (v.kind == verdict_kind::deny || !facts.desired_changed()) return v;
-    }
+    // The resolved revision is what a sync to "the current state" is checked against: only Argo
+    // CD's application controller may say what it is.
+    if (facts.resolved_revision_changed && !by_application_controller)
+        return deny_or_bypass(ctx, "change to status.sync.revision",
+                              "Only Argo CD's application controller records the resolved revision");
+
+    // Rule 5: a sync that deploys anything but the current desired state waits for the cluster's
+    // turn, and so does any sync of a state that was itself never admitted (a held CREATE).
+    if (facts.operation_changed && facts.operation_sync && !by_application_controller &&
+        (held_since_create || !deploys_exactly(*facts.operation_sync, facts.new_desired, facts.new_revisions, facts)) &&
+        !ctx.admitted_for(facts.old_pending_hash))
+        return deny_or_bypass(ctx, "sync operation to another revision or source",
+                              "A sync may deploy only the Application's current desired state (its targetRevision or "
+                              "the revision Argo CD resolved it to) until the rollout admits the cluster");
 
     if (!facts.desired_changed()) return allow("unchanged");
 
-    if (facts.username == ids.application_set_controller) return hold_update(ctx);
-
-    if (!ids.self.empty() && facts.username == ids.self) {
-        const auto it = window->clusters.find(ctx.cluster);
-        const bool applies_held_change = !facts.old_pending_hash.empty() && facts.old_pending_hash == facts.new_desired_hash;
-        const bool status_admits = it != window->clusters.end() && it->second.hash == facts.new_desired_hash;
-        if (applies_held_change || status_admits) return allow("admitted");
-        admission_verdict v;
-        v.kind = verdict_kind::deny;
-        v.reason = "denied";
-        v.code = 403;
-        v.message = "the rollout controller may only apply a held change; " + ctx.where();
-        return v;
+    if (by_self) {
+        // Rule 4: the controller applies exactly the held change, on a cluster status admitted for it.
+        const bool applies_held_change =
+            !facts.old_pending_hash.empty() && facts.old_pending_hash == facts.new_pending.hash;
+        if (applies_held_change && ctx.admitted_for(facts.old_pending_hash)) return allow("admitted");
+        return refuse(std::string("the rollout controller may only apply a held change to a cluster that its status ") +
+                      "admitted for that change (" + (applies_held_change ? "not admitted yet" : "not the held change") +
+                      "); " + ctx.where());
     }
 
-    return deny_or_bypass(ctx, ids, "change to the desired state (source, sources, sourceHydrator, syncPolicy)");
+    return deny_or_bypass(ctx, "change to the desired state (source, sources, sourceHydrator, syncPolicy)",
+                          through_rollout);
 }
 
 }  // namespace apr::core

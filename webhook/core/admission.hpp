@@ -20,14 +20,50 @@ namespace apr::core {
 inline constexpr std::string_view pending_spec_annotation = "deployment.skyscanner.net/pending-spec";
 inline constexpr std::string_view pending_hash_annotation = "deployment.skyscanner.net/pending-hash";
 inline constexpr std::string_view bypass_annotation = "deployment.skyscanner.net/bypass";
+// Set by the hold of a CREATE: the Application carries a desired state no rollout admitted yet (there
+// was no earlier one to keep), so even a sync of its current state waits for the cluster's turn.
+// Removed by the controller's admission only.
+inline constexpr std::string_view created_held_annotation = "deployment.skyscanner.net/created-held";
+// Every annotation under this prefix but `bypass` is written only by the hold and the rollout
+// controller (docs/admission.md, protected annotations).
+inline constexpr std::string_view protected_annotation_prefix = "deployment.skyscanner.net/";
 inline constexpr std::string_view in_cluster_server = "https://kubernetes.default.svc";
 inline constexpr std::string_view in_cluster_name = "in-cluster";
+// Kubernetes caps all annotations of an object together (keys plus values) at 256 KiB.
+inline constexpr std::size_t annotations_size_limit = 256 * 1024;
 
 // The Application fields that make up its desired state, in this fixed order.
 inline constexpr std::array<std::string_view, 4> desired_state_fields = {"source", "sources", "sourceHydrator",
                                                                           "syncPolicy"};
+inline constexpr std::size_t source_field = 0;
+inline constexpr std::size_t sources_field = 1;
+
+bool is_protected_annotation(std::string_view key);
 
 enum class operation_kind { create, update, other };
+
+// The revisions an Application's spec asks for: spec.source.targetRevision, or each
+// spec.sources[i].targetRevision by position.
+struct spec_revisions {
+    std::string source;                // spec.source.targetRevision ("" when absent)
+    std::vector<std::string> sources;  // spec.sources[i].targetRevision ("" when absent)
+    friend bool operator==(const spec_revisions&, const spec_revisions&) = default;
+};
+
+// `operation.sync` of an Application: what a sync would deploy.
+struct sync_operation {
+    std::string revision;                // operation.sync.revision
+    std::vector<std::string> revisions;  // operation.sync.revisions, by position of spec.sources
+    std::optional<std::string> source;   // canonical JSON of operation.sync.source (an override)
+    std::optional<std::string> sources;  // canonical JSON of operation.sync.sources
+    bool manifests = false;              // operation.sync.manifests present and not empty (local sync)
+};
+
+// The decoded encoding of the hold's record (deployment.skyscanner.net/pending-spec).
+struct pending_record {
+    std::string value;  // the annotation's value: canonical JSON, or a marked compressed form
+    std::string hash;   // content hash of the canonical JSON
+};
 
 struct application_facts {
     operation_kind operation = operation_kind::other;
@@ -36,31 +72,48 @@ struct application_facts {
     bool dry_run = false;
     std::string namespace_;
     std::string name;
-    std::string application_set;  // ownerReference of kind ApplicationSet; empty when none
+    // Every ownerReference of kind ApplicationSet, of the new and of the old object, each once:
+    // reordering, adding or removing ownerReferences never makes an Application unmanaged.
+    std::vector<std::string> application_sets;
     std::string destination_server;
     std::string destination_name;
+    std::string old_destination_server;
+    std::string old_destination_name;
 
     // Canonical JSON of each desired-state field (nullopt when absent), old and new object.
     std::array<std::optional<std::string>, 4> old_desired;
     std::array<std::optional<std::string>, 4> new_desired;
-    std::string new_desired_canonical;  // canonical JSON object of the present fields
-    std::string new_desired_hash;
-    std::string old_pending_hash;       // annotation on the old object
-    bool new_has_annotations = false;   // metadata.annotations exists on the new object
-    bool new_sync_automated = false;    // spec.syncPolicy.automated present on the new object
-    std::string bypass_reason;          // annotation on the new object
+    spec_revisions old_revisions;
+    spec_revisions new_revisions;
+    pending_record new_pending;          // what a hold of the new desired state records (the value only
+                                         // for the ApplicationSet controller's writes, the only ones held)
+    std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
+    std::string old_pending_hash;        // annotation on the old object
+    // Protected annotations (is_protected_annotation) of each object, key -> value.
+    std::map<std::string, std::string> old_protected;
+    std::map<std::string, std::string> new_protected;
+    bool new_has_annotations = false;    // metadata.annotations exists on the new object
+    bool new_sync_automated = false;     // spec.syncPolicy.automated present on the new object
+    std::string bypass_reason;           // annotation on the new object
 
-    bool operation_changed = false;     // `operation` added or changed by this request
-    std::vector<std::string> operation_revisions;  // operation.sync.revision(s)
-    std::vector<std::string> target_revisions;     // spec.source(s).targetRevision
+    std::optional<sync_operation> operation_sync;  // the new object's operation.sync, when an operation is present
+    bool operation_changed = false;      // `operation` added or changed by this request
+    // status.sync.revision(s) as stored (old object): the commit Argo CD resolved the spec to.
+    std::string resolved_revision;
+    std::vector<std::string> resolved_revisions;
+    bool resolved_revision_changed = false;  // this request rewrites status.sync.revision(s)
 
     bool desired_changed() const { return old_desired != new_desired; }
+    bool destination_changed() const {
+        return old_destination_server != destination_server || old_destination_name != destination_name;
+    }
 };
 
 struct admitted_cluster {
     std::string stage;
     cluster_phase phase = cluster_phase::pending;
     std::string hash;
+    std::map<std::string, std::string> application_hashes;  // per Application when the cluster has several
 };
 
 // What admission needs to know of one ProgressiveRollout.
@@ -72,7 +125,10 @@ struct rollout_window {
     std::unordered_map<std::string, admitted_cluster> clusters;
     std::unordered_set<std::string> unstaged;
 
-    bool admits(const std::string& cluster) const;
+    // Whether status admitted `cluster` for exactly this pending hash of `application`: Updating
+    // or Done at that hash in the current pass. A cluster done for an older change is not
+    // admitted for a newer one.
+    bool admits(const std::string& cluster, const std::string& application, const std::string& hash) const;
 };
 
 struct admission_snapshot {
@@ -81,6 +137,9 @@ struct admission_snapshot {
     std::unordered_set<std::string> cluster_names;
 
     const rollout_window* find_rollout(std::string_view namespace_, std::string_view application_set) const;
+    // The rollouts of every ApplicationSet named, in the order named.
+    std::vector<const rollout_window*> find_rollouts(std::string_view namespace_,
+                                                     const std::vector<std::string>& application_sets) const;
     // The rules of §5 "Terms": server first, then name, then the built-in in-cluster.
     std::string resolve_cluster(std::string_view server, std::string_view name) const;
 };

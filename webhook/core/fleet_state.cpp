@@ -25,7 +25,8 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
         window.current_stage = r.status.current_stage;
         window.phase = r.status.phase;
         for (const auto& s : r.status.stages)
-            for (const auto& c : s.clusters) window.clusters[c.name] = {s.name, c.phase, c.hash};
+            for (const auto& c : s.clusters)
+                window.clusters[c.name] = {s.name, c.phase, c.hash, c.application_hashes};
         window.unstaged.insert(r.status.unstaged_clusters.begin(), r.status.unstaged_clusters.end());
         state.admission.rollouts.emplace(rollout_key(r.namespace_, r.spec.source.name), std::move(window));
     }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -86,6 +87,9 @@ struct cluster_status {
     std::string name;
     cluster_phase phase = cluster_phase::pending;
     std::string hash;  // pending-hash this cluster was admitted with in the current pass
+    // For a cluster with several Applications, `hash` combines theirs; this keeps each one, so
+    // admission can check the exact change of one Application. Empty for one Application.
+    std::map<std::string, std::string> application_hashes;
     long long attempts = 0;
     std::optional<time_point> next_attempt_at;
     std::optional<time_point> admitted_at;

@@ -405,6 +405,10 @@ private:
             }
             c.phase = cluster_phase::updating;
             c.hash = view->pending_hash;
+            c.application_hashes.clear();
+            if (view->apps.size() > 1)
+                for (const auto* a : view->apps)
+                    if (!a->pending_hash.empty()) c.application_hashes[a->name] = a->pending_hash;
             c.admitted_at = now_;
             c.finished_at.reset();
             c.next_attempt_at.reset();

@@ -1,5 +1,5 @@
 #pragma once
-// The admission decision of PRODUCT.md §5 for Applications, as a pure function of the request's
+// The admission decision of docs/admission.md for Applications, as a pure function of the request's
 // facts (extracted by codec/ from the AdmissionReview) and an immutable snapshot of rollout state
 // (built by the shell from its caches). No I/O, no clock: the server and tests call it alike.
 
@@ -140,7 +140,7 @@ struct admission_snapshot {
     // The rollouts of every ApplicationSet named, in the order named.
     std::vector<const rollout_window*> find_rollouts(std::string_view namespace_,
                                                      const std::vector<std::string>& application_sets) const;
-    // The rules of §5 "Terms": server first, then name, then the built-in in-cluster.
+    // "Cluster" in docs/admission.md (Terms): server first, then the built-in in-cluster, then name.
     std::string resolve_cluster(std::string_view server, std::string_view name) const;
 };
 

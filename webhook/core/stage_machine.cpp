@@ -54,7 +54,7 @@ struct cluster_view {
 
     bool has_pending() const { return !pending_hash.empty(); }
 
-    // Done per §6: nothing held, Synced, Healthy, compared against the current spec, idle.
+    // Done (docs/controller.md): nothing held, Synced, Healthy, compared against the current spec, idle.
     bool up_to_date() const {
         return std::all_of(apps.begin(), apps.end(), [](const application_observation* a) {
             return a->pending_hash.empty() && a->sync_status == "Synced" && a->health_status == "Healthy" &&

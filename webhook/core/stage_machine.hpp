@@ -1,5 +1,5 @@
 #pragma once
-// The stage state machine of PRODUCT.md §6 as one pure function:
+// The stage state machine of docs/controller.md as one pure function:
 //   step(rollout, observations, now) -> {new status, clusters to admit, events, when to look again}
 // Everything that must survive a restart is in the returned status, so a controller that restarts
 // and calls step() with the status it reads back resumes exactly where it stopped.

@@ -1,5 +1,5 @@
 #pragma once
-// The semantic rules of PRODUCT.md §4 for a ProgressiveRollout spec. The validating webhook and
+// The semantic rules of docs/api.md for a ProgressiveRollout spec. The validating webhook and
 // the `validate` command both call validate(): one rule set, no drift. Syntax/type errors found
 // while decoding (codec/) are collected by the decoder into the same list before this runs.
 

@@ -1,7 +1,8 @@
 #pragma once
 // Logging hook for the kube layer. The layer never decides where logs go: the binary installs a
-// sink (the lead wires it to the process logger). Messages passed here must never contain
-// tokens, Authorization headers or Secret data; callers format only names, paths and codes.
+// sink (`serve` wires it to the process logger; docs/operations.md, "Logs"). Messages passed
+// here must never contain tokens, Authorization headers or Secret data; callers format only
+// names, paths and codes.
 
 #include <functional>
 #include <string_view>

@@ -20,7 +20,7 @@
 
 namespace apr::kube {
 
-// Plain counters; the lead exports them on /metrics.
+// Plain counters; controller/fleet_cache.cpp exports them on /metrics (docs/controller.md).
 struct watch_stats
 {
     std::atomic<std::uint64_t> lists{0};           // every completed LIST (first sync included)

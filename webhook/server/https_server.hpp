@@ -1,7 +1,8 @@
 // The TLS admission server: HTTP/1.1 keep-alive over TLS 1.2+/1.3 on Boost.Beast and C++20
 // coroutines, admission routes by path, /healthz, /readyz, /metrics, certificate hot reload and
-// graceful shutdown. What does not live here: decoding AdmissionReviews (the lead's handler does
-// that and returns a handler_result) or any rollout logic.
+// graceful shutdown (docs/operations.md). What does not live here: decoding AdmissionReviews (the
+// handler that `serve` registers per route does that and returns a handler_result) or any
+// rollout logic.
 #pragma once
 
 #include "metrics_registry.hpp"

@@ -8,7 +8,12 @@
 
 #include "codec/pending_record.hpp"
 
+#include "codec/canonical_json.hpp"
+#include "core/stage_machine.hpp"
+
 #include <boost/algorithm/string/replace.hpp>
+
+#include <random>
 
 using namespace apr;
 using namespace apr::e2e;
@@ -118,6 +123,43 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_and_admitted_intac
         BOOST_TEST((got == values), app << ": the values differ");
         BOOST_TEST(jsonpath(app, ".metadata.annotations.deployment\\.skyscanner\\.net/pending-spec").empty());
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(a_change_that_cannot_be_held)
+
+BOOST_AUTO_TEST_CASE(is_denied_and_reported_in_an_event_and_the_clusters_status) {
+    rollout_scenario s("too-large");
+    s.start_webhook();
+    auto fleet = s.emea_fleet();
+    fleet.resize(1);
+    s.create_fleet(fleet);
+    s.apply_rollout("  - name: all\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id + "\n");
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    // Values that do not compress: ~300 KB of base64 of pseudo-random bytes.
+    std::mt19937_64 random(42);
+    std::string bytes(225 * 1024, '\0');
+    for (auto& b : bytes) b = static_cast<char>(random());
+    const auto values = "blob: " + codec::base64_encode(bytes) + "\n";
+    try {
+        s.argo.set_template_helm_values(values);
+        BOOST_ERROR("the ApplicationSet controller's write was not refused");
+    } catch (const std::exception& e) {
+        BOOST_TEST(std::string(e.what()).find("262144") != std::string::npos, e.what());
+    }
+    const std::string app = "applications.argoproj.io/" + s.id + "-" + fleet[0].name;
+    BOOST_TEST(jsonpath(app, ".spec.source.helm.values").empty());
+    BOOST_TEST(eventually([&] {
+        return kubectl("ADMIN", "get events --field-selector reason=PendingSpecTooLarge,involvedObject.name=" + s.id + "-" +
+                                    fleet[0].name + " -o custom-columns=MSG:.message")
+                   .out.find("262144-byte limit") != std::string::npos;
+    }, 20s));
+    BOOST_TEST_REQUIRE(s.play_until([&](const core::rollout& r) {
+        const auto* c = s.cluster_state(r, fleet[0].name.substr(s.id.size() + 1));
+        return c && c->message.starts_with(core::hold_refused_prefix) && c->message.find("262144") != std::string::npos;
+    }, 60s), "the cluster's status does not report the refused hold:\n" << s.webhook->log());
+    BOOST_TEST(s.events().find("HoldRefused") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

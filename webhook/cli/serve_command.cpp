@@ -15,6 +15,7 @@
 #include "kube/leader_election.hpp"
 #include "kube/log.hpp"
 #include "server/https_server.hpp"
+#include "server/shutdown_signals.hpp"
 
 #include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>

@@ -13,6 +13,7 @@
 #include "https_server.hpp"
 
 #include "cert_watcher.hpp"
+#include "cpu_budget.hpp"
 #include "listener.hpp"
 #include "request_metrics.hpp"
 #include "serving_certificate.hpp"
@@ -30,7 +31,6 @@
 #include <limits>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -41,13 +41,27 @@ using tcp = net::ip::tcp;
 
 namespace {
 
+// How many serving threads, and why, for the startup log.
 struct thread_count {
   unsigned threads = 1;
+  std::string why;
 };
 
 thread_count
 size_workers(unsigned requested) {
-  return {requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency())};
+  if (requested > 0) {
+    return {requested, "set by the threads option"};
+  }
+  auto const budget = read_cpu_budget();
+  std::string why = "the CPUs this process may use: " + std::to_string(budget.affinity) +
+                    " in its affinity mask";
+  if (budget.quota) {
+    why += ", a CPU quota rounding up to " + std::to_string(*budget.quota) + " in " +
+           budget.quota_file;
+  } else {
+    why += ", no cgroup CPU quota";
+  }
+  return {budget.usable, why};
 }
 
 // The watchdog's longest sleep; a second at least, so that a zero timeout cannot make it spin
@@ -86,6 +100,8 @@ struct https_server::impl {
                              std::to_string(accepting.port()) + "), certificate subject=\"" +
                              info.subject + "\" serial=" + info.serial_hex +
                              " not_after=" + std::to_string(info.not_after));
+    log(log_level::info, "serving threads: " + std::to_string(sizing.threads) + " (" +
+                             sizing.why + ")");
   }
 
   ~impl() {

@@ -32,7 +32,9 @@ struct server_options {
   // is cut off here, whatever its byte rate.
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
-  unsigned threads = 0;  // 0 = hardware_concurrency
+  // Serving threads, each with its own event loop. 0 = as many as CPUs this process may really
+  // use: its affinity mask, limited by its cgroup's CPU quota, rounded up (cpu_budget.hpp).
+  unsigned threads = 0;
   // After stop(): /readyz answers 503 for shutdown_delay while still serving (so endpoints can
   // drop the pod), then the listener closes, idle connections close, in-flight requests get
   // their answers; whatever is left after shutdown_grace more is cut.

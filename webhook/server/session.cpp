@@ -263,20 +263,26 @@ session::goodbye() {
 void
 session::fail(step where, boost::system::error_code ec) {
   goodbye_ = false;
-  char const* what = "read";
+  std::string_view what;
   switch (where) {
-    case step::detect: what = "tls detect"; break;
-    case step::not_tls: what = nullptr; break;
-    case step::handshake: what = "tls handshake"; break;
-    case step::read: what = "read"; break;
-    case step::write: what = "write"; break;
-  }
-  if (where == step::detect || where == step::not_tls || where == step::handshake) {
-    shared_.metrics.handshake_failures.inc();
-  }
-  if (what == nullptr) {
-    shared_.log(log_level::debug, "non-TLS bytes on the TLS port peer=" + peer_);
-    return;
+    case step::not_tls:
+      shared_.metrics.handshake_failures.inc();
+      shared_.log(log_level::debug, "non-TLS bytes on the TLS port peer=" + peer_);
+      return;
+    case step::detect:
+      shared_.metrics.handshake_failures.inc();
+      what = "tls detect";
+      break;
+    case step::handshake:
+      shared_.metrics.handshake_failures.inc();
+      what = "tls handshake";
+      break;
+    case step::read:
+      what = "read";
+      break;
+    case step::write:
+      what = "write";
+      break;
   }
   shared_.log(log_level::debug, std::string(what) + " failed peer=" + peer_ + ": " +
                                     (timed_out_ ? std::string("timeout") : ec.message()));

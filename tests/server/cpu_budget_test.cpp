@@ -66,6 +66,64 @@ BOOST_AUTO_TEST_CASE(usable_is_the_smaller_and_at_least_one) {
   BOOST_TEST(usable_cpus(4, 0u) == 1u);
 }
 
+namespace {
+
+void
+put(std::filesystem::path const& file, std::string const& text) {
+  std::filesystem::create_directories(file.parent_path());
+  apr::server::test::write_file_atomically(file, text);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_tightest_quota_on_the_way_up_the_cgroup_tree) {
+  apr::server::test::temp_dir tmp;
+  auto const root = tmp.path();
+  // A pod's cgroup limited to 1.5 CPUs, its container unlimited, the parent unlimited.
+  put(root / "kubepods/cpu.max", "max 100000\n");
+  put(root / "kubepods/pod1/cpu.max", "150000 100000\n");
+  put(root / "kubepods/pod1/ctr/cpu.max", "max 100000\n");
+  auto const nested = find_cgroup_quota(root, "0::/kubepods/pod1/ctr\n");
+  BOOST_TEST(nested.cpus.value_or(0) == 2u);
+  BOOST_TEST(nested.file == (root / "kubepods/pod1/cpu.max").string());
+
+  // A tighter limit further up wins.
+  put(root / "kubepods/cpu.max", "50000 100000\n");
+  BOOST_TEST(find_cgroup_quota(root, "0::/kubepods/pod1/ctr\n").cpus.value_or(0) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_container_sees_its_own_cgroup_at_the_mount_point) {
+  apr::server::test::temp_dir tmp;
+  auto const root = tmp.path();
+  put(root / "cpu.max", "250000 100000\n");
+  // With a cgroup namespace the path is "/"; without one it names a host path the mount lacks.
+  BOOST_TEST(find_cgroup_quota(root, "0::/\n").cpus.value_or(0) == 3u);
+  BOOST_TEST(find_cgroup_quota(root, "0::/kubepods/pod1/ctr\n").cpus.value_or(0) == 3u);
+  BOOST_TEST(find_cgroup_quota(root, "0::/../../elsewhere\n").cpus.value_or(0) == 3u);
+  BOOST_TEST(find_cgroup_quota(root, "").cpus.value_or(0) == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(cgroup_v1_cfs_quota) {
+  apr::server::test::temp_dir tmp;
+  auto const root = tmp.path();
+  put(root / "cpu,cpuacct/cpu.cfs_quota_us", "-1\n");
+  put(root / "cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+  put(root / "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "200000\n");
+  put(root / "cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+  auto const found =
+      find_cgroup_quota(root, "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n");
+  BOOST_TEST(found.cpus.value_or(0) == 2u);
+  BOOST_TEST(found.file == (root / "cpu,cpuacct/docker/abc/cpu.cfs_quota_us").string());
+}
+
+BOOST_AUTO_TEST_CASE(no_cgroup_files_no_quota) {
+  apr::server::test::temp_dir tmp;
+  BOOST_TEST(!find_cgroup_quota(tmp.path(), "0::/\n").cpus);
+  BOOST_TEST(!find_cgroup_quota(tmp.path() / "absent", "0::/a/b\n").cpus);
+  put(tmp.path() / "cpu.max", "max 100000\n");
+  BOOST_TEST(!find_cgroup_quota(tmp.path(), "0::/\n").cpus);
+}
+
 BOOST_AUTO_TEST_CASE(this_process_has_a_budget) {
   // Whatever the machine: at least one CPU, never more than the affinity mask allows, and a
   // quota, when there is one, named with the file it came from.
@@ -82,7 +140,8 @@ BOOST_FIXTURE_TEST_CASE(threads_zero_serves_on_the_usable_cpus, apr::server::tes
   auto o = default_options();
   o.threads = 0;
   create(o);
-  std::string const expected = "serving threads: " + std::to_string(read_cpu_budget().usable) + " (";
+  std::string const expected =
+      "serving threads: " + std::to_string(read_cpu_budget().usable) + " (";
   bool found = false;
   for (auto const& line : logs()) {
     found = found || line.starts_with("info " + expected);

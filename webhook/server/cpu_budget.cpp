@@ -136,14 +136,6 @@ cgroup_dirs(std::filesystem::path const& mount, std::optional<std::string> const
   return dirs;
 }
 
-void
-take_tighter(cpu_budget& budget, std::optional<unsigned> quota, std::filesystem::path const& file) {
-  if (quota && (!budget.quota || *quota < *budget.quota)) {
-    budget.quota = quota;
-    budget.quota_file = file.string();
-  }
-}
-
 }  // namespace
 
 std::optional<unsigned>
@@ -183,26 +175,41 @@ usable_cpus_for_cpu_max(std::string_view cpu_max, unsigned affinity_count) {
   return usable_cpus(affinity_count, quota_cpus_of_cpu_max(cpu_max));
 }
 
+cpu_quota
+find_cgroup_quota(std::filesystem::path const& cgroup_root, std::string_view proc_self_cgroup) {
+  cpu_quota found;
+  auto take_tighter = [&found](std::optional<unsigned> cpus, std::filesystem::path const& file) {
+    if (cpus && (!found.cpus || *cpus < *found.cpus)) {
+      found.cpus = cpus;
+      found.file = file.string();
+    }
+  };
+  for (auto const& dir : cgroup_dirs(cgroup_root, own_cgroup(proc_self_cgroup, ""))) {
+    if (auto text = read_small_file(dir / "cpu.max")) {
+      take_tighter(quota_cpus_of_cpu_max(*text), dir / "cpu.max");
+    }
+  }
+  for (char const* controllers : {"cpu,cpuacct", "cpu"}) {
+    auto const own = own_cgroup(proc_self_cgroup, "cpu");
+    for (auto const& dir : cgroup_dirs(cgroup_root / controllers, own)) {
+      auto quota = read_small_file(dir / "cpu.cfs_quota_us");
+      auto period = read_small_file(dir / "cpu.cfs_period_us");
+      if (quota && period) {
+        take_tighter(quota_cpus_of_cfs(*quota, *period), dir / "cpu.cfs_quota_us");
+      }
+    }
+  }
+  return found;
+}
+
 cpu_budget
 read_cpu_budget() {
   cpu_budget budget;
   budget.affinity = affinity_count();
-  std::string const self = read_small_file("/proc/self/cgroup").value_or("");
-
-  for (auto const& dir : cgroup_dirs("/sys/fs/cgroup", own_cgroup(self, ""))) {
-    if (auto text = read_small_file(dir / "cpu.max")) {
-      take_tighter(budget, quota_cpus_of_cpu_max(*text), dir / "cpu.max");
-    }
-  }
-  for (char const* mount : {"/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"}) {
-    for (auto const& dir : cgroup_dirs(mount, own_cgroup(self, "cpu"))) {
-      auto quota = read_small_file(dir / "cpu.cfs_quota_us");
-      auto period = read_small_file(dir / "cpu.cfs_period_us");
-      if (quota && period) {
-        take_tighter(budget, quota_cpus_of_cfs(*quota, *period), dir / "cpu.cfs_quota_us");
-      }
-    }
-  }
+  auto const quota =
+      find_cgroup_quota("/sys/fs/cgroup", read_small_file("/proc/self/cgroup").value_or(""));
+  budget.quota = quota.cpus;
+  budget.quota_file = quota.file;
   budget.usable = usable_cpus(budget.affinity, budget.quota);
   return budget;
 }

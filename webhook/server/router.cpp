@@ -107,7 +107,8 @@ router::builtin(std::string_view path, std::string_view method, bool stopping) c
       ready = false;
       log_(log_level::error, std::string("readiness check threw: ") + e.what());
     }
-    return ready ? text_response(200, "ok\n", "ok") : text_response(503, "not ready\n", "not_ready");
+    return ready ? text_response(200, "ok\n", "ok")
+                 : text_response(503, "not ready\n", "not_ready");
   }
   auto res = text_response(200, metrics_.expose(), "ok");
   res.content_type = metrics_registry::content_type;

@@ -60,8 +60,8 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   enum class step { detect, not_tls, handshake, read, write };
-  using timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
-                                                  boost::asio::wait_traits<std::chrono::steady_clock>,
+  using clock = std::chrono::steady_clock;
+  using timer = boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>,
                                                   connection_executor>;
 
   connection_task<void> run(std::shared_ptr<session> self);

@@ -7,9 +7,9 @@
 #
 #   scripts/image-rootfs.sh TARGET_DIR
 #
-# TARGET_DIR must not exist yet. Afterwards it holds the tree plus, outside the image's paths,
-# nothing: the package list is in TARGET_DIR/var/lib/dpkg/status.d/ (one control record per
-# package, the layout distroless images use, which image scanners read).
+# TARGET_DIR must not exist yet. The package list is written into the tree, to
+# var/lib/dpkg/status.d/ (one control record per package, the layout distroless images use and
+# image scanners read). Nothing runs inside the tree, so nothing is mounted into it.
 # Environment: APR_DEBIAN_MIRROR (default http://deb.debian.org/debian) and
 # APR_DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security).
 set -euo pipefail
@@ -73,6 +73,7 @@ mmdebstrap --variant=extract --include="$include" \
   --dpkgopt='path-exclude=/usr/share/gdb/*' \
   --dpkgopt='path-exclude=/usr/share/gcc/*' \
   --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
+  --skip=chroot/mount \
   --extract-hook="bash '$self' --extract-hook \"\$1\"" \
   bookworm "$target" \
   "deb $mirror bookworm main" \

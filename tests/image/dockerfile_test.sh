@@ -8,8 +8,9 @@
 #   - and the manifests' Deployment agrees: same image, user and arguments.
 #   tests/image/dockerfile_test.sh IMAGE_DIR   (the --build-dir given to scripts/image.sh)
 set -euo pipefail
-readonly repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly dir="$(cd "${1:?usage: dockerfile_test.sh IMAGE_DIR}" && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+dir="$(cd "${1:?usage: dockerfile_test.sh IMAGE_DIR}" && pwd)"
+readonly repo dir
 readonly dockerfile="$repo/Dockerfile"
 readonly deployment="$repo/manifests/server/deployment.yaml"
 
@@ -33,6 +34,7 @@ check "final stage is the rootfs stage's tree" grep -qx 'COPY --from=rootfs /roo
 check "final stage adds nothing else" test "$(grep -cE '^(COPY|ADD|RUN)' <<<"$final")" == 1
 check "rootfs stage runs scripts/image-rootfs.sh" grep -qE '^RUN bash [^ ]*image-rootfs.sh /rootfs$' <<<"$(stage rootfs)"
 check "rootfs stage copies that script from the repository" grep -qE '^COPY scripts/image-rootfs.sh ' <<<"$(stage rootfs)"
+# shellcheck disable=SC2016 # the literal text of image.sh
 check "scripts/image.sh runs scripts/image-rootfs.sh too" grep -q 'bash "$repo/scripts/image-rootfs.sh"' "$repo/scripts/image.sh"
 entrypoint="$(instruction ENTRYPOINT | jq -r '.[0]')"
 check "the built binary goes to the entrypoint $entrypoint" \

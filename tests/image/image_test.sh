@@ -14,8 +14,9 @@
 # The unpacked root filesystem is left in IMAGE_DIR/unpacked/rootfs for image_e2e.
 #   tests/image/image_test.sh IMAGE_DIR   (the --build-dir given to scripts/image.sh)
 set -euo pipefail
-readonly repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-readonly dir="$(cd "${1:?usage: image_test.sh IMAGE_DIR}" && pwd)"
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+dir="$(cd "${1:?usage: image_test.sh IMAGE_DIR}" && pwd)"
+readonly repo dir
 readonly deployment="$repo/manifests/server/deployment.yaml"
 readonly uid=65532
 readonly size_goal=80000000
@@ -104,7 +105,7 @@ certs=$(grep -c 'BEGIN CERTIFICATE' "$(in_rootfs "$openssldir/cert.pem")" 2>/dev
 check "OpenSSL ($openssldir/cert.pem) finds the CA roots: ${certs:-0} certificates" test "${certs:-0}" -gt 100
 mapfile -t wanted < <(sed -n '/^runtime_packages=(/,/^)/p' "$repo/scripts/image-rootfs.sh" | sed '1d;$d' | tr -s ' ' '\n' | sed '/^$/d')
 mapfile -t dropped < <(sed -n 's/^dropped_packages=(\(.*\))/\1/p' "$repo/scripts/image-rootfs.sh" | tr ' ' '\n')
-present="$(ls "$rootfs/var/lib/dpkg/status.d" | sort)"
+present="$(find "$rootfs/var/lib/dpkg/status.d" -type f -printf '%f\n' | sort)"
 check "package list read from image-rootfs.sh (${#wanted[@]} runtime, ${#dropped[@]} dropped)" test "${#wanted[@]}" -ge 4 -a "${#dropped[@]}" -ge 1
 for p in "${wanted[@]}"; do check "package $p is in the image" grep -qx "$p" <<<"$present"; done
 for p in "${dropped[@]}"; do check "package $p is not" test -z "$(grep -x "$p" <<<"$present")"; done

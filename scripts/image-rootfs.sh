@@ -85,8 +85,10 @@ rm -rf "$target/etc/apt" "$target/etc/dpkg" "$target/var/cache" "$target/var/lib
   "$target/var/log" "$target/etc/ca-certificates" "$target/usr/sbin/update-ca-certificates"
 find "$target/var/lib/dpkg" -mindepth 1 -maxdepth 1 ! -name status.d -exec rm -rf {} +
 find "$target/usr" -mindepth 1 -type d -empty -delete
-# Device nodes are the container runtime's to provide, not the image's.
-find "$target/dev" -mindepth 1 -delete
+# Device nodes are the container runtime's to provide, not the image's. (mmdebstrap makes them
+# here; inside a container build it may not be allowed to.)
+rm -rf "$target/dev"
+install -d -m 0755 "$target/dev"
 # mmdebstrap writes the host's resolv.conf and hostname; the container runtime provides both.
 rm -f "$target/etc/resolv.conf" "$target/etc/hostname" "$target/etc/fstab"
 

@@ -63,6 +63,7 @@ done
 
 # 3. Inside the image, as the image's user.
 in_image() { chroot --userspec="$uid:$uid" "$rootfs" "$@"; }
+# ldd is a shell script around the loader's --list, and the image has no shell: ask the loader.
 if libs="$(in_image /lib64/ld-linux-x86-64.so.2 --list "$entrypoint" 2>&1)" && ! grep -q 'not found' <<<"$libs"; then
   pass "the dynamic loader finds every library:"
   sed 's/^/        /' <<<"$libs"

@@ -1,5 +1,6 @@
-# argocd-progressive-rollout image: built from Debian bookworm packages only, like the rest of
-# the project. Build: docker build -t ghcr.io/argocd-progressive-rollout/argocd-progressive-rollout:v0.1.0 .
+# argocd-progressive-rollout image, for people with Docker: the same image scripts/image.sh
+# builds without one (tests/image checks that the two stay in step). Build:
+#   docker build -t ghcr.io/argocd-progressive-rollout/argocd-progressive-rollout:v0.1.0 .
 
 FROM debian:bookworm AS build
 RUN apt-get update \
@@ -14,18 +15,24 @@ COPY webhook webhook
 COPY tests tests
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
  && cmake --build /build --target argocd-progressive-rollout -j"$(nproc)" \
- && install -D -m 0755 "$(find /build -type f -name argocd-progressive-rollout -perm -u+x | head -n1)" \
+ && install -D -s -m 0755 "$(find /build -type f -name argocd-progressive-rollout -perm -u+x | head -n1)" \
       /out/argocd-progressive-rollout
 
-FROM debian:bookworm-slim
-# Only the shared libraries the binary links against, and the CA roots for out-of-cluster use.
+# The root filesystem from Debian packages, by the script scripts/image.sh uses: only the
+# binary's shared libraries and the CA roots; no shell, no package manager.
+FROM debian:bookworm AS rootfs
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libboost-system1.81.0 libboost-program-options1.81.0 libssl3 libyaml-cpp0.7 ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mmdebstrap \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /out/argocd-progressive-rollout /usr/local/bin/argocd-progressive-rollout
+COPY scripts/image-rootfs.sh /usr/local/bin/image-rootfs.sh
+RUN bash /usr/local/bin/image-rootfs.sh /rootfs
+COPY --from=build /out/argocd-progressive-rollout /rootfs/usr/local/bin/argocd-progressive-rollout
 # Fail the image build, not the pod, if a runtime library is missing.
-RUN ! ldd /usr/local/bin/argocd-progressive-rollout | grep -q 'not found'
+RUN chroot /rootfs /lib64/ld-linux-x86-64.so.2 --list /usr/local/bin/argocd-progressive-rollout > /libs \
+ && ! grep 'not found' /libs
+
+FROM scratch
+COPY --from=rootfs /rootfs/ /
 # Numeric, so the kubelet can check runAsNonRoot without looking the name up.
 USER 65532:65532
 EXPOSE 8443

@@ -9,6 +9,8 @@ packages=(
   libboost-program-options1.81-dev
   libssl-dev openssl rapidjson-dev libyaml-cpp-dev zlib1g-dev
   ca-certificates curl jq wrk lua5.4 nginx-light
+  # The container image (scripts/image.sh, tests/image): root filesystem, build, load.
+  mmdebstrap podman yq
 )
 
 missing=()

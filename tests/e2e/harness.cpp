@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -59,7 +60,12 @@ command_result kubectl(const std::string& who, const std::string& args, const st
 
 namespace {
 
-std::string binary() { return APR_BINARY; }
+// APR_E2E_WEBHOOK_BINARY runs the server through another program taking the same arguments
+// (tests/image/serve_from_image.sh: the container image's root filesystem).
+std::string binary() {
+    const char* other = std::getenv("APR_E2E_WEBHOOK_BINARY");
+    return other && *other ? other : APR_BINARY;
+}
 
 unsigned short free_port() {
     // Bind port 0, read the port, release it: the server binds it right after.

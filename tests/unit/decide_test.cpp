@@ -106,6 +106,7 @@ application_facts& holding(application_facts& f, const std::string& revision) {
     f.held_desired = std::array<std::optional<std::string>, 4>{source_json(revision), std::nullopt, std::nullopt,
                                                                 std::nullopt};
     f.held_revisions = {revision, {}};
+    f.held_differs_only_in_revisions = true;  // source_json() differs only in targetRevision
     return f;
 }
 
@@ -417,6 +418,15 @@ BOOST_AUTO_TEST_CASE(a_sync_on_an_admitted_cluster_deploys_only_the_held_change_
     holding(held, "v2");
     syncing(held, {.source = source_json("v2")});
     BOOST_TEST((decide(held, state, ids).kind == verdict_kind::allow));
+    // When the held change also changes the source (a new path, new Helm values), a sync naming
+    // only its revision would deploy the spec's old source at the new revision: never admitted.
+    auto mixed = update(argocd_server, "c-canary");
+    holding(mixed, "v2");
+    mixed.held_differs_only_in_revisions = false;
+    syncing(mixed, {.revision = "v2"});
+    BOOST_TEST(denied(decide(mixed, state, ids)));
+    syncing(mixed, {.revision = "v2", .source = source_json("v2")});  // the held source itself: fine
+    BOOST_TEST((decide(mixed, state, ids).kind == verdict_kind::allow));
 }
 
 BOOST_AUTO_TEST_CASE(a_hold_drops_an_operation_that_names_the_held_revision) {

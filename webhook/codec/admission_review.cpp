@@ -444,6 +444,26 @@ std::size_t other_annotations_bytes(const rapidjson::Value& object) {
     return total;
 }
 
+// Canonical JSON of spec.source/sources with every targetRevision left out.
+std::string sources_but_revisions(const rapidjson::Value* spec) {
+    rapidjson::Document out(rapidjson::kObjectType);
+    auto& a = out.GetAllocator();
+    auto strip = [](rapidjson::Value& source) {
+        if (source.IsObject()) source.RemoveMember("targetRevision");
+    };
+    for (const char* field : {"source", "sources"}) {
+        const auto* v = spec ? find_path(*spec, {field}) : nullptr;
+        if (!v || v->IsNull()) continue;
+        rapidjson::Value copy(*v, a);
+        if (copy.IsArray())
+            for (auto& s : copy.GetArray()) strip(s);
+        else
+            strip(copy);
+        out.AddMember(rapidjson::StringRef(field), copy, a);
+    }
+    return canonical_json(out);
+}
+
 // Whether status.sync.comparedTo is the object's current spec.source/sources (absent, null and
 // empty alike), as the controller judges it too (decode_application).
 bool compared_to_spec(const rapidjson::Value& object) {
@@ -511,6 +531,7 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
             if (!held_spec.HasParseError() && held_spec.IsObject()) {
                 f.held_desired = desired_state(held_spec);
                 f.held_revisions = revisions_of(&held_spec);
+                f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
             }
         }
     f.old_protected = protected_annotations(*old_object);

@@ -365,10 +365,14 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
     // turn, and so does any sync of a state that was itself never admitted (a held CREATE).
     // On a cluster admitted for the held change, a sync may also deploy exactly that change (the
     // controller's patch may still be on its way), but nothing else: no other revision, no override.
+    // A sync naming only a revision keeps the spec's other source fields, so it deploys the held
+    // change only when that differs from the spec in its revisions alone.
     const auto sync_allowed = [&] {
         const auto& op = *facts.operation_sync;
         const bool admitted = ctx.admitted_for(facts.old_pending_hash);
-        if (admitted && facts.held_desired && deploys_exactly(op, *facts.held_desired, facts.held_revisions, facts, false))
+        const bool overrides_source = op.source || op.sources;
+        if (admitted && facts.held_desired && (overrides_source || facts.held_differs_only_in_revisions) &&
+            deploys_exactly(op, *facts.held_desired, facts.held_revisions, facts, false))
             return true;
         return deploys_exactly(op, facts.new_desired, facts.new_revisions, facts) && (!held_since_create || admitted);
     };

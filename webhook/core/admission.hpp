@@ -93,6 +93,9 @@ struct application_facts {
     // old_pending_hash): what a sync on an admitted cluster may deploy besides the current state.
     std::optional<std::array<std::optional<std::string>, 4>> held_desired;
     spec_revisions held_revisions;
+    // The held source(s) equal the new object's but for targetRevision: a sync naming only a
+    // revision then deploys the held state (it keeps the spec's other source fields).
+    bool held_differs_only_in_revisions = false;
     // Protected annotations (is_protected_annotation) of each object, key -> value.
     std::map<std::string, std::string> old_protected;
     std::map<std::string, std::string> new_protected;

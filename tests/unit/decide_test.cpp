@@ -329,6 +329,19 @@ BOOST_AUTO_TEST_CASE(a_sync_of_a_created_application_waits_for_its_turn) {
     BOOST_TEST(has_op(decide(template_drops_it, state, ids), "add", "/metadata/annotations/deployment.skyscanner.net~1created-held"));
 }
 
+// Found by the model test: created at v2 (never admitted), then the template moved to v3; the
+// cluster is admitted for v3, but a sync of the created state would still deploy v2.
+BOOST_AUTO_TEST_CASE(a_created_application_admitted_for_a_later_change_may_not_sync_its_created_state) {
+    auto f = update(argocd_server, "c-canary");  // admitted for v2
+    holding(f, "v2");
+    f.old_protected[std::string(created_held_annotation)] = hash_of("v1");  // created at v1
+    f.new_protected = f.old_protected;
+    syncing(f, {.revision = "v1"});
+    BOOST_TEST(denied(decide(f, state, ids)));
+    syncing(f, {.revision = "v2"});  // the admitted change itself may be synced
+    BOOST_TEST((decide(f, state, ids).kind == verdict_kind::allow));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(sync_operations)

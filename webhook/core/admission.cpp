@@ -374,7 +374,9 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
         if (admitted && facts.held_desired && (overrides_source || facts.held_differs_only_in_revisions) &&
             deploys_exactly(op, *facts.held_desired, facts.held_revisions, facts, false))
             return true;
-        return deploys_exactly(op, facts.new_desired, facts.new_revisions, facts) && (!held_since_create || admitted);
+        // A created Application's own state was never admitted: admitted for a later change, the
+        // cluster still is not admitted for that one (the held branch covers a created state admitted).
+        return !held_since_create && deploys_exactly(op, facts.new_desired, facts.new_revisions, facts);
     };
     if (facts.operation_changed && facts.operation_sync && !by_application_controller && !sync_allowed())
         return deny_or_bypass(ctx, "sync operation to another revision or source",

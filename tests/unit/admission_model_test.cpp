@@ -1059,8 +1059,8 @@ private:
         const bool by_appset = rng() % 3 == 0;
         if (by_appset) {
             // The ApplicationSet controller notices and re-creates it from the template.
-            appset_write(slot, 0);
             say("human deletes " + slot.name);
+            appset_write(slot, 0);
             return;
         }
         auto o = write(human_user, slot.name, std::nullopt, std::move(app));

@@ -340,6 +340,8 @@ BOOST_AUTO_TEST_CASE(a_created_application_admitted_for_a_later_change_may_not_s
     BOOST_TEST(denied(decide(f, state, ids)));
     syncing(f, {.revision = "v2"});  // the admitted change itself may be synced
     BOOST_TEST((decide(f, state, ids).kind == verdict_kind::allow));
+    syncing(f, {.revision = ""});  // an empty revision is the spec's (v1), not the held change's
+    BOOST_TEST(denied(decide(f, state, ids)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -197,6 +197,26 @@ bool deploys_exactly(const sync_operation& op, const std::array<std::optional<st
     });
 }
 
+// The operation with every revision it leaves to the spec spelled out: without a source override,
+// an empty revision deploys the spec's targetRevision (HEAD when that is empty too), and a
+// multi-source sync without `revisions` deploys each source at the spec's. Needed to compare it
+// with a state other than the spec's own (the held change).
+sync_operation with_spec_revisions(sync_operation op, const spec_revisions& spec) {
+    auto fill = [](std::string& revision, const std::string& target) {
+        if (revision.empty()) revision = target.empty() ? "HEAD" : target;
+    };
+    if (!spec.sources.empty()) {
+        fill(op.revision, spec.sources.front());
+        if (op.revisions.empty()) op.revisions.resize(spec.sources.size());
+        for (std::size_t i = 0; i < op.revisions.size(); ++i)
+            fill(op.revisions[i], i < spec.sources.size() ? spec.sources[i] : std::string());
+    } else {
+        fill(op.revision, spec.source);
+        for (auto& r : op.revisions) fill(r, spec.source);
+    }
+    return op;
+}
+
 // A bypass allows the whole write; its audit annotation and Event say who and why.
 admission_verdict deny_or_bypass(const request_context& ctx, const std::string& what, const std::string& remedy) {
     const auto& facts = ctx.facts;
@@ -372,7 +392,8 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
         const bool admitted = ctx.admitted_for(facts.old_pending_hash);
         const bool overrides_source = op.source || op.sources;
         if (admitted && facts.held_desired && (overrides_source || facts.held_differs_only_in_revisions) &&
-            deploys_exactly(op, *facts.held_desired, facts.held_revisions, facts, false))
+            deploys_exactly(overrides_source ? op : with_spec_revisions(op, facts.new_revisions), *facts.held_desired,
+                            facts.held_revisions, facts, false))
             return true;
         // A created Application's own state was never admitted: admitted for a later change, the
         // cluster still is not admitted for that one (the held branch covers a created state admitted).

@@ -301,7 +301,8 @@ value resolved_source(const value& source, const std::string& revision_override,
     return out;
 }
 
-// What syncing `spec` with the given overrides deploys; nullopt when the spec has nothing to deploy.
+// What syncing `spec` with the given `operation.sync` (overrides, revisions; null for the spec as it
+// is) deploys, as Argo CD would run it.
 std::string run_identity(const value& spec, const value* sync) {
     json out(rapidjson::kObjectType);
     auto& a = out.GetAllocator();
@@ -1217,11 +1218,12 @@ sequence shrink(sequence s) {
     return s;
 }
 
-std::string describe(const sequence& s) {
+std::string describe(const sequence& s, int steps) {
     const auto r = execute(s);
     std::ostringstream out;
     out << "seed " << s.seed << (s.humans ? " (with humans)" : " (no humans: must complete)") << ", shortest failing sequence ("
-        << s.actions.size() << " steps; replay with APR_MODEL_SEED=" << s.seed << "):\n";
+        << s.actions.size() << " steps; replay the whole sequence with APR_MODEL_SEED=" << s.seed
+        << " APR_MODEL_STEPS=" << steps << "):\n";
     std::size_t drained = 0;
     for (std::size_t i = 0; i < r.log.size(); ++i) {
         // Of a drain that never converges, the last rounds say why.
@@ -1273,7 +1275,7 @@ BOOST_AUTO_TEST_CASE(random_sequences_keep_every_cluster_on_admitted_states) {
             BOOST_TEST_MESSAGE("seed " << seed << ":\n" << out.str());
         }
         if (!r.failed) continue;
-        BOOST_ERROR(describe(shrink(s)));
+        BOOST_ERROR(describe(shrink(s), steps));
         if (++failures >= 3) break;  // the first few are enough to read
     }
     const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -447,9 +447,11 @@ public:
 private:
     // ---- objects ------------------------------------------------------------------------------
 
+    // Only one ownerReference may be the controller (the API server refuses two): a decoy is not.
     std::string owner_json(const std::string& set_name) const {
         return R"({"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":")" + set_name +
-               R"(","uid":"uid-)" + set_name + R"(","controller":true,"blockOwnerDeletion":true})";
+               R"(","uid":"uid-)" + set_name + R"(","controller":)" + (set_name == appset ? "true" : "false") +
+               R"(,"blockOwnerDeletion":true})";
     }
 
     std::string application_json(const app_slot& slot, const template_state& t) const {

@@ -523,17 +523,6 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     if (f.username == identities.application_set_controller) f.new_pending.value = encode_pending_record(canonical);
     f.other_annotations_bytes = other_annotations_bytes(*object);
     f.old_pending_hash = string_at(*old_object, {"metadata", "annotations", core::pending_hash_annotation});
-    if (!f.old_pending_hash.empty())
-        if (auto held = decode_pending_record(string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
-            held && content_hash(*held) == f.old_pending_hash) {
-            rapidjson::Document held_spec;
-            held_spec.Parse(held->data(), held->size());
-            if (!held_spec.HasParseError() && held_spec.IsObject()) {
-                f.held_desired = desired_state(held_spec);
-                f.held_revisions = revisions_of(&held_spec);
-                f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
-            }
-        }
     f.old_protected = protected_annotations(*old_object);
     f.new_protected = protected_annotations(*object);
     const auto* annotations = find_path(*object, {"metadata", "annotations"});
@@ -557,6 +546,19 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
         }
         f.operation_sync = std::move(sync);
     }
+    // What a sync on a cluster admitted for the held change may deploy: read only for a sync by
+    // someone other than Argo CD's application controller (its status writes are the hot path).
+    if (f.operation_sync && f.username != identities.application_controller && !f.old_pending_hash.empty())
+        if (auto held = decode_pending_record(string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
+            held && content_hash(*held) == f.old_pending_hash) {
+            rapidjson::Document held_spec;
+            held_spec.Parse(held->data(), held->size());
+            if (!held_spec.HasParseError() && held_spec.IsObject()) {
+                f.held_desired = desired_state(held_spec);
+                f.held_revisions = revisions_of(&held_spec);
+                f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
+            }
+        }
     // The stored status says what Argo CD resolved the spec to; a request may not rewrite it.
     f.resolved_revision = string_at(*old_object, {"status", "sync", "revision"});
     collect_strings(find_path(*old_object, {"status", "sync", "revisions"}), f.resolved_revisions);

@@ -1,5 +1,6 @@
 // Graceful shutdown: readiness fails at once, idle connections close, in-flight requests get
 // their answers, run() returns within a bounded time.
+#include "server/shutdown_signals.hpp"
 #include "test_support.hpp"
 
 #include <boost/test/unit_test.hpp>

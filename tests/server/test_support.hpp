@@ -1,6 +1,7 @@
 // Test support for the server suites: certificates made at test time with the OpenSSL API (no
-// key ever lands in git), a TLS client whose every operation has a deadline (a broken server
-// fails a test instead of hanging it), and a fixture that runs a real https_server on port 0.
+// key ever lands in git; test_certificates.cpp), a TLS client whose every operation has a
+// deadline (a broken server fails a test instead of hanging it) and a fixture that runs a real
+// https_server on port 0 (test_support.cpp).
 // Beast and Asio stay behind this header so the test files compile quickly.
 #pragma once
 

@@ -286,6 +286,19 @@ void argocd_simulator::set_template_revision(const std::string& revision) {
     refresh();
 }
 
+void argocd_simulator::set_template_helm_values(const std::string& values) {
+    must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
+        Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
+        if (!source || !source->IsObject()) throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
+        auto& a = live.GetAllocator();
+        Value helm(rapidjson::kObjectType);
+        helm.AddMember("values", text(values, a), a);
+        set_member(*source, "helm", std::move(helm), a);
+        return true;
+    }), "set template helm values of " + appset_);
+    refresh();
+}
+
 int argocd_simulator::refresh() {
     if (appset_.empty()) throw std::logic_error("refresh: no ApplicationSet (create or attach one first)");
     const auto appset = must(appset_controller_.get(application_set_path()), "get ApplicationSet " + appset_);

@@ -79,6 +79,8 @@ public:
     // Sets spec.template.spec.source.targetRevision, then refresh(): every Application is
     // rewritten as the ApplicationSet controller does, and the webhook holds those writes.
     void set_template_revision(const std::string& revision);
+    // Sets spec.template.spec.source.helm.values, then refresh().
+    void set_template_helm_values(const std::string& values);
 
     // One ApplicationSet controller reconcile: create missing Applications, rewrite those whose
     // spec differs from the template (held ones are rewritten, and held, again), and remove the

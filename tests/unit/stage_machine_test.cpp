@@ -393,6 +393,30 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(rollout_properties)
 
 // Random fleets and specs: the invariants users judge the product on.
+BOOST_AUTO_TEST_CASE(a_change_too_large_to_hold_is_reported_on_its_cluster_while_it_lasts) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    sim.change_template("v2");
+    // eu-west-1c-1's Application could not be held: nothing is pending for it.
+    sim.apps.at("eu-west-1c-1").pending.clear();
+    sim.apps.at("eu-west-1c-1").hold_refused = "cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit";
+    sim.step();
+    auto find = [&](const std::string& name) -> const cluster_status& {
+        for (const auto& s : sim.rollout.status.stages)
+            for (const auto& c : s.clusters)
+                if (c.name == name) return c;
+        BOOST_FAIL("no cluster " + name);
+        throw;
+    };
+    BOOST_TEST(find("eu-west-1c-1").message ==
+               "template change not held: cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit");
+    BOOST_TEST(events_named(sim, "HoldRefused") == 1u);
+    sim.step();
+    BOOST_TEST(events_named(sim, "HoldRefused") == 1u);  // once per refusal, not per step
+    sim.apps.at("eu-west-1c-1").hold_refused.clear();
+    sim.step();
+    BOOST_TEST(find("eu-west-1c-1").message.empty());
+}
+
 BOOST_AUTO_TEST_CASE(random_fleets_keep_order_bounds_and_finish) {
     std::mt19937 rng(20261127);
     const std::vector<std::string> regions = {"r1", "r2", "r3", "r4"};

@@ -66,6 +66,7 @@ public:
         bool compared = true;
         int settle_in = 0;    // steps until Argo CD has synced an admitted change
         bool degrade = false; // the new version goes Degraded
+        std::string hold_refused;  // the webhook's recent refusal to hold a template change
     };
 
     core::rollout rollout;
@@ -102,6 +103,7 @@ public:
             ob.sync_status = a.sync;
             ob.health_status = a.health;
             ob.compared_to_current = a.compared;
+            ob.hold_refused = a.hold_refused;
             o.applications.push_back(ob);
         }
         return o;

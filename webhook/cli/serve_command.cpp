@@ -15,6 +15,7 @@
 #include "kube/leader_election.hpp"
 #include "kube/log.hpp"
 #include "server/https_server.hpp"
+#include "server/shutdown_signals.hpp"
 
 #include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>
@@ -318,7 +319,7 @@ int run_serve(const arguments& args) {
         ("lease-duration", po::value(&f.lease_duration)->default_value(f.lease_duration), "seconds a Lease is valid without renewal")
         ("renew-deadline", po::value(&f.renew_deadline)->default_value(f.renew_deadline), "seconds the leader keeps trying to renew before stepping down")
         ("retry-period", po::value(&f.retry_period)->default_value(f.retry_period), "seconds between Lease attempts")
-        ("threads", po::value(&f.threads)->default_value(0), "server threads (0: one per core)")
+        ("threads", po::value(&f.threads)->default_value(0), "server threads (0: one per CPU this process may use: its affinity mask, limited by its cgroup CPU quota, rounded up)")
         ("idle-timeout", po::value(&f.idle_timeout)->default_value(f.idle_timeout), "seconds an idle keep-alive connection is kept (at least 90 for the API server)")
         ("read-timeout", po::value(&f.read_timeout)->default_value(f.read_timeout), "seconds to read a whole request")
         ("shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay), "seconds /readyz fails before the listener closes on SIGTERM")

@@ -96,6 +96,21 @@ std::string desired_state_canonical(const rapidjson::Value& spec) {
     return out;
 }
 
+std::optional<hold_refusal> decode_hold_refusal(const rapidjson::Value& event) {
+    if (!event.IsObject() || string_at(event, {"reason"}) != hold_refused_reason ||
+        string_at(event, {"involvedObject", "kind"}) != "Application")
+        return std::nullopt;
+    hold_refusal r;
+    r.namespace_ = string_at(event, {"involvedObject", "namespace"});
+    r.application = string_at(event, {"involvedObject", "name"});
+    r.message = string_at(event, {"message"});
+    for (std::string_view field : {"lastTimestamp", "eventTime", "firstTimestamp"})
+        if (auto text = as_string(find_path(event, {field})); text && !text->empty())
+            if ((r.last_seen = parse_time(*text))) break;
+    if (r.application.empty()) return std::nullopt;
+    return r;
+}
+
 std::vector<std::string> application_set_owners(const rapidjson::Value& object) {
     std::vector<std::string> out;
     if (const auto* owners = find_path(object, {"metadata", "ownerReferences"}); owners && owners->IsArray())

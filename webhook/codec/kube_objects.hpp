@@ -43,6 +43,17 @@ struct application_record {
     bool created_held = false;    // annotation deployment.skyscanner.net/created-held is present
 };
 
+// A Warning Event the webhook recorded on an Application whose template change it could not hold
+// (reason PendingSpecTooLarge): the controller reports it in the cluster's status.
+inline constexpr std::string_view hold_refused_reason = "PendingSpecTooLarge";
+struct hold_refusal {
+    std::string namespace_;
+    std::string application;
+    std::string message;
+    std::optional<core::time_point> last_seen;  // lastTimestamp, else eventTime, else firstTimestamp
+};
+std::optional<hold_refusal> decode_hold_refusal(const rapidjson::Value& event);
+
 // The names of every ownerReference of kind ApplicationSet, each once, in order.
 std::vector<std::string> application_set_owners(const rapidjson::Value& object);
 

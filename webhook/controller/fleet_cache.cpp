@@ -48,6 +48,15 @@ fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<voi
                     }),
       application_sets_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applicationsets"),
                         codec::decode_application_set, [this] { application_sets_changed(); }),
+      hold_refusals_(client, [&] {
+                         auto o = watch_of("/api/v1/namespaces/" + ns + "/events");
+                         o.field_selector = "reason=" + std::string(codec::hold_refused_reason);
+                         return o;
+                     }(),
+                     codec::decode_hold_refusal,
+                     [this] {
+                         if (on_change_) on_change_();
+                     }),
       state_(std::make_shared<const core::fleet_state>()) {}
 
 fleet_cache::~fleet_cache() { stop(); }
@@ -57,9 +66,11 @@ void fleet_cache::start() {
     clusters_.start();
     applications_.start();
     application_sets_.start();
+    hold_refusals_.start();
 }
 
 void fleet_cache::stop() {
+    hold_refusals_.stop();
     application_sets_.stop();
     applications_.stop();
     clusters_.stop();
@@ -94,6 +105,15 @@ std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::appli
         if (std::find(value->application_sets.begin(), value->application_sets.end(), application_set) !=
             value->application_sets.end())
             out.push_back(value);
+    return out;
+}
+
+std::map<std::string, codec::hold_refusal> fleet_cache::hold_refusals() const {
+    std::map<std::string, codec::hold_refusal> out;
+    for (const auto& [key, value] : *hold_refusals_.snapshot()) {
+        auto& slot = out[value->application];
+        if (!slot.last_seen || (value->last_seen && *value->last_seen > *slot.last_seen)) slot = *value;
+    }
     return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +45,8 @@ public:
     std::vector<core::cluster> clusters() const;
     // The Applications owned by `application_set` in the cached namespace.
     std::vector<std::shared_ptr<const codec::application_record>> applications_of(const std::string& application_set) const;
+    // The webhook's recent refusals to hold a template change, by Application name.
+    std::map<std::string, codec::hold_refusal> hold_refusals() const;
 
     const std::string& namespace_name() const { return namespace_; }
     // Prometheus lines for the watch caches (lists, relists, 410s, restarts, errors, synced).
@@ -59,6 +62,8 @@ private:
     kube::informer<core::cluster> clusters_;
     kube::informer<codec::application_record> applications_;
     kube::informer<core::application_set_ref> application_sets_;
+    // Events are not part of synced(): they only add detail to status, never gate admission.
+    kube::informer<codec::hold_refusal> hold_refusals_;
     // Set by the first publish of application_sets_ (its synced() turns true only after that
     // publish's callback): until then fleet_state says "unknown", not "none exists".
     std::atomic<bool> application_sets_listed_{false};

@@ -22,6 +22,8 @@ void log_warning(const std::string& message) { kube::log(kube::log_level::warnin
 
 std::string key_of(const core::rollout& r) { return r.namespace_ + "/" + r.name; }
 
+constexpr auto hold_refusal_memory = std::chrono::minutes(10);
+
 }  // namespace
 
 rollout_controller::rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
@@ -83,10 +85,16 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
     obs.source = state->application_set_presence(r.namespace_, r.spec.source.name);
+    const auto refusals = cache_.hold_refusals();
+    const auto recent = now() - hold_refusal_memory;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_) continue;
         auto o = app->observation;
         o.cluster = state->admission.resolve_cluster(app->destination_server, app->destination_name);
+        // The ApplicationSet controller retries a refused write within minutes, and every retry
+        // renews the Event: one not seen for a while means the template no longer asks for it.
+        if (auto it = refusals.find(app->name); it != refusals.end() && it->second.last_seen && *it->second.last_seen >= recent)
+            o.hold_refused = it->second.message;
         obs.applications.push_back(std::move(o));
     }
     return obs;

@@ -144,6 +144,7 @@ public:
             enforce_failure_budgets();
             advance();
         }
+        report_refused_holds();
         update_conditions();
         return std::move(result_);
     }
@@ -277,6 +278,27 @@ private:
         st.phase = rollout_phase::progressing;
         st.message.clear();
         emit(false, "SpecChanged", "spec changed after a failure: failed clusters will be retried");
+    }
+
+    // A change the webhook could not hold is not pending anywhere: the cluster's message says so
+    // while the refusal lasts (and an Event when it starts), then the message goes away.
+    void report_refused_holds() {
+        for (auto& s : status().stages)
+            for (auto& c : s.clusters) {
+                const auto* view = view_of(c.name);
+                std::string refused;
+                if (view)
+                    for (const auto* a : view->apps)
+                        if (!a->hold_refused.empty()) refused = std::string(hold_refused_prefix) + a->hold_refused;
+                const bool reported = c.message.starts_with(hold_refused_prefix);
+                if (c.phase == cluster_phase::updating || c.phase == cluster_phase::failed) continue;
+                if (!refused.empty() && c.message != refused) {
+                    if (!reported) emit(true, "HoldRefused", "stage " + s.name + ": cluster " + c.name + ": " + refused);
+                    c.message = refused;
+                } else if (refused.empty() && reported) {
+                    c.message.clear();
+                }
+            }
     }
 
     void monitor_clusters() {

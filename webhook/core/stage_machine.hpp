@@ -23,7 +23,14 @@ struct application_observation {
     bool operation_in_progress = false;
     std::string operation_phase;       // status.operationState.phase
     std::optional<time_point> operation_started_at;
+    // Why the webhook recently refused to hold a template change of this Application (it would
+    // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
+    // says it. Empty when there is none.
+    std::string hold_refused;
 };
+
+// The prefix of a cluster's status message that reports a refused hold.
+inline constexpr std::string_view hold_refused_prefix = "template change not held: ";
 
 // Whether the ApplicationSet named by spec.sourceRef exists. `missing` changes only what is
 // reported (Ready False/SourceNotFound, the message, one Warning Event), never what is admitted:

@@ -1,11 +1,14 @@
 // The TLS admission server: HTTP/1.1 keep-alive over TLS 1.2+/1.3 on Boost.Beast and C++20
 // coroutines, admission routes by path, /healthz, /readyz, /metrics, certificate hot reload and
-// graceful shutdown (docs/operations.md). What does not live here: decoding AdmissionReviews (the
-// handler that `serve` registers per route does that and returns a handler_result) or any
-// rollout logic.
+// graceful shutdown (docs/operations.md). This is the facade that wires the parts (README.md in
+// this directory shows them). What does not live here: decoding AdmissionReviews (the handler
+// that `serve` registers per route does that and returns a handler_result), any rollout logic,
+// signal handling (shutdown_signals.hpp).
 #pragma once
 
 #include "metrics_registry.hpp"
+#include "router.hpp"
+#include "server_log.hpp"
 #include "tls_credentials.hpp"
 
 #include <chrono>
@@ -14,32 +17,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
 
 namespace apr::server {
-
-// What a route handler returns.
-struct handler_result {
-  unsigned status = 200;  // HTTP status
-  std::string body;       // response body (JSON for admission)
-  std::string content_type = "application/json";
-  std::string outcome;    // metrics label: allowed|held|denied|error|...; empty -> "ok"
-};
-
-// Called on a server thread for a POST to the route, with the request's Content-Type and body.
-// Must not throw; the server catches anyway and answers 500 with a short message. It runs on an
-// I/O thread, so it must not block for long: a blocked call holds up its thread, one of
-// `threads`, and every connection served on it.
-// The body is the connection's own request buffer, lent for the call: NUL-terminated
-// (body.c_str()), and the handler may overwrite or move it, so an in-situ JSON parser
-// (RapidJSON's ParseInsitu) needs no copy. The server starts the next request afresh.
-using admission_handler =
-    std::function<handler_result(std::string_view content_type, std::string& body)>;
-
-enum class log_level { debug, info, warn, error };
-// One call per event, one line, no request bodies. Default: info and above to stderr as
-// `level=info component=server msg="..."`.
-using log_sink = std::function<void(log_level, std::string_view message)>;
 
 struct server_options {
   std::string listen = ":8443";  // "HOST:PORT", ":PORT" (all IPv4), "[::1]:PORT"; port 0 = any
@@ -53,7 +32,9 @@ struct server_options {
   // is cut off here, whatever its byte rate.
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{30};
-  unsigned threads = 0;  // 0 = hardware_concurrency
+  // Serving threads, each with its own event loop. 0 = as many as CPUs this process may really
+  // use: its affinity mask, limited by its cgroup's CPU quota, rounded up (cpu_budget.hpp).
+  unsigned threads = 0;
   // After stop(): /readyz answers 503 for shutdown_delay while still serving (so endpoints can
   // drop the pod), then the listener closes, idle connections close, in-flight requests get
   // their answers; whatever is left after shutdown_grace more is cut.
@@ -98,21 +79,6 @@ class https_server {
   // The watcher calls the same thing; exposed for SIGHUP-style triggers and tests.
   bool reload_certificate();
   certificate_info current_certificate() const;
-
- private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
-};
-
-// While alive, the first SIGTERM or SIGINT calls on_signal (e.g. [&]{ server.stop(); }) on a
-// thread of its own; a second one ends the process at once with status 128+signo, for an
-// operator who means it.
-class shutdown_signals {
- public:
-  explicit shutdown_signals(std::function<void(int signo)> on_signal);
-  ~shutdown_signals();
-  shutdown_signals(shutdown_signals const&) = delete;
-  shutdown_signals& operator=(shutdown_signals const&) = delete;
 
  private:
   struct impl;

@@ -1,7 +1,8 @@
 // A small Prometheus registry: counters, gauges and histograms with labels, exposed in the text
 // format 0.0.4. There is no prometheus-cpp package in Debian bookworm, so this is hand-written.
 // What lives here: metric cells, label-keyed families, the registry and its exposition.
-// What does not: the names of the server's own metrics (https_server.cpp) or HTTP serving.
+// What does not: the names of the server's own metrics (request_metrics.cpp,
+// serving_certificate.cpp) or HTTP serving.
 #pragma once
 
 #include <atomic>

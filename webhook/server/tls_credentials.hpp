@@ -1,6 +1,7 @@
 // Serving certificate and key: loading a PEM pair into a fresh ssl::context (TLS 1.2+, ALPN
 // http/1.1), checking that key and certificate match, and describing the certificate for logs
-// and metrics. What does not live here: watching the files (certificate_watcher) or serving.
+// and metrics. What does not live here: watching the files (cert_watcher.hpp), swapping generations
+// (serving_certificate.hpp) or serving.
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>

@@ -6,6 +6,7 @@
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/pending_record.hpp"
+#include "core/json_string.hpp"
 #include "patch_oracle.hpp"
 #include "review_fixtures.hpp"
 
@@ -326,10 +327,15 @@ BOOST_AUTO_TEST_CASE(manual_sync_to_another_revision_before_the_clusters_turn_is
     ui.operation = R"({"sync":{"revision":"53e28ff20cc530b9ada2173fbbd64d48338583ba"}})";
     BOOST_TEST(ask(update_by("system:serviceaccount:argocd:argocd-server", before, ui)).allowed());
     // A cluster admitted for the change this Application holds may be synced to it by hand.
-    const std::string hash = "0123456789abcdef";
+    app_spec v2;
+    v2.revision = "v2";
+    const auto v2_object = parse(application_json(v2));
+    const auto canonical = codec::desired_state_canonical(v2_object["spec"]);
+    const std::string hash = codec::content_hash(canonical);
     app_spec holding_before, holding_after;
     holding_before.extra_annotations = holding_after.extra_annotations =
-        R"("deployment.skyscanner.net/pending-hash":")" + hash + "\"";
+        R"("deployment.skyscanner.net/pending-hash":")" + hash + R"(","deployment.skyscanner.net/pending-spec":)" +
+        core::quote_json(canonical);
     holding_after.operation = after.operation;
     BOOST_TEST(ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
                         admitting("eu-west-1a-1", hash))
@@ -337,6 +343,35 @@ BOOST_AUTO_TEST_CASE(manual_sync_to_another_revision_before_the_clusters_turn_is
     BOOST_TEST(!ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
                          admitting("eu-west-1a-1", "another-change"))
                     .allowed());
+    // But only to exactly that change: not another revision, not a local sync.
+    for (const char* other : {R"({"sync":{"revision":"v3"}})", R"({"sync":{"manifests":["kind: ConfigMap"]}})"}) {
+        holding_after.operation = other;
+        BOOST_TEST(!ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
+                             admitting("eu-west-1a-1", hash))
+                        .allowed(), other);
+    }
+}
+
+// Right after the rollout applied a change, status.sync.revision is still the commit of the old
+// spec (status.sync.comparedTo says so) until Argo CD compares again: a sync naming it would run
+// the new spec at the old revision.
+BOOST_AUTO_TEST_CASE(a_stale_resolved_revision_does_not_count_as_the_current_state) {
+    app_spec admitted;  // the spec already says v2; status still compares v1
+    admitted.revision = "v2";
+    auto stale = parse(application_json(admitted));
+    auto& a = stale.GetAllocator();
+    stale["status"]["sync"]["comparedTo"]["source"]["targetRevision"].SetString("v1", a);
+    const std::string stored = codec::canonical_json(stale);
+    app_spec ui = admitted;
+    ui.operation = R"({"sync":{"revision":"53e28ff20cc530b9ada2173fbbd64d48338583ba"}})";
+    const std::string server = "system:serviceaccount:argocd:argocd-server";
+    review_spec r;
+    r.username = server;
+    r.old_object = stored;
+    r.object = application_json(ui);
+    BOOST_TEST(!ask(review_json(r)).allowed());
+    r.old_object = application_json(admitted);  // compared again: the commit is the current spec's
+    BOOST_TEST(ask(review_json(r)).allowed());
 }
 
 BOOST_AUTO_TEST_CASE(dropping_the_owner_reference_while_changing_the_source_is_denied) {

@@ -103,6 +103,10 @@ application_facts& holding(application_facts& f, const std::string& revision) {
     f.old_protected = {{std::string(pending_spec_annotation), "{\"source\":" + source_json(revision) + "}"},
                        {std::string(pending_hash_annotation), hash_of(revision)}};
     f.new_protected = f.old_protected;
+    f.held_desired = std::array<std::optional<std::string>, 4>{source_json(revision), std::nullopt, std::nullopt,
+                                                                std::nullopt};
+    f.held_revisions = {revision, {}};
+    f.held_differs_only_in_revisions = true;  // source_json() differs only in targetRevision
     return f;
 }
 
@@ -285,6 +289,20 @@ BOOST_AUTO_TEST_CASE(the_application_set_controller_creates_with_auto_sync_held)
     BOOST_TEST(has_op(v, "add", "/metadata/annotations/deployment.skyscanner.net~1created-held"));
 }
 
+// Found by the model test: a created Application without auto-sync carries a state no rollout
+// admitted just the same, and the Sync button would deploy it.
+BOOST_AUTO_TEST_CASE(the_application_set_controller_creates_without_auto_sync_held_too) {
+    auto f = update(appset_user);
+    f.operation = operation_kind::create;
+    f.old_desired = {};
+    f.new_sync_automated = false;
+    const auto v = decide(f, state, ids);
+    BOOST_TEST((v.kind == verdict_kind::hold));
+    BOOST_TEST(!has_op(v, "remove", "/spec/syncPolicy/automated"));  // absent: removing it would fail
+    BOOST_TEST(has_op(v, "add", "/metadata/annotations/deployment.skyscanner.net~1created-held"));
+    BOOST_TEST(has_op(v, "add", pending_hash_path));
+}
+
 // A created Application carries the template's state, which no rollout admitted: there was no
 // earlier state to keep. Until its cluster's turn, not even a sync of that state may run.
 application_facts created_and_held(const std::string& user) {
@@ -309,6 +327,21 @@ BOOST_AUTO_TEST_CASE(a_sync_of_a_created_application_waits_for_its_turn) {
     template_drops_it.new_protected.erase(std::string(created_held_annotation));
     to(template_drops_it, "v2");
     BOOST_TEST(has_op(decide(template_drops_it, state, ids), "add", "/metadata/annotations/deployment.skyscanner.net~1created-held"));
+}
+
+// Found by the model test: created at v2 (never admitted), then the template moved to v3; the
+// cluster is admitted for v3, but a sync of the created state would still deploy v2.
+BOOST_AUTO_TEST_CASE(a_created_application_admitted_for_a_later_change_may_not_sync_its_created_state) {
+    auto f = update(argocd_server, "c-canary");  // admitted for v2
+    holding(f, "v2");
+    f.old_protected[std::string(created_held_annotation)] = hash_of("v1");  // created at v1
+    f.new_protected = f.old_protected;
+    syncing(f, {.revision = "v1"});
+    BOOST_TEST(denied(decide(f, state, ids)));
+    syncing(f, {.revision = "v2"});  // the admitted change itself may be synced
+    BOOST_TEST((decide(f, state, ids).kind == verdict_kind::allow));
+    syncing(f, {.revision = ""});  // an empty revision is the spec's (v1), not the held change's
+    BOOST_TEST(denied(decide(f, state, ids)));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -380,6 +413,35 @@ BOOST_AUTO_TEST_CASE(a_sync_to_the_held_revision_on_a_cluster_with_nothing_admit
     holding(admitted, "v2");
     syncing(admitted, {.revision = "v2"});
     BOOST_TEST((decide(admitted, state, ids).kind == verdict_kind::allow));
+}
+
+// Found by the model test (admission_model_test): on a cluster admitted for the held change, a
+// sync may deploy that change or the current state, not anything at all.
+BOOST_AUTO_TEST_CASE(a_sync_on_an_admitted_cluster_deploys_only_the_held_change_or_the_current_state) {
+    for (const auto& op : {sync_operation{.revision = "v9"}, sync_operation{.manifests = true},
+                           sync_operation{.source = source_json("v9")}}) {
+        auto f = update(argocd_server, "c-canary");  // admitted for v2, holds v2
+        holding(f, "v2");
+        syncing(f, op);
+        BOOST_TEST(denied(decide(f, state, ids)));
+    }
+    auto current = update(argocd_server, "c-canary");
+    holding(current, "v2");
+    syncing(current, {.revision = "v1"});
+    BOOST_TEST((decide(current, state, ids).kind == verdict_kind::allow));
+    auto held = update(argocd_server, "c-canary");
+    holding(held, "v2");
+    syncing(held, {.source = source_json("v2")});
+    BOOST_TEST((decide(held, state, ids).kind == verdict_kind::allow));
+    // When the held change also changes the source (a new path, new Helm values), a sync naming
+    // only its revision would deploy the spec's old source at the new revision: never admitted.
+    auto mixed = update(argocd_server, "c-canary");
+    holding(mixed, "v2");
+    mixed.held_differs_only_in_revisions = false;
+    syncing(mixed, {.revision = "v2"});
+    BOOST_TEST(denied(decide(mixed, state, ids)));
+    syncing(mixed, {.revision = "v2", .source = source_json("v2")});  // the held source itself: fine
+    BOOST_TEST((decide(mixed, state, ids).kind == verdict_kind::allow));
 }
 
 BOOST_AUTO_TEST_CASE(a_hold_drops_an_operation_that_names_the_held_revision) {
@@ -477,6 +539,20 @@ BOOST_AUTO_TEST_CASE(is_allowed_only_for_a_cluster_admitted_at_that_hash) {
     auto other_change = update(self, "c-canary");  // admitted for v2, but writes v3
     holding(to(other_change, "v3"), "v2");
     BOOST_TEST(denied(decide(other_change, state, ids)));
+}
+
+// Found by the model test: an operation still waiting on the object when the controller applies
+// the held change (Argo CD's auto-sync of the old state, naming its commit) would run the new spec
+// at the old revision. The admission removes it; one that deploys the new state stays.
+BOOST_AUTO_TEST_CASE(removes_an_operation_that_would_run_the_new_spec_at_the_old_revision) {
+    auto f = update(self, "c-canary");
+    holding(to(f, "v2"), "v2");
+    f.operation_sync = sync_operation{.revision = f.resolved_revision};  // the old spec's commit
+    auto v = decide(f, state, ids);
+    BOOST_TEST((v.kind == verdict_kind::allow));
+    BOOST_TEST(has_op(v, "remove", "/operation"));
+    f.operation_sync = sync_operation{.revision = "v2"};
+    BOOST_TEST(!has_op(decide(f, state, ids), "remove", "/operation"));
 }
 
 BOOST_AUTO_TEST_CASE(a_cluster_with_several_applications_is_admitted_per_application) {

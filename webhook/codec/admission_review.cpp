@@ -444,6 +444,40 @@ std::size_t other_annotations_bytes(const rapidjson::Value& object) {
     return total;
 }
 
+// Canonical JSON of spec.source/sources with every targetRevision left out.
+std::string sources_but_revisions(const rapidjson::Value* spec) {
+    rapidjson::Document out(rapidjson::kObjectType);
+    auto& a = out.GetAllocator();
+    auto strip = [](rapidjson::Value& source) {
+        if (source.IsObject()) source.RemoveMember("targetRevision");
+    };
+    for (const char* field : {"source", "sources"}) {
+        const auto* v = spec ? find_path(*spec, {field}) : nullptr;
+        if (!v || v->IsNull()) continue;
+        rapidjson::Value copy(*v, a);
+        if (copy.IsArray())
+            for (auto& s : copy.GetArray()) strip(s);
+        else
+            strip(copy);
+        out.AddMember(rapidjson::StringRef(field), copy, a);
+    }
+    return canonical_json(out);
+}
+
+// Whether status.sync.comparedTo is the object's current spec.source/sources (absent, null and
+// empty alike), as the controller judges it too (decode_application).
+bool compared_to_spec(const rapidjson::Value& object) {
+    const auto* spec = find_path(object, {"spec"});
+    const auto* compared = find_path(object, {"status", "sync", "comparedTo"});
+    if (!spec || !compared || !compared->IsObject()) return false;
+    auto canon = [](const rapidjson::Value* v) {
+        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
+    };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
+        if (canon(find_path(*spec, {field})) != canon(find_path(*compared, {field}))) return false;
+    return true;
+}
+
 core::application_facts extract_facts(const rapidjson::Value& request, const core::admission_identities& identities) {
     static const rapidjson::Value empty_object(rapidjson::kObjectType);
     core::application_facts f;
@@ -512,6 +546,19 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
         }
         f.operation_sync = std::move(sync);
     }
+    // What a sync on a cluster admitted for the held change may deploy: read only for a sync by
+    // someone other than Argo CD's application controller (its status writes are the hot path).
+    if (f.operation_sync && f.username != identities.application_controller && !f.old_pending_hash.empty())
+        if (auto held = decode_pending_record(string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
+            held && content_hash(*held) == f.old_pending_hash) {
+            rapidjson::Document held_spec;
+            held_spec.Parse(held->data(), held->size());
+            if (!held_spec.HasParseError() && held_spec.IsObject()) {
+                f.held_desired = desired_state(held_spec);
+                f.held_revisions = revisions_of(&held_spec);
+                f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
+            }
+        }
     // The stored status says what Argo CD resolved the spec to; a request may not rewrite it.
     f.resolved_revision = string_at(*old_object, {"status", "sync", "revision"});
     collect_strings(find_path(*old_object, {"status", "sync", "revisions"}), f.resolved_revisions);
@@ -520,6 +567,14 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     collect_strings(find_path(*object, {"status", "sync", "revisions"}), new_resolved_revisions);
     f.resolved_revision_changed = (!new_resolved.empty() && new_resolved != f.resolved_revision) ||
                                   (!new_resolved_revisions.empty() && new_resolved_revisions != f.resolved_revisions);
+    // The resolved commit is that of the spec Argo CD last compared (status.sync.comparedTo). Right
+    // after the rollout applied a change it is still the old spec's: a sync naming it would run the
+    // new spec at the old revision, a state never admitted. Until Argo CD compares again, only the
+    // spec's own revisions count.
+    if (!compared_to_spec(*old_object)) {
+        f.resolved_revision.clear();
+        f.resolved_revisions.clear();
+    }
     return f;
 }
 

@@ -170,14 +170,17 @@ bool same_revision(const std::string& revision, const std::string& target, const
 }
 
 // Whether a sync operation deploys exactly the given desired state, and nothing else.
+// `resolved_applies`: the stored status.sync.revision(s) were resolved for `desired` (false when
+// `desired` is a new spec: the stored commit is the old spec's).
 bool deploys_exactly(const sync_operation& op, const std::array<std::optional<std::string>, 4>& desired,
-                     const spec_revisions& spec, const application_facts& facts) {
+                     const spec_revisions& spec, const application_facts& facts, bool resolved_applies = true) {
     if (op.manifests) return false;
     if (op.source && op.source != desired[source_field]) return false;
     if (op.sources && op.sources != desired[sources_field]) return false;
+    const std::string resolved_one = resolved_applies ? facts.resolved_revision : std::string();
     const bool multi_source = desired[sources_field].has_value() && !spec.sources.empty();
     auto resolved_at = [&](std::size_t i) {
-        return i < facts.resolved_revisions.size() ? facts.resolved_revisions[i] : std::string();
+        return resolved_applies && i < facts.resolved_revisions.size() ? facts.resolved_revisions[i] : std::string();
     };
     if (multi_source) {
         if (!op.revisions.empty()) {
@@ -185,13 +188,33 @@ bool deploys_exactly(const sync_operation& op, const std::array<std::optional<st
             for (std::size_t i = 0; i < op.revisions.size(); ++i)
                 if (!same_revision(op.revisions[i], spec.sources[i], resolved_at(i))) return false;
         }
-        const std::string first_resolved = facts.resolved_revisions.empty() ? facts.resolved_revision : resolved_at(0);
+        const std::string first_resolved = facts.resolved_revisions.empty() ? resolved_one : resolved_at(0);
         return same_revision(op.revision, spec.sources.front(), first_resolved);
     }
-    if (!same_revision(op.revision, spec.source, facts.resolved_revision)) return false;
+    if (!same_revision(op.revision, spec.source, resolved_one)) return false;
     return std::all_of(op.revisions.begin(), op.revisions.end(), [&](const std::string& r) {
-        return same_revision(r, spec.source, facts.resolved_revision);
+        return same_revision(r, spec.source, resolved_one);
     });
+}
+
+// The operation with every revision it leaves to the spec spelled out: without a source override,
+// an empty revision deploys the spec's targetRevision (HEAD when that is empty too), and a
+// multi-source sync without `revisions` deploys each source at the spec's. Needed to compare it
+// with a state other than the spec's own (the held change).
+sync_operation with_spec_revisions(sync_operation op, const spec_revisions& spec) {
+    auto fill = [](std::string& revision, const std::string& target) {
+        if (revision.empty()) revision = target.empty() ? "HEAD" : target;
+    };
+    if (!spec.sources.empty()) {
+        fill(op.revision, spec.sources.front());
+        if (op.revisions.empty()) op.revisions.resize(spec.sources.size());
+        for (std::size_t i = 0; i < op.revisions.size(); ++i)
+            fill(op.revisions[i], i < spec.sources.size() ? spec.sources[i] : std::string());
+    } else {
+        fill(op.revision, spec.source);
+        for (auto& r : op.revisions) fill(r, spec.source);
+    }
+    return op;
 }
 
 // A bypass allows the whole write; its audit annotation and Event say who and why.
@@ -273,6 +296,8 @@ admission_verdict hold_update(const request_context& ctx) {
     return v;
 }
 
+// Without auto-sync too: a Sync of a created Application would deploy a state never admitted, so
+// it is marked created-held either way.
 admission_verdict hold_create(const request_context& ctx) {
     const auto& facts = ctx.facts;
     if (auto v = too_large(ctx)) return *v;
@@ -280,23 +305,17 @@ admission_verdict hold_create(const request_context& ctx) {
     v.kind = verdict_kind::hold;
     v.reason = "held";
     // Removing `automated` works on every Argo CD version; the controller restores it on admission.
-    v.patch.push_back({"remove", "/spec/syncPolicy/automated", std::nullopt});
+    if (facts.new_sync_automated) v.patch.push_back({"remove", "/spec/syncPolicy/automated", std::nullopt});
     restore_protected(facts, true, v.patch);
     add_pending_annotations(facts, true, v.patch);
     if (facts.operation_sync) v.patch.push_back({"remove", "/operation", std::nullopt});
-    v.warnings.push_back("auto-sync held by " + ctx.where());
+    v.warnings.push_back((facts.new_sync_automated ? "auto-sync held by " : "held by ") + ctx.where());
     return v;
 }
 
 admission_verdict decide_application_set_controller(const request_context& ctx) {
     const auto& facts = ctx.facts;
-    if (facts.operation == operation_kind::create)
-        return facts.new_sync_automated ? hold_create(ctx) : [&] {
-            auto v = allow("created");
-            restore_protected(facts, false, v.patch);
-            if (facts.operation_sync) v.patch.push_back({"remove", "/operation", std::nullopt});
-            return v;
-        }();
+    if (facts.operation == operation_kind::create) return hold_create(ctx);
     if (facts.desired_changed()) return hold_update(ctx);
     // The template asks for what runs: a change still recorded on the object is no longer wanted.
     auto v = allow("unchanged");
@@ -364,9 +383,23 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
 
     // Rule 5: a sync that deploys anything but the current desired state waits for the cluster's
     // turn, and so does any sync of a state that was itself never admitted (a held CREATE).
-    if (facts.operation_changed && facts.operation_sync && !by_application_controller &&
-        (held_since_create || !deploys_exactly(*facts.operation_sync, facts.new_desired, facts.new_revisions, facts)) &&
-        !ctx.admitted_for(facts.old_pending_hash))
+    // On a cluster admitted for the held change, a sync may also deploy exactly that change (the
+    // controller's patch may still be on its way), but nothing else: no other revision, no override.
+    // A sync naming only a revision keeps the spec's other source fields, so it deploys the held
+    // change only when that differs from the spec in its revisions alone.
+    const auto sync_allowed = [&] {
+        const auto& op = *facts.operation_sync;
+        const bool admitted = ctx.admitted_for(facts.old_pending_hash);
+        const bool overrides_source = op.source || op.sources;
+        if (admitted && facts.held_desired && (overrides_source || facts.held_differs_only_in_revisions) &&
+            deploys_exactly(overrides_source ? op : with_spec_revisions(op, facts.new_revisions), *facts.held_desired,
+                            facts.held_revisions, facts, false))
+            return true;
+        // A created Application's own state was never admitted: admitted for a later change, the
+        // cluster still is not admitted for that one (the held branch covers a created state admitted).
+        return !held_since_create && deploys_exactly(op, facts.new_desired, facts.new_revisions, facts);
+    };
+    if (facts.operation_changed && facts.operation_sync && !by_application_controller && !sync_allowed())
         return deny_or_bypass(ctx, "sync operation to another revision or source",
                               "A sync may deploy only the Application's current desired state (its targetRevision or "
                               "the revision Argo CD resolved it to) until the rollout admits the cluster");
@@ -377,7 +410,15 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
         // Rule 4: the controller applies exactly the held change, on a cluster status admitted for it.
         const bool applies_held_change =
             !facts.old_pending_hash.empty() && facts.old_pending_hash == facts.new_pending.hash;
-        if (applies_held_change && ctx.admitted_for(facts.old_pending_hash)) return allow("admitted");
+        if (applies_held_change && ctx.admitted_for(facts.old_pending_hash)) {
+            // An operation still waiting on the object (an auto-sync or a Sync of the old state,
+            // naming its commit) would run the new spec at the old revision: a state never admitted.
+            auto v = allow("admitted");
+            if (facts.operation_sync &&
+                !deploys_exactly(*facts.operation_sync, facts.new_desired, facts.new_revisions, facts, false))
+                v.patch.push_back({"remove", "/operation", std::nullopt});
+            return v;
+        }
         return refuse(std::string("the rollout controller may only apply a held change to a cluster that its status ") +
                       "admitted for that change (" + (applies_held_change ? "not admitted yet" : "not the held change") +
                       "); " + ctx.where());

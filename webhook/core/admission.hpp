@@ -89,6 +89,13 @@ struct application_facts {
                                          // for the ApplicationSet controller's writes, the only ones held)
     std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
     std::string old_pending_hash;        // annotation on the old object
+    // The held desired state of the old object (its pending-spec decoded, only when that matches
+    // old_pending_hash): what a sync on an admitted cluster may deploy besides the current state.
+    std::optional<std::array<std::optional<std::string>, 4>> held_desired;
+    spec_revisions held_revisions;
+    // The held source(s) equal the new object's but for targetRevision: a sync naming only a
+    // revision then deploys the held state (it keeps the spec's other source fields).
+    bool held_differs_only_in_revisions = false;
     // Protected annotations (is_protected_annotation) of each object, key -> value.
     std::map<std::string, std::string> old_protected;
     std::map<std::string, std::string> new_protected;

@@ -163,6 +163,24 @@ BOOST_AUTO_TEST_CASE(a_write_that_only_changes_owner_references_is_allowed) {
     BOOST_TEST(v.patch.empty());
 }
 
+BOOST_AUTO_TEST_CASE(only_the_application_set_controller_and_the_garbage_collector_orphan_it) {
+    // Orphaning first and editing next would make the edit unmanaged.
+    auto f = update(human);
+    f.removed_application_sets = {"guestbook"};
+    const auto v = decide(f, state, ids);
+    BOOST_TEST(denied(v));
+    BOOST_TEST(v.message.find("removal of the ownerReference to ApplicationSet \"guestbook\"") != std::string::npos);
+    for (const auto& user : {std::string("system:serviceaccount:kube-system:generic-garbage-collector"), appset_user}) {
+        auto g = update(user);
+        g.removed_application_sets = {"guestbook"};
+        BOOST_TEST((decide(g, state, ids).kind != verdict_kind::deny), user);
+    }
+    auto unrelated = update(human);  // an owner no rollout follows may go
+    unrelated.application_sets = {"guestbook", "unrelated"};
+    unrelated.removed_application_sets = {"unrelated"};
+    BOOST_TEST((decide(unrelated, state, ids).kind == verdict_kind::allow));
+}
+
 BOOST_AUTO_TEST_CASE(no_owner_with_a_rollout_is_unmanaged) {
     auto f = update(human);
     f.application_sets = {"unrelated"};

@@ -499,8 +499,10 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     if (f.name.empty()) f.name = string_at(*object, {"metadata", "name"});
     f.application_sets = application_set_owners(*object);
     for (auto& set : application_set_owners(*old_object))
-        if (std::find(f.application_sets.begin(), f.application_sets.end(), set) == f.application_sets.end())
+        if (std::find(f.application_sets.begin(), f.application_sets.end(), set) == f.application_sets.end()) {
+            if (f.operation == core::operation_kind::update) f.removed_application_sets.push_back(set);
             f.application_sets.push_back(std::move(set));
+        }
     f.destination_server = string_at(*object, {"spec", "destination", "server"});
     f.destination_name = string_at(*object, {"spec", "destination", "name"});
     f.old_destination_server = string_at(*old_object, {"spec", "destination", "server"});

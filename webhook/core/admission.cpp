@@ -313,6 +313,12 @@ admission_verdict hold_create(const request_context& ctx) {
     return v;
 }
 
+bool by_application_set_controller_or_gc(const application_facts& facts, const admission_identities& ids) {
+    return facts.username == ids.application_set_controller ||
+           std::find(ids.garbage_collectors.begin(), ids.garbage_collectors.end(), facts.username) !=
+               ids.garbage_collectors.end();
+}
+
 admission_verdict decide_application_set_controller(const request_context& ctx) {
     const auto& facts = ctx.facts;
     if (facts.operation == operation_kind::create) return hold_create(ctx);
@@ -355,6 +361,14 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
         return deny_or_bypass(ctx, "creation",
                               "Managed Applications are created only by the ApplicationSet controller " +
                                   ids.application_set_controller);
+
+    // Rule 1: dropping the owner would make the next write unmanaged, a way around every rule.
+    if (!by_application_set_controller_or_gc(facts, ids))
+        for (const auto& set : facts.removed_application_sets)
+            if (state.find_rollout(facts.namespace_, set))
+                return deny_or_bypass(ctx, "removal of the ownerReference to ApplicationSet " + quote(set),
+                                      "Only the ApplicationSet controller and the garbage collector orphan a managed "
+                                      "Application");
 
     // Rule 3: moving an Application takes what it runs to a cluster that was never admitted.
     if (facts.destination_changed())

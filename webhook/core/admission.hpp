@@ -75,6 +75,8 @@ struct application_facts {
     // Every ownerReference of kind ApplicationSet, of the new and of the old object, each once:
     // reordering, adding or removing ownerReferences never makes an Application unmanaged.
     std::vector<std::string> application_sets;
+    // Those of the old object that the new one no longer names (an UPDATE orphaning it).
+    std::vector<std::string> removed_application_sets;
     std::string destination_server;
     std::string destination_name;
     std::string old_destination_server;
@@ -159,6 +161,10 @@ struct admission_identities {
     std::string application_controller = "system:serviceaccount:argocd:argocd-application-controller";
     std::string self;  // the rollout controller's own username
     std::vector<std::string> bypass_groups = {"system:masters"};
+    // Who orphans dependents when their owner is deleted with propagationPolicy Orphan: the
+    // garbage collector, under its own service account or the controller manager's.
+    std::vector<std::string> garbage_collectors = {"system:serviceaccount:kube-system:generic-garbage-collector",
+                                                   "system:kube-controller-manager"};
 };
 
 struct patch_operation {

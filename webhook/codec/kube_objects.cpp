@@ -1,6 +1,7 @@
 #include "codec/kube_objects.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/time_format.hpp"
 #include "core/admission.hpp"
@@ -175,8 +176,8 @@ void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, 
 
 std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
     rapidjson::Document pending;
-    pending.Parse(app.pending_spec.data(), app.pending_spec.size());
-    if (pending.HasParseError() || !pending.IsObject()) return std::nullopt;
+    // The annotation is text anyone who may edit the Application could have written.
+    if (parse_json(pending, app.pending_spec) || !pending.IsObject()) return std::nullopt;
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartArray();
@@ -271,10 +272,8 @@ std::vector<rapidjson::Document> parse_objects(std::string_view text) {
     auto first = text.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && (text[first] == '{' || text[first] == '[')) {
         rapidjson::Document doc;
-        doc.Parse(text.data(), text.size());
-        if (doc.HasParseError())
-            throw std::runtime_error(std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-                                     rapidjson::GetParseError_En(doc.GetParseError()));
+        if (auto error = parse_json(doc, text))
+            throw std::runtime_error("invalid JSON at offset " + std::to_string(error->offset) + ": " + error->what);
         if (doc.IsArray()) {
             for (auto& item : doc.GetArray()) {
                 rapidjson::Document one;
@@ -286,14 +285,8 @@ std::vector<rapidjson::Document> parse_objects(std::string_view text) {
         }
         return out;
     }
-    std::vector<YAML::Node> nodes;
-    try {
-        nodes = YAML::LoadAll(std::string(text));
-    } catch (const YAML::Exception& e) {
-        throw std::runtime_error("invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
-    }
-    for (const auto& node : nodes) {
+    // Checked for nesting and alias expansion, which bounds yaml_to_json's recursion and output.
+    for (const auto& node : load_yaml_documents(text)) {
         rapidjson::Document doc;
         yaml_to_json(node, doc, doc.GetAllocator());
         flatten(std::move(doc), out);

@@ -323,4 +323,12 @@ BOOST_AUTO_TEST_CASE(aliases_that_multiply_are_refused_quickly) {
     BOOST_TEST(codec::string_at(objects[0], {"more", "y", "a"}) == "b");
 }
 
+BOOST_AUTO_TEST_CASE(yaml_cpp_endless_documents_are_cut_off) {
+    // Found by the fuzzer: yaml-cpp 0.7 reads these 4 bytes as an endless run of documents, and
+    // loading them grew memory until the process was killed.
+    const auto started = std::chrono::steady_clock::now();
+    expect_yaml_error("!,\t1", "more parser events than the text can hold");
+    BOOST_TEST((std::chrono::steady_clock::now() - started < std::chrono::seconds(5)));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

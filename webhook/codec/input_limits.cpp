@@ -3,8 +3,11 @@
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/memorystream.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <fstream>
@@ -157,9 +160,67 @@ void check_node(const YAML::Node& node, unsigned depth, std::size_t& budget) {
     }
 }
 
+// A first pass over the parser's events, before yaml-cpp builds any node: yaml-cpp 0.7 takes some
+// inputs (the 4 bytes "!,\t1", found by the fuzzer) for an endless run of documents, and loading
+// them grew memory until the process died. Real YAML has a few events per byte at most; the pass
+// also stops at the first collection too deep and at an alias inside its own anchor.
+class event_precheck : public YAML::EventHandler {
+public:
+    explicit event_precheck(std::size_t size) : budget_(8 * size + 64) {}
+
+    void OnDocumentStart(const YAML::Mark& mark) override { tick(mark); }
+    void OnDocumentEnd() override { tick(last_); }
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { tick(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        tick(mark);
+        if (std::find(open_.begin(), open_.end(), anchor) != open_.end())
+            yaml_failure(mark, nesting_too_deep() + " (an alias inside its own anchor nests without end)");
+    }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { tick(mark); }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        open(mark, anchor);
+    }
+    void OnSequenceEnd() override { close(); }
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+        open(mark, anchor);
+    }
+    void OnMapEnd() override { close(); }
+
+private:
+    void tick(const YAML::Mark& mark) {
+        last_ = mark;
+        if (budget_-- == 0) yaml_failure(mark, "more parser events than the text can hold (a yaml-cpp loop)");
+    }
+    void open(const YAML::Mark& mark, YAML::anchor_t anchor) {
+        tick(mark);
+        if (open_.size() >= max_nesting_depth) yaml_failure(mark, nesting_too_deep());
+        open_.push_back(anchor);
+    }
+    void close() {
+        tick(last_);
+        open_.pop_back();
+    }
+
+    std::size_t budget_;
+    std::vector<YAML::anchor_t> open_;  // anchors of the collections being read, 0 for none
+    YAML::Mark last_;
+};
+
 std::vector<YAML::Node> load_checked(const std::string& text) {
     if (auto bad = find_invalid_utf8(text))
         throw std::runtime_error("invalid YAML at byte " + std::to_string(*bad) + ": not UTF-8");
+    try {
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        event_precheck precheck(text.size());
+        while (parser.HandleNextDocument(precheck)) {
+        }
+    } catch (const YAML::DeepRecursion& e) {
+        yaml_failure(e.mark, nesting_too_deep());
+    } catch (const YAML::Exception& e) {
+        yaml_failure(e.mark, e.msg);
+    }
     std::vector<YAML::Node> documents;
     try {
         documents = YAML::LoadAll(text);

@@ -255,9 +255,6 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     }
     auto r = std::make_unique<parsed_review>();
     r->body = std::move(body);
-    const std::size_t size = r->body.size();
-    // The SSE2 scans of the in-situ reader read up to 15 bytes past the closing NUL.
-    pad_for_simd(r->body);
     char* const text = r->body.data();
     rapidjson::Reader reader;
     constexpr unsigned flags = rapidjson::kParseInsituFlag;
@@ -266,7 +263,7 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     if (mode == parse_mode::skip_unread) {
         movable_insitu_stream stream(text);
         auto generate = [&](auto& document) {
-            pruning_filter filter(document, stream, text + size);
+            pruning_filter filter(document, stream, text + r->body.size());
             limits_handler limits(filter);
             if (!reader.Parse<flags>(stream, limits).IsError()) return true;
             failed = describe(reader, limits);

@@ -52,8 +52,6 @@ const unsigned char* skip_ascii(const unsigned char* p, const unsigned char* end
 
 std::string nesting_too_deep() { return "nesting deeper than " + std::to_string(max_nesting_depth) + " levels"; }
 
-void pad_for_simd(std::string& buffer) { buffer.append(simd_padding, '\0'); }
-
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
     const auto* const begin = reinterpret_cast<const unsigned char*>(text.data());
     const auto* const end = begin + text.size();
@@ -98,8 +96,7 @@ std::optional<json_error> find_nul(std::string_view text) {
 std::optional<json_error> parse_json(rapidjson::Document& doc, std::string_view text) {
     doc.SetNull();
     if (auto nul = find_nul(text)) return nul;
-    // MemoryStream is read a byte at a time (RapidJSON's SIMD paths are only for its string
-    // streams), so this needs no padding and reads nothing past `text`.
+    // A MemoryStream reads nothing past `text`, which need not end with a NUL.
     rapidjson::MemoryStream bytes(text.data(), text.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(bytes);
     rapidjson::Reader reader;
@@ -117,8 +114,7 @@ std::optional<json_error> parse_json(rapidjson::Document& doc, std::string_view 
 std::optional<json_error> parse_json_insitu(rapidjson::Document& doc, std::string& buffer) {
     doc.SetNull();
     if (auto nul = find_nul(buffer)) return nul;
-    // The in-situ reader ends at the NUL that ends the text; the padding comes after it.
-    pad_for_simd(buffer);
+    // The in-situ reader ends at the NUL that ends the string's text.
     rapidjson::InsituStringStream stream(buffer.data());
     rapidjson::Reader reader;
     std::optional<json_error> error;

@@ -24,6 +24,14 @@
 #include <string_view>
 #include <vector>
 
+// RapidJSON 1.1.0's SIMD string scans let control bytes 0x1A-0x1F through (the reader accepts them
+// raw in strings, the writer does not escape them) and read up to 15 bytes past the input's end.
+// See codec/CMakeLists.txt.
+#if (defined(RAPIDJSON_SSE2) || defined(RAPIDJSON_SSE42) || defined(RAPIDJSON_NEON)) && \
+    RAPIDJSON_MAJOR_VERSION == 1 && RAPIDJSON_MINOR_VERSION <= 1
+#error "RapidJSON 1.1's SIMD paths mis-scan control bytes and over-read their input: leave them off"
+#endif
+
 namespace YAML {
 class Node;
 }
@@ -35,15 +43,6 @@ inline constexpr unsigned max_nesting_depth = 256;
 
 // "nesting deeper than 256 levels": the words every such error uses.
 std::string nesting_too_deep();
-
-// RapidJSON's SSE2 scanning (RAPIDJSON_SSE2, defined in codec/CMakeLists.txt) loads 16 aligned
-// bytes at a time: on a NUL-terminated or in-situ input it reads up to 15 bytes past the NUL that
-// ends it. A buffer parsed that way must own that many more bytes.
-inline constexpr std::size_t simd_padding = 16;
-
-// Appends simd_padding NUL bytes, so `buffer.data()` still reads as the same NUL-terminated text
-// and every load RapidJSON makes stays inside it. The caller keeps the text's own size.
-void pad_for_simd(std::string& buffer);
 
 // Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629: no overlong forms,
 // no surrogates, nothing past U+10FFFF), or nullopt when all of `text` is.
@@ -130,8 +129,8 @@ json_error describe(const rapidjson::Reader& reader, const limits_handler<Output
 // on failure `doc` is left null.
 std::optional<json_error> parse_json(rapidjson::Document& doc, std::string_view text);
 
-// Parses `buffer` in place into `doc`, whose strings then point into `buffer`; pads the buffer for
-// SIMD first (its size grows by simd_padding). Same checks as parse_json.
+// Parses `buffer` in place into `doc`, whose strings then point into `buffer`. Same checks as
+// parse_json.
 std::optional<json_error> parse_json_insitu(rapidjson::Document& doc, std::string& buffer);
 
 // Every YAML document of `text`, checked: nesting (aliases followed) at most max_nesting_depth, and

@@ -88,9 +88,8 @@ struct request_body {
 
     void init(boost::optional<std::uint64_t> const& length, boost::system::error_code& ec) {
       // The parser has already refused a Content-Length over body_limit.
-      // The spare bytes let the handler pad the body for a SIMD parser without copying it.
-      if (length && *length <= body_.max_size() - handler_spare_capacity) {
-        body_.reserve(static_cast<std::size_t>(*length) + handler_spare_capacity);
+      if (length && *length <= body_.max_size()) {
+        body_.reserve(static_cast<std::size_t>(*length));
       }
       ec = {};
     }

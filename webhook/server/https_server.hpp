@@ -31,10 +31,7 @@ struct handler_result {
 // `threads`, and every connection served on it.
 // The body is the connection's own request buffer, lent for the call: NUL-terminated
 // (body.c_str()), and the handler may overwrite or move it, so an in-situ JSON parser
-// (RapidJSON's ParseInsitu) needs no copy. When the request had a Content-Length, the buffer has
-// handler_spare_capacity bytes of capacity beyond the body, so the handler can pad the body (SIMD
-// parsers read past the end) without reallocating it. The server starts the next request afresh.
-inline constexpr std::size_t handler_spare_capacity = 64;
+// (RapidJSON's ParseInsitu) needs no copy. The server starts the next request afresh.
 using admission_handler =
     std::function<handler_result(std::string_view content_type, std::string& body)>;
 

@@ -9,6 +9,9 @@ packages=(
   libboost-program-options1.81-dev
   libssl-dev openssl rapidjson-dev libyaml-cpp-dev
   ca-certificates curl jq wrk lua5.4 nginx-light
+  # scripts/sanitize.sh: clang with its ASan/UBSan runtimes, libFuzzer, and llvm-symbolizer for
+  # readable reports.
+  clang-15 libfuzzer-15-dev llvm-15
 )
 
 missing=()

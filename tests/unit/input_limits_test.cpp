@@ -20,7 +20,7 @@ namespace {
 const auto fleet = guestbook_fleet();
 const auto ids = test_identities();
 
-// The reported body has 120,000 levels; about 90,000 overflowed an 8 MiB thread stack.
+// The reported body has 120,000 levels, around where an 8 MiB thread stack overflowed.
 std::string nested_brackets(std::size_t depth, std::string_view prefix = "{\"request\":", std::string_view suffix = "}") {
     std::string s(prefix);
     s.append(depth, '[');

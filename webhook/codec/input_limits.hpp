@@ -4,9 +4,9 @@
 // the Service, API responses and files from further away; all go through here.
 //
 // Nesting: RapidJSON's reader, yaml-cpp's parser and our own walks (canonical JSON, Writer::Accept,
-// CopyFrom, YAML to JSON) recurse once per level. RapidJSON takes about 100 bytes of stack a level,
-// so an 8 MiB thread stack overflows near 90,000 levels: a 240 KB body of brackets was enough to
-// crash the server. yaml-cpp refuses more than 498 levels by itself. One bound below both, far
+// CopyFrom, YAML to JSON) recurse once per level. RapidJSON takes 60 to 100 bytes of stack a level,
+// depending on the build, so an 8 MiB thread stack overflows past 80,000 to 130,000 levels: a
+// 240 KB body of brackets was enough to crash the server. yaml-cpp refuses more than 498 levels by itself. One bound below both, far
 // above any real Kubernetes object (a few dozen levels, Helm values included), is checked as the
 // input is read, before any recursion past it can happen.
 //
@@ -48,8 +48,7 @@ std::string nesting_too_deep();
 // no surrogates, nothing past U+10FFFF), or nullopt when all of `text` is.
 std::optional<std::size_t> find_invalid_utf8(std::string_view text);
 
-// `text` with every ill-formed sequence replaced by U+FFFD, as Go's encoder does; `text` itself
-// (no copy made by the caller) when it is already well-formed.
+// `text` with every byte of an ill-formed sequence replaced by U+FFFD, as Go's encoder does.
 std::string to_valid_utf8(std::string_view text);
 
 // A SAX handler between RapidJSON's reader and `Output` (a Document, or a filter in front of one).

@@ -11,6 +11,9 @@ packages=(
   ca-certificates curl jq wrk lua5.4 nginx-light
   # The container image (scripts/image.sh, tests/image): root filesystem, build, load.
   mmdebstrap podman yq
+  # scripts/sanitize.sh: clang with its ASan/UBSan runtimes, libFuzzer, and llvm-symbolizer for
+  # readable reports.
+  clang-15 libfuzzer-15-dev llvm-15
 )
 
 missing=()

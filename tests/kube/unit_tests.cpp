@@ -261,6 +261,24 @@ contexts: [{name: x, context: {cluster: c}}]
         [&](auto const& e) { return message_has(e, {"absent"}); });
 }
 
+BOOST_AUTO_TEST_CASE(deeply_nested_or_self_referencing_kubeconfig_is_refused_clearly)
+{
+    temp_dir d;
+    auto deep = d.write("deep", "current-context: x\nextensions: " + std::string(100000, '[') +
+        std::string(100000, ']') + "\n");
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(deep), std::runtime_error,
+        [&](auto const& e) { return message_has(e, {deep, "nesting deeper than 256 levels"}); });
+    std::string blocks = "current-context: x\nextensions:\n";
+    for(int i = 0; i < 300; ++i)
+        blocks += "- ";
+    auto block = d.write("block", blocks + "x\n");
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(block), std::runtime_error,
+        [&](auto const& e) { return message_has(e, {block, "nesting deeper than 256 levels"}); });
+    auto loop = d.write("loop", "current-context: x\nclusters: &c [*c]\n");
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(loop), std::runtime_error,
+        [&](auto const& e) { return message_has(e, {loop, "nesting deeper than 256 levels"}); });
+}
+
 BOOST_AUTO_TEST_CASE(in_cluster_reads_service_env_and_mounted_files)
 {
     temp_dir d;

@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "codec/admission_review.hpp"
 #include "codec/canonical_json.hpp"
+#include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
@@ -87,8 +88,7 @@ std::string username_of_token(const std::string& token) {
     auto json = codec::base64_decode(payload);
     if (!json) return {};
     rapidjson::Document doc;
-    doc.Parse(json->c_str());
-    return doc.HasParseError() ? std::string() : codec::string_at(doc, {"sub"});
+    return codec::parse_json(doc, *json) ? std::string() : codec::string_at(doc, {"sub"});
 }
 
 // A fixed bundle of objects: what --snapshot serves from (benchmarks, offline tests). The bundle

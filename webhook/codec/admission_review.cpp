@@ -1,6 +1,7 @@
 #include "codec/admission_review.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
@@ -8,7 +9,6 @@
 #include "codec/rollout_codec.hpp"
 #include "core/validation.hpp"
 
-#include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -25,9 +25,21 @@ namespace {
 
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// Every string of an answer goes through here: the API server refuses an answer that is not
+// UTF-8, and messages quote what the review said. Reviews are checked on the way in; this is the
+// backstop for text from elsewhere (a --snapshot file's names).
+void put_string(writer& w, std::string_view s) {
+    if (!find_invalid_utf8(s)) {
+        w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        return;
+    }
+    const auto valid = to_valid_utf8(s);
+    w.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
+}
+
 void put(writer& w, std::string_view key, std::string_view value) {
     w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    put_string(w, value);
 }
 
 struct response_fields {
@@ -68,7 +80,7 @@ std::string render_review(const response_fields& f) {
     if (!f.warnings.empty()) {
         w.Key("warnings");
         w.StartArray();
-        for (const auto& s : f.warnings) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+        for (const auto& s : f.warnings) put_string(w, s);
         w.EndArray();
     }
     if (!f.audit_annotations.empty()) {
@@ -238,28 +250,42 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
                             false);
         return nullptr;
     }
+    // Checked whole, the parts the pruning path skips included: a review is UTF-8 or refused, so
+    // nothing an answer quotes from it can make the answer invalid.
+    if (const auto bad = find_invalid_utf8(body)) {
+        error = bad_request("", "request body is not valid JSON: invalid UTF-8 at offset " + std::to_string(*bad),
+                            false);
+        return nullptr;
+    }
     auto r = std::make_unique<parsed_review>();
     r->body = std::move(body);
     char* const text = r->body.data();
     rapidjson::Reader reader;
     constexpr unsigned flags = rapidjson::kParseInsituFlag;
+    std::optional<json_error> failed;
+    // limits_handler stops the reader at max_nesting_depth: it recurses once per level.
     if (mode == parse_mode::skip_unread) {
         movable_insitu_stream stream(text);
         auto generate = [&](auto& document) {
             pruning_filter filter(document, stream, text + r->body.size());
-            return !reader.Parse<flags>(stream, filter).IsError();
+            limits_handler limits(filter);
+            if (!reader.Parse<flags>(stream, limits).IsError()) return true;
+            failed = describe(reader, limits);
+            return false;
         };
         r->doc.Populate(generate);
     } else {
         rapidjson::InsituStringStream stream(text);
-        auto generate = [&](auto& document) { return !reader.Parse<flags>(stream, document).IsError(); };
+        auto generate = [&](auto& document) {
+            limits_handler limits(document);
+            if (!reader.Parse<flags>(stream, limits).IsError()) return true;
+            failed = describe(reader, limits);
+            return false;
+        };
         r->doc.Populate(generate);
     }
-    if (reader.HasParseError()) {
-        error = bad_request("", std::string("request body is not valid JSON: ") +
-                                    rapidjson::GetParseError_En(reader.GetParseErrorCode()) + " at offset " +
-                                    std::to_string(reader.GetErrorOffset()),
-                            false);
+    if (failed) {
+        error = bad_request("", "request body is not valid JSON: " + failed->to_string(), false);
         return nullptr;
     }
     auto& doc = r->doc;

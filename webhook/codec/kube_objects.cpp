@@ -1,6 +1,7 @@
 #include "codec/kube_objects.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/pending_record.hpp"
 #include "codec/time_format.hpp"
@@ -203,8 +204,9 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
     auto canonical = decode_pending_record(app.pending_spec);
     if (!canonical || content_hash(*canonical) != hash) return std::nullopt;
     rapidjson::Document pending;
-    pending.Parse(canonical->data(), canonical->size());
-    if (pending.HasParseError() || !pending.IsObject()) return std::nullopt;
+    // The record is text: only the hold writes it (docs/admission.md), but it is parsed under the
+    // same limits as any input.
+    if (parse_json(pending, *canonical) || !pending.IsObject()) return std::nullopt;
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartArray();
@@ -299,10 +301,8 @@ std::vector<rapidjson::Document> parse_objects(std::string_view text) {
     auto first = text.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && (text[first] == '{' || text[first] == '[')) {
         rapidjson::Document doc;
-        doc.Parse(text.data(), text.size());
-        if (doc.HasParseError())
-            throw std::runtime_error(std::string("invalid JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
-                                     rapidjson::GetParseError_En(doc.GetParseError()));
+        if (auto error = parse_json(doc, text))
+            throw std::runtime_error("invalid JSON at offset " + std::to_string(error->offset) + ": " + error->what);
         if (doc.IsArray()) {
             for (auto& item : doc.GetArray()) {
                 rapidjson::Document one;
@@ -314,14 +314,8 @@ std::vector<rapidjson::Document> parse_objects(std::string_view text) {
         }
         return out;
     }
-    std::vector<YAML::Node> nodes;
-    try {
-        nodes = YAML::LoadAll(std::string(text));
-    } catch (const YAML::Exception& e) {
-        throw std::runtime_error("invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                                 std::to_string(e.mark.column + 1) + ": " + e.msg);
-    }
-    for (const auto& node : nodes) {
+    // Checked for nesting and alias expansion, which bounds yaml_to_json's recursion and output.
+    for (const auto& node : load_yaml_documents(text)) {
         rapidjson::Document doc;
         yaml_to_json(node, doc, doc.GetAllocator());
         flatten(std::move(doc), out);

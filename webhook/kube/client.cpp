@@ -2,6 +2,8 @@
 
 #include "kube/log.hpp"
 
+#include "codec/input_limits.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -536,13 +538,14 @@ to_document(api_result<http_reply> r)
     if(r->status < 200 || r->status >= 300)
         return decode_status(r->status, r->body);
     rapidjson::Document d;
-    d.Parse(r->body.data(), r->body.size());
-    if(d.HasParseError() || !d.IsObject())
+    auto const invalid = codec::parse_json(d, r->body);
+    if(invalid || !d.IsObject())
     {
         api_error e;
         e.code = static_cast<int>(r->status);
         e.reason = "BadResponse";
-        e.message = "response body is not a JSON object";
+        e.message = invalid ? "response body is not valid JSON: " + invalid->to_string()
+                            : "response body is not a JSON object";
         return e;
     }
     return api_result<rapidjson::Document>(std::move(d));
@@ -612,13 +615,14 @@ client::list(std::string_view path, std::size_t page_limit, list_item_handler co
             return decode_status(r->status, r->body);
         // In-situ parsing avoids copying every string of a multi-megabyte page.
         rapidjson::Document d;
-        d.ParseInsitu(r->body.data());
-        if(d.HasParseError() || !d.IsObject() || !d.HasMember("items") || !d["items"].IsArray())
+        auto const invalid = codec::parse_json_insitu(d, r->body);
+        if(invalid || !d.IsObject() || !d.HasMember("items") || !d["items"].IsArray())
         {
             api_error e;
             e.code = 200;
             e.reason = "BadResponse";
-            e.message = "LIST " + std::string(path) + ": body is not a list";
+            e.message = "LIST " + std::string(path) + ": body is not a list" +
+                (invalid ? ": " + invalid->to_string() : std::string());
             return e;
         }
         ++info.pages;
@@ -703,8 +707,7 @@ decode_status(unsigned status, std::string_view body)
     api_error e;
     e.code = static_cast<int>(status);
     rapidjson::Document d;
-    d.Parse(body.data(), body.size());
-    if(!d.HasParseError() && d.IsObject())
+    if(!codec::parse_json(d, body) && d.IsObject())
     {
         if(auto k = d.FindMember("kind"); k != d.MemberEnd() && k->value.IsString() &&
             std::string_view(k->value.GetString()) == "Status")

@@ -1,6 +1,7 @@
 #include "kube/config.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/input_limits.hpp"
 
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
@@ -148,9 +149,10 @@ load_kubeconfig(std::string const& path, std::string_view context)
     YAML::Node root;
     try
     {
-        root = YAML::LoadFile(path);
+        // Nesting and alias expansion bounded as for every YAML input.
+        root = codec::load_yaml_file(path);
     }
-    catch(YAML::Exception const& e)
+    catch(std::exception const& e)
     {
         fail("kubeconfig " + path, std::string("cannot parse: ") + e.what());
     }

@@ -3,6 +3,8 @@
 #include "kube/line_framer.hpp"
 #include "kube/log.hpp"
 
+#include "codec/input_limits.hpp"
+
 #include <random>
 
 namespace apr::kube {
@@ -193,11 +195,12 @@ reflector::watch_once(std::stop_token const& stop)
         if(gone || failed)
             return;
         rapidjson::Document d;
-        d.ParseInsitu(line.data());
-        if(d.HasParseError() || !d.IsObject())
+        auto const invalid = codec::parse_json_insitu(d, line);
+        if(invalid || !d.IsObject())
         {
             ++stats_.errors;
-            log(log_level::warning, "watch " + opts_.path + ": undecodable event skipped");
+            log(log_level::warning, "watch " + opts_.path + ": undecodable event skipped" +
+                (invalid ? ": " + invalid->to_string() : std::string()));
             return;
         }
         auto type = string_member(d, "type");

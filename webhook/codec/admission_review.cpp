@@ -580,8 +580,7 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
         if (auto held = decode_pending_record(string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
             held && content_hash(*held) == f.old_pending_hash) {
             rapidjson::Document held_spec;
-            held_spec.Parse(held->data(), held->size());
-            if (!held_spec.HasParseError() && held_spec.IsObject()) {
+            if (!parse_json(held_spec, *held) && held_spec.IsObject()) {
                 f.held_desired = desired_state(held_spec);
                 f.held_revisions = revisions_of(&held_spec);
                 f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);

@@ -21,6 +21,7 @@ runtime_packages=(
   libboost-program-options1.81.0
   libssl3
   libyaml-cpp0.7
+  zlib1g
   ca-certificates
 )
 # Pulled in only for ca-certificates' maintainer scripts (which are not run here): the

@@ -151,8 +151,8 @@ void fleet_cache::application_sets_changed() {
 
 void fleet_cache::write_metrics(std::string& out) const {
     const std::pair<const char*, const kube::reflector*> caches[] = {
-        {"progressiverollouts", &rollouts_}, {"secrets", &clusters_}, {"applications", &applications_},
-        {"applicationsets", &application_sets_}};
+        {"progressiverollouts", &rollouts_.watch()}, {"secrets", &clusters_.watch()},
+        {"applications", &applications_.watch()}, {"applicationsets", &application_sets_.watch()}};
     auto family = [&](const char* name, const char* help, const char* type, auto value) {
         out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
         for (const auto& [resource, r] : caches)

@@ -6,6 +6,7 @@
 #include "core/json_string.hpp"
 #include "core/validation.hpp"
 #include "kube/log.hpp"
+#include "prometheus/text_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -236,34 +237,37 @@ void rollout_controller::release(const cached_rollout& cr) {
 }
 
 void write_rollout_metrics(const fleet_cache& cache, std::string& out) {
-    out += "# HELP argocd_progressive_rollout_phase The rollout's phase (1 for the current one).\n"
-           "# TYPE argocd_progressive_rollout_phase gauge\n";
+    using prometheus::append_sample;
+    prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
+                              "gauge");
     std::string stage_lines, cluster_lines;
     for (const auto& cr : cache.rollouts()) {
         const auto& r = cr->rollout;
-        const std::string labels = "namespace=\"" + r.namespace_ + "\",name=\"" + r.name + "\"";
+        const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name};
         for (auto phase : {core::rollout_phase::pending, core::rollout_phase::progressing, core::rollout_phase::paused,
                            core::rollout_phase::completed, core::rollout_phase::failed})
-            out += "argocd_progressive_rollout_phase{" + labels + ",phase=\"" + std::string(core::to_string(phase)) +
-                   "\"} " + (r.status.phase == phase ? "1" : "0") + "\n";
+            append_sample(out, "argocd_progressive_rollout_phase", {ns, name, {"phase", core::to_string(phase)}},
+                          r.status.phase == phase ? 1 : 0);
         long long index = 0;
         for (std::size_t i = 0; i < r.status.stages.size(); ++i)
             if (r.status.stages[i].name == r.status.current_stage) index = static_cast<long long>(i) + 1;
-        stage_lines += "argocd_progressive_rollout_current_stage{" + labels + "} " + std::to_string(index) + "\n";
+        append_sample(stage_lines, "argocd_progressive_rollout_current_stage", {ns, name}, static_cast<double>(index));
         std::map<core::cluster_phase, long long> counts;
         for (const auto& s : r.status.stages)
             for (const auto& c : s.clusters) ++counts[c.phase];
         for (auto phase : {core::cluster_phase::pending, core::cluster_phase::requeued, core::cluster_phase::updating,
                            core::cluster_phase::done, core::cluster_phase::failed})
-            cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"" +
-                             std::string(core::to_string(phase)) + "\"} " + std::to_string(counts[phase]) + "\n";
-        cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"Unstaged\"} " +
-                         std::to_string(r.status.unstaged_clusters.size()) + "\n";
+            append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", core::to_string(phase)}},
+                          static_cast<double>(counts[phase]));
+        append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", "Unstaged"}},
+                      static_cast<double>(r.status.unstaged_clusters.size()));
     }
-    out += "# HELP argocd_progressive_rollout_current_stage 1-based index of the current stage (0: none).\n"
-           "# TYPE argocd_progressive_rollout_current_stage gauge\n" + stage_lines;
-    out += "# HELP argocd_progressive_rollout_clusters Clusters per state in the current pass.\n"
-           "# TYPE argocd_progressive_rollout_clusters gauge\n" + cluster_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_current_stage",
+                              "1-based index of the current stage (0: none).", "gauge");
+    out += stage_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_clusters", "Clusters per state in the current pass.",
+                              "gauge");
+    out += cluster_lines;
 }
 
 }  // namespace apr::controller

@@ -175,6 +175,7 @@ int serve(const serve_flags& flags) {
     std::unique_ptr<kube::client> client;
     std::unique_ptr<kube::event_recorder> events;
     std::unique_ptr<controller::fleet_cache> cache;
+    std::unique_ptr<controller::client_rollout_api> rollout_api;
     std::unique_ptr<controller::rollout_controller> rollout_controller;
 
     if (!flags.snapshot.empty()) {
@@ -202,7 +203,8 @@ int serve(const serve_flags& flags) {
         cache = std::make_unique<controller::fleet_cache>(*client, flags.argocd_namespace, [&] {
             if (rollout_controller) rollout_controller->wake();
         });
-        rollout_controller = std::make_unique<controller::rollout_controller>(*client, *cache, *events);
+        rollout_api = std::make_unique<controller::client_rollout_api>(*client, *events);
+        rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache);
         auto* c = cache.get();
         state = [c] { return c->state(); };
         record_event = [ev = events.get()](const codec::review_event& e) {

@@ -27,13 +27,19 @@ constexpr auto hold_refusal_memory = std::chrono::minutes(10);
 
 }  // namespace
 
-rollout_controller::rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
-                                       controller_options options)
-    : client_(client), cache_(cache), events_(events), options_(std::move(options)) {}
+rollout_controller::rollout_controller(rollout_api& api, const fleet_view& cache, controller_options options)
+    : api_(api), cache_(cache), options_(std::move(options)) {}
 
 core::time_point rollout_controller::now() const {
     if (options_.clock) return options_.clock();
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+void rollout_controller::wait_before_retry(std::chrono::milliseconds wait) const {
+    if (options_.sleep)
+        options_.sleep(wait);
+    else
+        std::this_thread::sleep_for(wait);
 }
 
 void rollout_controller::wake() {
@@ -141,7 +147,7 @@ bool rollout_controller::ensure_finalizer(const cached_rollout& cr) {
     const std::string patch = cr.finalizers.empty()
                                   ? R"([{"op":"add","path":"/metadata/finalizers","value":[)" + value + "]}]"
                                   : R"([{"op":"add","path":"/metadata/finalizers/-","value":)" + value + "}]";
-    if (auto res = client_.json_patch(rollout_path(cr.rollout), patch); !res)
+    if (auto res = api_.json_patch(rollout_path(cr.rollout), patch); !res)
         log_warning("controller: " + key_of(cr.rollout) + ": adding finalizer: " + res.error().describe());
     return true;
 }
@@ -150,7 +156,7 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
     auto rollout = cr.rollout;
     rollout.status = status;
     const auto body = codec::encode_status_object(rollout, cr.resource_version);
-    auto res = client_.put(rollout_path(rollout) + "/status", body);
+    auto res = api_.put(rollout_path(rollout) + "/status", body);
     if (res) return true;
     if (res.error().is_conflict()) {
         log_info("controller: " + key_of(rollout) + ": status conflict; recomputing from the newer object");
@@ -172,14 +178,14 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             continue;
         }
         const auto path = "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name;
-        auto res = client_.json_patch(path, *patch);
+        auto res = api_.json_patch(path, *patch);
         // The webhook admits this write only for a cluster the status admitted; a replica whose
         // cache has not seen the status just written denies it (403). That is lag, not failure:
         // try again shortly, and the step admits again later if the cache is still behind.
         for (auto wait = std::chrono::milliseconds(100); !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600);
              wait *= 2) {
-            std::this_thread::sleep_for(wait);
-            res = client_.json_patch(path, *patch);
+            wait_before_retry(wait);
+            res = api_.json_patch(path, *patch);
         }
         if (res) {
             ++admissions_;
@@ -198,7 +204,7 @@ void rollout_controller::emit(const cached_rollout& cr, const std::vector<core::
                                      cr.rollout.name, cr.uid};
     for (const auto& e : events) {
         log_info("controller: " + key_of(cr.rollout) + ": " + e.reason + ": " + e.message);
-        events_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
+        api_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
     }
 }
 
@@ -206,7 +212,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     const auto& r = cr.rollout;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
-        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
+        auto res = api_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
                                       codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
             log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
@@ -215,7 +221,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     }
     // Ask the ApplicationSet controller to write its template again, now without us in the way.
     const std::string refresh = R"({"metadata":{"annotations":{)" + core::quote_json(refresh_annotation) + R"(:"true"}}})";
-    auto res = client_.merge_patch(
+    auto res = api_.merge_patch(
         "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh);
     if (!res && !res.error().is_not_found())
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
@@ -226,9 +232,9 @@ void rollout_controller::release(const cached_rollout& cr) {
     const std::string patch = R"({"metadata":{"finalizers":[)" + finalizers + R"(],"resourceVersion":)" +
                               core::quote_json(cr.resource_version) + "}}";
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) == cr.finalizers.end()) return;
-    if (auto done = client_.merge_patch(rollout_path(r), patch); done) {
+    if (auto done = api_.merge_patch(rollout_path(r), patch); done) {
         log_info("controller: " + key_of(r) + ": released its Applications; finalizer removed");
-        events_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
+        api_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
                        kube::event_type::normal, "Released",
                        "rollout deleted: held Applications released and ApplicationSet " + r.spec.source.name + " refreshed");
     } else if (!done.error().is_conflict() && !done.error().is_not_found()) {
@@ -236,7 +242,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     }
 }
 
-void write_rollout_metrics(const fleet_cache& cache, std::string& out) {
+void write_rollout_metrics(const fleet_view& cache, std::string& out) {
     using prometheus::append_sample;
     prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
                               "gauge");

@@ -3,7 +3,6 @@
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
-#include "core/json_string.hpp"
 #include "core/validation.hpp"
 #include "kube/log.hpp"
 #include "prometheus/text_format.hpp"
@@ -24,6 +23,69 @@ void log_warning(const std::string& message) { kube::log(kube::log_level::warnin
 std::string key_of(const core::rollout& r) { return r.namespace_ + "/" + r.name; }
 
 constexpr auto hold_refusal_memory = std::chrono::minutes(10);
+
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+// JSON Patch adding our finalizer: a new list when there is none (`/-` needs an array to exist).
+std::string add_finalizer_patch(bool list_exists) {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartArray();
+    w.StartObject();
+    w.Key("op");
+    w.String("add");
+    w.Key("path");
+    w.String(list_exists ? "/metadata/finalizers/-" : "/metadata/finalizers");
+    w.Key("value");
+    if (list_exists) {
+        write_string(w, finalizer_name);
+    } else {
+        w.StartArray();
+        write_string(w, finalizer_name);
+        w.EndArray();
+    }
+    w.EndObject();
+    w.EndArray();
+    return buffer.GetString();
+}
+
+// Merge patch asking the ApplicationSet controller to write its Applications again.
+std::string refresh_patch() {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("annotations");
+    w.StartObject();
+    write_string(w, refresh_annotation);
+    w.String("true");
+    w.EndObject();
+    w.EndObject();
+    w.EndObject();
+    return buffer.GetString();
+}
+
+// Merge patch setting the finalizers to all but ours, if the object is still at `resource_version`.
+std::string remove_finalizer_patch(const std::vector<std::string>& finalizers, std::string_view resource_version) {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("finalizers");
+    w.StartArray();
+    for (const auto& f : finalizers)
+        if (f != finalizer_name) write_string(w, f);
+    w.EndArray();
+    w.Key("resourceVersion");
+    write_string(w, resource_version);
+    w.EndObject();
+    w.EndObject();
+    return buffer.GetString();
+}
 
 }  // namespace
 
@@ -143,11 +205,7 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
 
 bool rollout_controller::ensure_finalizer(const cached_rollout& cr) {
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) != cr.finalizers.end()) return false;
-    const std::string value = core::quote_json(finalizer_name);
-    const std::string patch = cr.finalizers.empty()
-                                  ? R"([{"op":"add","path":"/metadata/finalizers","value":[)" + value + "]}]"
-                                  : R"([{"op":"add","path":"/metadata/finalizers/-","value":)" + value + "}]";
-    if (auto res = api_.json_patch(rollout_path(cr.rollout), patch); !res)
+    if (auto res = api_.json_patch(rollout_path(cr.rollout), add_finalizer_patch(!cr.finalizers.empty())); !res)
         log_warning("controller: " + key_of(cr.rollout) + ": adding finalizer: " + res.error().describe());
     return true;
 }
@@ -220,19 +278,13 @@ void rollout_controller::release(const cached_rollout& cr) {
         }
     }
     // Ask the ApplicationSet controller to write its template again, now without us in the way.
-    const std::string refresh = R"({"metadata":{"annotations":{)" + core::quote_json(refresh_annotation) + R"(:"true"}}})";
     auto res = api_.merge_patch(
-        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh);
+        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh_patch());
     if (!res && !res.error().is_not_found())
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
 
-    std::string finalizers;
-    for (const auto& f : cr.finalizers)
-        if (f != finalizer_name) finalizers += (finalizers.empty() ? "" : ",") + core::quote_json(f);
-    const std::string patch = R"({"metadata":{"finalizers":[)" + finalizers + R"(],"resourceVersion":)" +
-                              core::quote_json(cr.resource_version) + "}}";
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) == cr.finalizers.end()) return;
-    if (auto done = api_.merge_patch(rollout_path(r), patch); done) {
+    if (auto done = api_.merge_patch(rollout_path(r), remove_finalizer_patch(cr.finalizers, cr.resource_version)); done) {
         log_info("controller: " + key_of(r) + ": released its Applications; finalizer removed");
         api_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
                        kube::event_type::normal, "Released",

@@ -3,32 +3,26 @@
 
 #include "cli/commands.hpp"
 #include "codec/admission_review.hpp"
-#include "codec/canonical_json.hpp"
-#include "codec/input_limits.hpp"
-#include "codec/json_reader.hpp"
-#include "codec/kube_objects.hpp"
-#include "codec/rollout_codec.hpp"
+#include "codec/snapshot.hpp"
 #include "controller/fleet_cache.hpp"
+#include "controller/leader_runner.hpp"
 #include "controller/rollout_controller.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "kube/event_recorder.hpp"
-#include "kube/leader_election.hpp"
 #include "kube/log.hpp"
+#include "kube/token_subject.hpp"
 #include "server/https_server.hpp"
 #include "server/shutdown_signals.hpp"
 
 #include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <mutex>
-#include <thread>
 
 namespace apr::cli {
 
@@ -75,51 +69,6 @@ struct serve_flags {
     double shutdown_delay = 0, shutdown_grace = 25;
     double idle_timeout = 90, read_timeout = 30;
 };
-
-// The username of a service-account token: the JWT `sub` claim, when the token is a JWT.
-std::string username_of_token(const std::string& token) {
-    auto first = token.find('.');
-    auto second = token.find('.', first + 1);
-    if (first == std::string::npos || second == std::string::npos) return {};
-    std::string payload = token.substr(first + 1, second - first - 1);
-    std::replace(payload.begin(), payload.end(), '-', '+');
-    std::replace(payload.begin(), payload.end(), '_', '/');
-    while (payload.size() % 4) payload += '=';
-    auto json = codec::base64_decode(payload);
-    if (!json) return {};
-    rapidjson::Document doc;
-    return codec::parse_json(doc, *json) ? std::string() : codec::string_at(doc, {"sub"});
-}
-
-// A fixed bundle of objects: what --snapshot serves from (benchmarks, offline tests). The bundle
-// is the whole world: an ApplicationSet it lacks does not exist, as a cluster it lacks does not.
-core::fleet_state load_snapshot(const std::string& path) {
-    std::vector<core::rollout> rollouts;
-    std::vector<core::cluster> clusters;
-    std::vector<core::application_set_ref> application_sets;
-    for (const auto& object : codec::parse_objects(read_file(path))) {
-        const auto kind = codec::string_at(object, {"kind"});
-        if (kind == core::rollout_kind) {
-            auto decoded = codec::decode_rollout(object);
-            if (!decoded.errors.empty())
-                throw std::runtime_error(path + ": ProgressiveRollout " + decoded.rollout.name + ": " +
-                                         decoded.errors.front().to_string());
-            rollouts.push_back(std::move(decoded.rollout));
-        } else if (kind == "ApplicationSet") {
-            if (auto set = codec::decode_application_set(object)) application_sets.push_back(std::move(*set));
-        } else if (auto c = codec::decode_cluster_secret(object)) {
-            clusters.push_back(std::move(*c));
-        }
-    }
-    return core::build_fleet_state(rollouts, std::move(clusters), std::move(application_sets));
-}
-
-std::size_t application_set_count(const core::fleet_state& state) {
-    std::size_t n = 0;
-    if (state.application_sets_by_namespace)
-        for (const auto& [namespace_, names] : *state.application_sets_by_namespace) n += names.size();
-    return n;
-}
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -175,25 +124,18 @@ int serve(const serve_flags& flags) {
     std::unique_ptr<kube::client> client;
     std::unique_ptr<kube::event_recorder> events;
     std::unique_ptr<controller::fleet_cache> cache;
+    std::unique_ptr<controller::client_rollout_api> rollout_api;
     std::unique_ptr<controller::rollout_controller> rollout_controller;
 
     if (!flags.snapshot.empty()) {
-        auto fixed = std::make_shared<const core::fleet_state>(load_snapshot(flags.snapshot));
-        logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" +
-                                 std::to_string(fixed->admission.rollouts.size()) + " rollouts, " +
-                                 std::to_string(fixed->clusters.size()) + " clusters, " +
-                                 std::to_string(application_set_count(*fixed)) + " ApplicationSets); no controller");
+        auto fixed = std::make_shared<const core::fleet_state>(codec::decode_snapshot(read_file(flags.snapshot), flags.snapshot));
+        logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" + codec::describe_snapshot(*fixed) +
+                                 "); no controller");
         state = [fixed] { return fixed; };
         ids.self = flags.self_user;
     } else {
         auto config = kube::load_config(flags.kubeconfig);
-        ids.self = flags.self_user;
-        if (ids.self.empty()) {
-            std::string token = config.token;
-            if (!config.token_file.empty()) token = kube::read_file(config.token_file);
-            boost::trim(token);
-            ids.self = username_of_token(token);
-        }
+        ids.self = flags.self_user.empty() ? kube::credentials_subject(config) : flags.self_user;
         if (ids.self.empty())
             throw std::runtime_error("--self-user: cannot tell this server's own username from its credentials (" +
                                      config.source + "); set --self-user");
@@ -202,7 +144,8 @@ int serve(const serve_flags& flags) {
         cache = std::make_unique<controller::fleet_cache>(*client, flags.argocd_namespace, [&] {
             if (rollout_controller) rollout_controller->wake();
         });
-        rollout_controller = std::make_unique<controller::rollout_controller>(*client, *cache, *events);
+        rollout_api = std::make_unique<controller::client_rollout_api>(*client, *events);
+        rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache);
         auto* c = cache.get();
         state = [c] { return c->state(); };
         record_event = [ev = events.get()](const codec::review_event& e) {
@@ -233,47 +176,21 @@ int serve(const serve_flags& flags) {
 
     auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "Whether this replica holds the Lease and runs the controller.");
     leading.with({}).set(0);
-    std::jthread leader_thread;
+    std::unique_ptr<controller::leader_runner> leader;
     if (cache) {
         cache->start();
-        const std::string identity = flags.identity.empty()
-                                         ? [] {
-                                               char host[256] = {};
-                                               gethostname(host, sizeof host - 1);
-                                               return std::string(host) + "_" + std::to_string(getpid());
-                                           }()
-                                         : flags.identity;
-        leader_thread = std::jthread([&, identity](std::stop_token stop) {
-            std::jthread controller_thread;
-            auto start = [&] {
-                leading.with({}).set(1);
-                controller_thread = std::jthread([&](std::stop_token s) { rollout_controller->run(s); });
-            };
-            auto halt = [&] {
-                leading.with({}).set(0);
-                if (controller_thread.joinable()) {
-                    controller_thread.request_stop();
-                    controller_thread.join();
-                }
-            };
-            if (!flags.leader_elect) {
-                start();
-                std::mutex m;
-                std::condition_variable_any cv;
-                std::unique_lock lock(m);
-                cv.wait(lock, stop, [] { return false; });
-                halt();
-                return;
-            }
-            kube::lease_timings timings;
-            timings.lease_duration = std::chrono::milliseconds(static_cast<long>(flags.lease_duration * 1000));
-            timings.renew_deadline = std::chrono::milliseconds(static_cast<long>(flags.renew_deadline * 1000));
-            timings.retry_period = std::chrono::milliseconds(static_cast<long>(flags.retry_period * 1000));
-            kube::leader_elector elector(*client, flags.lease_namespace.empty() ? flags.argocd_namespace : flags.lease_namespace,
-                                         flags.lease_name, identity, timings);
-            elector.run(stop, start, halt);
-            halt();
-        });
+        controller::leader_runner_options lease;
+        lease.leader_elect = flags.leader_elect;
+        lease.lease_namespace = flags.lease_namespace.empty() ? flags.argocd_namespace : flags.lease_namespace;
+        lease.lease_name = flags.lease_name;
+        lease.identity = flags.identity;
+        lease.timings.lease_duration = std::chrono::milliseconds(static_cast<long>(flags.lease_duration * 1000));
+        lease.timings.renew_deadline = std::chrono::milliseconds(static_cast<long>(flags.renew_deadline * 1000));
+        lease.timings.retry_period = std::chrono::milliseconds(static_cast<long>(flags.retry_period * 1000));
+        leader = std::make_unique<controller::leader_runner>(
+            *client, std::move(lease), [c = rollout_controller.get()](std::stop_token stop) { c->run(stop); },
+            [&leading](bool now_leading) { leading.with({}).set(now_leading ? 1 : 0); });
+        leader->start();
     }
 
     server::shutdown_signals signals([&](int signo) {
@@ -281,10 +198,7 @@ int serve(const serve_flags& flags) {
         server.stop();
     });
     server.run();
-    if (leader_thread.joinable()) {
-        leader_thread.request_stop();  // releases the Lease so another replica takes over at once
-        leader_thread.join();
-    }
+    if (leader) leader->stop();  // releases the Lease so another replica takes over at once
     if (cache) cache->stop();
     if (events) events->flush(std::chrono::seconds(2));
     logger.write("info", "stopped");

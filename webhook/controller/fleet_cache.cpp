@@ -2,6 +2,7 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/rollout_codec.hpp"
+#include "prometheus/text_format.hpp"
 
 #include <algorithm>
 
@@ -151,12 +152,12 @@ void fleet_cache::application_sets_changed() {
 
 void fleet_cache::write_metrics(std::string& out) const {
     const std::pair<const char*, const kube::reflector*> caches[] = {
-        {"progressiverollouts", &rollouts_}, {"secrets", &clusters_}, {"applications", &applications_},
-        {"applicationsets", &application_sets_}};
+        {"progressiverollouts", &rollouts_.watch()}, {"secrets", &clusters_.watch()},
+        {"applications", &applications_.watch()}, {"applicationsets", &application_sets_.watch()}};
     auto family = [&](const char* name, const char* help, const char* type, auto value) {
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+        prometheus::append_header(out, name, help, type);
         for (const auto& [resource, r] : caches)
-            out += std::string(name) + "{resource=\"" + resource + "\"} " + std::to_string(value(*r)) + "\n";
+            prometheus::append_sample(out, name, {{"resource", resource}}, static_cast<double>(value(*r)));
     };
     family("argocd_progressive_rollout_cache_synced", "1 once the watch cache has listed.", "gauge",
            [](const kube::reflector& r) { return r.synced() ? 1 : 0; });

@@ -4,8 +4,7 @@
 // project reads, and the immutable core::fleet_state that admission answers from (swapped, never
 // mutated).
 
-#include "codec/kube_objects.hpp"
-#include "core/fleet_state.hpp"
+#include "controller/fleet_view.hpp"
 #include "kube/informer.hpp"
 
 #include <atomic>
@@ -18,17 +17,7 @@
 
 namespace apr::controller {
 
-struct cached_rollout {
-    core::rollout rollout;
-    core::field_errors spec_errors;  // decoding errors (the validating webhook normally prevents them)
-    std::string uid;
-    std::string resource_version;
-    std::vector<std::string> finalizers;
-};
-
-std::optional<cached_rollout> decode_cached_rollout(const rapidjson::Value& object);
-
-class fleet_cache {
+class fleet_cache final : public fleet_view {
 public:
     // `on_change` runs on a watch thread after any cache changed (the controller's wake-up).
     fleet_cache(kube::client& client, std::string namespace_, std::function<void()> on_change);
@@ -36,17 +25,16 @@ public:
 
     void start();
     void stop();
-    bool synced() const;
+    bool synced() const override;
 
-    // What admission reads: never null. Readiness (synced()) keeps traffic away until it is whole.
-    std::shared_ptr<const core::fleet_state> state() const;
+    // Readiness (synced()) keeps admission traffic away until the caches are whole.
+    std::shared_ptr<const core::fleet_state> state() const override;
 
-    std::vector<std::shared_ptr<const cached_rollout>> rollouts() const;
-    std::vector<core::cluster> clusters() const;
-    // The Applications owned by `application_set` in the cached namespace.
-    std::vector<std::shared_ptr<const codec::application_record>> applications_of(const std::string& application_set) const;
-    // The webhook's recent refusals to hold a template change, by Application name.
-    std::map<std::string, codec::hold_refusal> hold_refusals() const;
+    std::vector<std::shared_ptr<const cached_rollout>> rollouts() const override;
+    std::vector<core::cluster> clusters() const override;
+    std::vector<std::shared_ptr<const codec::application_record>> applications_of(
+        const std::string& application_set) const override;
+    std::map<std::string, codec::hold_refusal> hold_refusals() const override;
 
     const std::string& namespace_name() const { return namespace_; }
     // Prometheus lines for the watch caches (lists, relists, 410s, restarts, errors, synced).

@@ -3,9 +3,9 @@
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
-#include "core/json_string.hpp"
 #include "core/validation.hpp"
 #include "kube/log.hpp"
+#include "prometheus/text_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -24,15 +24,84 @@ std::string key_of(const core::rollout& r) { return r.namespace_ + "/" + r.name;
 
 constexpr auto hold_refusal_memory = std::chrono::minutes(10);
 
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+// JSON Patch adding our finalizer: a new list when there is none (`/-` needs an array to exist).
+std::string add_finalizer_patch(bool list_exists) {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartArray();
+    w.StartObject();
+    w.Key("op");
+    w.String("add");
+    w.Key("path");
+    w.String(list_exists ? "/metadata/finalizers/-" : "/metadata/finalizers");
+    w.Key("value");
+    if (list_exists) {
+        write_string(w, finalizer_name);
+    } else {
+        w.StartArray();
+        write_string(w, finalizer_name);
+        w.EndArray();
+    }
+    w.EndObject();
+    w.EndArray();
+    return buffer.GetString();
+}
+
+// Merge patch asking the ApplicationSet controller to write its Applications again.
+std::string refresh_patch() {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("annotations");
+    w.StartObject();
+    write_string(w, refresh_annotation);
+    w.String("true");
+    w.EndObject();
+    w.EndObject();
+    w.EndObject();
+    return buffer.GetString();
+}
+
+// Merge patch setting the finalizers to all but ours, if the object is still at `resource_version`.
+std::string remove_finalizer_patch(const std::vector<std::string>& finalizers, std::string_view resource_version) {
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartObject();
+    w.Key("metadata");
+    w.StartObject();
+    w.Key("finalizers");
+    w.StartArray();
+    for (const auto& f : finalizers)
+        if (f != finalizer_name) write_string(w, f);
+    w.EndArray();
+    w.Key("resourceVersion");
+    write_string(w, resource_version);
+    w.EndObject();
+    w.EndObject();
+    return buffer.GetString();
+}
+
 }  // namespace
 
-rollout_controller::rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
-                                       controller_options options)
-    : client_(client), cache_(cache), events_(events), options_(std::move(options)) {}
+rollout_controller::rollout_controller(rollout_api& api, const fleet_view& cache, controller_options options)
+    : api_(api), cache_(cache), options_(std::move(options)) {}
 
 core::time_point rollout_controller::now() const {
     if (options_.clock) return options_.clock();
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+void rollout_controller::wait_before_retry(std::chrono::milliseconds wait) const {
+    if (options_.sleep)
+        options_.sleep(wait);
+    else
+        std::this_thread::sleep_for(wait);
 }
 
 void rollout_controller::wake() {
@@ -136,11 +205,7 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
 
 bool rollout_controller::ensure_finalizer(const cached_rollout& cr) {
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) != cr.finalizers.end()) return false;
-    const std::string value = core::quote_json(finalizer_name);
-    const std::string patch = cr.finalizers.empty()
-                                  ? R"([{"op":"add","path":"/metadata/finalizers","value":[)" + value + "]}]"
-                                  : R"([{"op":"add","path":"/metadata/finalizers/-","value":)" + value + "}]";
-    if (auto res = client_.json_patch(rollout_path(cr.rollout), patch); !res)
+    if (auto res = api_.json_patch(rollout_path(cr.rollout), add_finalizer_patch(!cr.finalizers.empty())); !res)
         log_warning("controller: " + key_of(cr.rollout) + ": adding finalizer: " + res.error().describe());
     return true;
 }
@@ -149,7 +214,7 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
     auto rollout = cr.rollout;
     rollout.status = status;
     const auto body = codec::encode_status_object(rollout, cr.resource_version);
-    auto res = client_.put(rollout_path(rollout) + "/status", body);
+    auto res = api_.put(rollout_path(rollout) + "/status", body);
     if (res) return true;
     if (res.error().is_conflict()) {
         log_info("controller: " + key_of(rollout) + ": status conflict; recomputing from the newer object");
@@ -171,14 +236,14 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             continue;
         }
         const auto path = "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name;
-        auto res = client_.json_patch(path, *patch);
+        auto res = api_.json_patch(path, *patch);
         // The webhook admits this write only for a cluster the status admitted; a replica whose
         // cache has not seen the status just written denies it (403). That is lag, not failure:
         // try again shortly, and the step admits again later if the cache is still behind.
         for (auto wait = std::chrono::milliseconds(100); !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600);
              wait *= 2) {
-            std::this_thread::sleep_for(wait);
-            res = client_.json_patch(path, *patch);
+            wait_before_retry(wait);
+            res = api_.json_patch(path, *patch);
         }
         if (res) {
             ++admissions_;
@@ -197,7 +262,7 @@ void rollout_controller::emit(const cached_rollout& cr, const std::vector<core::
                                      cr.rollout.name, cr.uid};
     for (const auto& e : events) {
         log_info("controller: " + key_of(cr.rollout) + ": " + e.reason + ": " + e.message);
-        events_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
+        api_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
     }
 }
 
@@ -205,7 +270,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     const auto& r = cr.rollout;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
-        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
+        auto res = api_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
                                       codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
             log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
@@ -213,21 +278,15 @@ void rollout_controller::release(const cached_rollout& cr) {
         }
     }
     // Ask the ApplicationSet controller to write its template again, now without us in the way.
-    const std::string refresh = R"({"metadata":{"annotations":{)" + core::quote_json(refresh_annotation) + R"(:"true"}}})";
-    auto res = client_.merge_patch(
-        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh);
+    auto res = api_.merge_patch(
+        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh_patch());
     if (!res && !res.error().is_not_found())
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
 
-    std::string finalizers;
-    for (const auto& f : cr.finalizers)
-        if (f != finalizer_name) finalizers += (finalizers.empty() ? "" : ",") + core::quote_json(f);
-    const std::string patch = R"({"metadata":{"finalizers":[)" + finalizers + R"(],"resourceVersion":)" +
-                              core::quote_json(cr.resource_version) + "}}";
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) == cr.finalizers.end()) return;
-    if (auto done = client_.merge_patch(rollout_path(r), patch); done) {
+    if (auto done = api_.merge_patch(rollout_path(r), remove_finalizer_patch(cr.finalizers, cr.resource_version)); done) {
         log_info("controller: " + key_of(r) + ": released its Applications; finalizer removed");
-        events_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
+        api_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
                        kube::event_type::normal, "Released",
                        "rollout deleted: held Applications released and ApplicationSet " + r.spec.source.name + " refreshed");
     } else if (!done.error().is_conflict() && !done.error().is_not_found()) {
@@ -235,35 +294,38 @@ void rollout_controller::release(const cached_rollout& cr) {
     }
 }
 
-void write_rollout_metrics(const fleet_cache& cache, std::string& out) {
-    out += "# HELP argocd_progressive_rollout_phase The rollout's phase (1 for the current one).\n"
-           "# TYPE argocd_progressive_rollout_phase gauge\n";
+void write_rollout_metrics(const fleet_view& cache, std::string& out) {
+    using prometheus::append_sample;
+    prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
+                              "gauge");
     std::string stage_lines, cluster_lines;
     for (const auto& cr : cache.rollouts()) {
         const auto& r = cr->rollout;
-        const std::string labels = "namespace=\"" + r.namespace_ + "\",name=\"" + r.name + "\"";
+        const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name};
         for (auto phase : {core::rollout_phase::pending, core::rollout_phase::progressing, core::rollout_phase::paused,
                            core::rollout_phase::completed, core::rollout_phase::failed})
-            out += "argocd_progressive_rollout_phase{" + labels + ",phase=\"" + std::string(core::to_string(phase)) +
-                   "\"} " + (r.status.phase == phase ? "1" : "0") + "\n";
+            append_sample(out, "argocd_progressive_rollout_phase", {ns, name, {"phase", core::to_string(phase)}},
+                          r.status.phase == phase ? 1 : 0);
         long long index = 0;
         for (std::size_t i = 0; i < r.status.stages.size(); ++i)
             if (r.status.stages[i].name == r.status.current_stage) index = static_cast<long long>(i) + 1;
-        stage_lines += "argocd_progressive_rollout_current_stage{" + labels + "} " + std::to_string(index) + "\n";
+        append_sample(stage_lines, "argocd_progressive_rollout_current_stage", {ns, name}, static_cast<double>(index));
         std::map<core::cluster_phase, long long> counts;
         for (const auto& s : r.status.stages)
             for (const auto& c : s.clusters) ++counts[c.phase];
         for (auto phase : {core::cluster_phase::pending, core::cluster_phase::requeued, core::cluster_phase::updating,
                            core::cluster_phase::done, core::cluster_phase::failed})
-            cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"" +
-                             std::string(core::to_string(phase)) + "\"} " + std::to_string(counts[phase]) + "\n";
-        cluster_lines += "argocd_progressive_rollout_clusters{" + labels + ",state=\"Unstaged\"} " +
-                         std::to_string(r.status.unstaged_clusters.size()) + "\n";
+            append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", core::to_string(phase)}},
+                          static_cast<double>(counts[phase]));
+        append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", "Unstaged"}},
+                      static_cast<double>(r.status.unstaged_clusters.size()));
     }
-    out += "# HELP argocd_progressive_rollout_current_stage 1-based index of the current stage (0: none).\n"
-           "# TYPE argocd_progressive_rollout_current_stage gauge\n" + stage_lines;
-    out += "# HELP argocd_progressive_rollout_clusters Clusters per state in the current pass.\n"
-           "# TYPE argocd_progressive_rollout_clusters gauge\n" + cluster_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_current_stage",
+                              "1-based index of the current stage (0: none).", "gauge");
+    out += stage_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_clusters", "Clusters per state in the current pass.",
+                              "gauge");
+    out += cluster_lines;
 }
 
 }  // namespace apr::controller

@@ -3,11 +3,12 @@
 // stage state machine and carries out what it decides — status first, then admissions, then
 // Events — so a restart at any moment resumes from status with no cluster admitted twice.
 
-#include "controller/fleet_cache.hpp"
+#include "controller/fleet_view.hpp"
+#include "controller/rollout_api.hpp"
 #include "core/stage_machine.hpp"
-#include "kube/client.hpp"
-#include "kube/event_recorder.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -23,12 +24,12 @@ struct controller_options {
     std::chrono::milliseconds resync{std::chrono::seconds(30)};  // look again even when nothing changed
     std::chrono::milliseconds debounce{std::chrono::milliseconds(100)};
     std::function<core::time_point()> clock;  // default: the system clock, in whole seconds
+    std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
 };
 
 class rollout_controller {
 public:
-    rollout_controller(kube::client& client, fleet_cache& cache, kube::event_recorder& events,
-                       controller_options options = {});
+    rollout_controller(rollout_api& api, const fleet_view& cache, controller_options options = {});
 
     void wake();
     // Reconciles until `stop` is requested; meant for its own thread while leading.
@@ -50,9 +51,10 @@ private:
     std::string rollout_path(const core::rollout& rollout) const;
     core::time_point now() const;
 
-    kube::client& client_;
-    fleet_cache& cache_;
-    kube::event_recorder& events_;
+    void wait_before_retry(std::chrono::milliseconds wait) const;
+
+    rollout_api& api_;
+    const fleet_view& cache_;
     controller_options options_;
     std::mutex mutex_;
     std::condition_variable_any wake_cv_;
@@ -61,6 +63,6 @@ private:
 };
 
 // Prometheus lines about the rollouts as cached: phase, stage and clusters per state.
-void write_rollout_metrics(const fleet_cache& cache, std::string& out);
+void write_rollout_metrics(const fleet_view& cache, std::string& out);
 
 }  // namespace apr::controller

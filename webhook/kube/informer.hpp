@@ -14,30 +14,29 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 namespace apr::kube {
 
+// The typed store a reflector fills: decodes each object, builds the next map off to the side
+// and publishes it whole.
 template<class T>
-class informer : public reflector
+class snapshot_store final : public watch_store
 {
 public:
     using value_ptr = std::shared_ptr<T const>;
     using map_type = std::map<std::string, value_ptr>;  // key: "namespace/name"
-    // Returns nullopt for an object it cannot use; the object is then absent from the cache,
-    // the error is counted and logged (by key only), and the watch goes on.
     using decode_fn = std::function<std::optional<T>(rapidjson::Value const& object)>;
-    // Called on the watch thread after the cache changed (after a LIST or a batch of events).
     using change_fn = std::function<void()>;
 
-    informer(client& c, reflector_options opts, decode_fn decode, change_fn on_change = {})
-        : reflector(c, std::move(opts)), decode_(std::move(decode)),
-          on_change_(std::move(on_change)), current_(std::make_shared<map_type const>())
+    // `what` names the cache in logs (its collection path).
+    snapshot_store(std::string what, decode_fn decode, change_fn on_change)
+        : what_(std::move(what)), decode_(std::move(decode)), on_change_(std::move(on_change)),
+          current_(std::make_shared<map_type const>())
     {
     }
-
-    ~informer() override { stop(); }
 
     std::shared_ptr<map_type const>
     snapshot() const
@@ -46,26 +45,19 @@ public:
         return current_;
     }
 
-    value_ptr
-    find(std::string const& key) const
-    {
-        auto snap = snapshot();
-        auto it = snap->find(key);
-        return it == snap->end() ? nullptr : it->second;
-    }
-
-protected:
     void
     begin_list() override
     {
         building_ = std::make_shared<map_type>();
     }
 
-    void
+    bool
     list_item(std::string const& key, rapidjson::Value const& object) override
     {
-        if(auto v = decode_checked(key, object))
+        auto v = decode_checked(key, object);
+        if(v)
             building_->insert_or_assign(key, std::move(v));
+        return v != nullptr;
     }
 
     void
@@ -76,7 +68,7 @@ protected:
         working_.reset();
     }
 
-    void
+    bool
     apply(watch_event_type type, std::string const& key, rapidjson::Value const& object) override
     {
         if(!working_)
@@ -84,12 +76,14 @@ protected:
         if(type == watch_event_type::deleted)
         {
             working_->erase(key);
-            return;
+            return true;
         }
-        if(auto v = decode_checked(key, object))
+        auto v = decode_checked(key, object);
+        if(v)
             working_->insert_or_assign(key, std::move(v));
         else
             working_->erase(key);
+        return v != nullptr;
     }
 
     void
@@ -117,8 +111,7 @@ private:
         }
         if(!v)
         {
-            ++stats_.errors;
-            log(log_level::warning, "cache " + options().path + ": object " + key +
+            log(log_level::warning, "cache " + what_ + ": object " + key +
                 " has unexpected content; left out of the cache");
             return nullptr;
         }
@@ -136,12 +129,57 @@ private:
             on_change_();
     }
 
+    std::string what_;
     decode_fn decode_;
     change_fn on_change_;
     mutable std::mutex snapshot_mutex_;
     std::shared_ptr<map_type const> current_;
     std::shared_ptr<map_type> building_;  // watch thread only
     std::shared_ptr<map_type> working_;   // watch thread only
+};
+
+// A reflector over the API server feeding a snapshot_store. The reflector is declared last, so
+// it is destroyed (its thread stopped) before the store and the source it uses.
+template<class T>
+class informer
+{
+public:
+    using store_type = snapshot_store<T>;
+    using value_ptr = typename store_type::value_ptr;
+    using map_type = typename store_type::map_type;
+    // Returns nullopt for an object it cannot use; the object is then absent from the cache,
+    // the error is counted and logged (by key only), and the watch goes on.
+    using decode_fn = typename store_type::decode_fn;
+    // Called on the watch thread after the cache changed (after a LIST or a batch of events).
+    using change_fn = typename store_type::change_fn;
+
+    informer(client& c, reflector_options opts, decode_fn decode, change_fn on_change = {})
+        : source_(c), store_(opts.path, std::move(decode), std::move(on_change)),
+          reflector_(source_, store_, std::move(opts))
+    {
+    }
+
+    void start() { reflector_.start(); }
+    void stop() { reflector_.stop(); }
+    bool synced() const { return reflector_.synced(); }
+    bool wait_synced(std::chrono::milliseconds timeout) const { return reflector_.wait_synced(timeout); }
+    watch_stats const& stats() const { return reflector_.stats(); }
+    reflector const& watch() const { return reflector_; }
+
+    std::shared_ptr<map_type const> snapshot() const { return store_.snapshot(); }
+
+    value_ptr
+    find(std::string const& key) const
+    {
+        auto snap = snapshot();
+        auto it = snap->find(key);
+        return it == snap->end() ? nullptr : it->second;
+    }
+
+private:
+    client_lister_watcher source_;
+    store_type store_;
+    reflector reflector_;
 };
 
 } // namespace apr::kube

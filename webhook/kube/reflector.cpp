@@ -42,7 +42,22 @@ object_rv(rapidjson::Value const& obj)
 
 } // namespace
 
-reflector::reflector(client& c, reflector_options opts) : client_(c), opts_(std::move(opts))
+api_result<list_page_info>
+client_lister_watcher::list(std::string_view path, std::size_t page_limit,
+    list_item_handler const& on_item, std::stop_token stop)
+{
+    return client_.list(path, page_limit, on_item, std::move(stop));
+}
+
+api_result<void>
+client_lister_watcher::watch(std::string_view path, stream_handler const& on_bytes,
+    std::stop_token stop, std::chrono::seconds idle_timeout)
+{
+    return client_.stream(path, on_bytes, std::move(stop), idle_timeout);
+}
+
+reflector::reflector(lister_watcher& source, watch_store& store, reflector_options opts)
+    : source_(source), store_(store), opts_(std::move(opts))
 {
     if(opts_.max_watch_timeout < opts_.min_watch_timeout)
         opts_.max_watch_timeout = opts_.min_watch_timeout;
@@ -142,8 +157,8 @@ reflector::list_once(std::stop_token const& stop)
     // which g++ 12 at -O3 reports as an overlapping memcpy (-Wrestrict, a false positive).
     if(!query.empty())
         path.append(1, '?').append(query, 1);
-    begin_list();
-    auto r = client_.list(path, opts_.page_limit, [&](rapidjson::Value const& item) {
+    store_.begin_list();
+    auto r = source_.list(path, opts_.page_limit, [&](rapidjson::Value const& item) {
         auto key = object_key(item);
         if(key.empty())
         {
@@ -151,7 +166,8 @@ reflector::list_once(std::stop_token const& stop)
             log(log_level::warning, "list " + opts_.path + ": item without metadata.name skipped");
             return;
         }
-        list_item(key, item);
+        if(!store_.list_item(key, item))
+            ++stats_.errors;
     }, stop);
     if(!r)
     {
@@ -167,7 +183,7 @@ reflector::list_once(std::stop_token const& stop)
     // Counted before publishing, so whoever end_list() wakes already sees the counters.
     if(stats_.lists++ > 0)
         ++stats_.relists;
-    end_list();
+    store_.end_list();
     {
         std::lock_guard lock(mutex_);
         synced_ = true;
@@ -259,15 +275,16 @@ reflector::watch_once(std::stop_token const& stop)
             return;
         }
         ++stats_.events;
-        apply(t, key, *object);
+        if(!store_.apply(t, key, *object))
+            ++stats_.errors;
         if(auto rv = object_rv(*object); !rv.empty())
             set_resource_version(std::string(rv));
     };
 
-    auto r = client_.stream(path,
+    auto r = source_.watch(path,
         [&](std::string_view bytes) {
             bool ok = framer.feed(bytes, on_line);
-            end_batch();
+            store_.end_batch();
             if(!ok)
             {
                 ++stats_.errors;

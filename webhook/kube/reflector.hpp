@@ -3,7 +3,9 @@
 // from the list's resourceVersion with bookmarks and a random 5-10 min server timeout; re-list
 // on 410 (HTTP 410 or an ERROR event), re-watch from the last resourceVersion after a timeout
 // or a dropped connection, with exponential backoff and jitter between failures. It runs on
-// its own thread; the typed store lives in informer<T> (informer.hpp).
+// its own thread. As client-go's, it is composed, not extended: it reads through a
+// lister_watcher and fills a watch_store (informer<T> in informer.hpp holds one of each), and
+// owns neither.
 
 #include "kube/backoff.hpp"
 #include "kube/client.hpp"
@@ -50,16 +52,56 @@ struct reflector_options
 
 enum class watch_event_type { added, modified, deleted };
 
+// What a reflector fills (client-go's Store). All called on the reflector thread. list_item and
+// apply return false for an object the store could not use (counted in watch_stats::errors).
+class watch_store
+{
+public:
+    virtual ~watch_store() = default;
+    virtual void begin_list() = 0;
+    virtual bool list_item(std::string const& key, rapidjson::Value const& object) = 0;
+    virtual void end_list() = 0;
+    virtual bool apply(watch_event_type type, std::string const& key,
+        rapidjson::Value const& object) = 0;
+    virtual void end_batch() = 0;
+};
+
+// Where a reflector reads from (client-go's ListerWatcher): paths carry the query.
+class lister_watcher
+{
+public:
+    virtual ~lister_watcher() = default;
+    virtual api_result<list_page_info> list(std::string_view path, std::size_t page_limit,
+        list_item_handler const& on_item, std::stop_token stop) = 0;
+    virtual api_result<void> watch(std::string_view path, stream_handler const& on_bytes,
+        std::stop_token stop, std::chrono::seconds idle_timeout) = 0;
+};
+
+// The API server through a client: paged LIST, streamed WATCH.
+class client_lister_watcher final : public lister_watcher
+{
+public:
+    explicit client_lister_watcher(client& c) : client_(c) {}
+    api_result<list_page_info> list(std::string_view path, std::size_t page_limit,
+        list_item_handler const& on_item, std::stop_token stop) override;
+    api_result<void> watch(std::string_view path, stream_handler const& on_bytes,
+        std::stop_token stop, std::chrono::seconds idle_timeout) override;
+
+private:
+    client& client_;
+};
+
 class reflector
 {
 public:
-    reflector(client& c, reflector_options opts);
-    virtual ~reflector();
+    // `source` and `store` must outlive the reflector (or its stop()).
+    reflector(lister_watcher& source, watch_store& store, reflector_options opts);
+    ~reflector();
     reflector(reflector const&) = delete;
     reflector& operator=(reflector const&) = delete;
 
     void start();
-    // Idempotent; derived classes call it from their destructor.
+    // Idempotent; the destructor calls it.
     void stop();
 
     // True once the first LIST has been stored (and stays true across re-lists).
@@ -73,17 +115,6 @@ public:
     // "namespace/name", or "name" for cluster-scoped objects; empty when metadata is unusable.
     static std::string object_key(rapidjson::Value const& object);
 
-protected:
-    // All called on the reflector thread.
-    virtual void begin_list() = 0;
-    virtual void list_item(std::string const& key, rapidjson::Value const& object) = 0;
-    virtual void end_list() = 0;
-    virtual void apply(watch_event_type type, std::string const& key,
-        rapidjson::Value const& object) = 0;
-    virtual void end_batch() = 0;
-
-    watch_stats stats_;
-
 private:
     enum class watch_outcome { ended, gone, failed };
 
@@ -94,8 +125,10 @@ private:
     void set_resource_version(std::string rv);
     bool wait_for(std::stop_token const& stop, std::chrono::milliseconds d);
 
-    client& client_;
+    lister_watcher& source_;
+    watch_store& store_;
     reflector_options opts_;
+    watch_stats stats_;
     std::atomic<bool> synced_{false};
     mutable std::mutex mutex_;
     mutable std::condition_variable_any cv_;

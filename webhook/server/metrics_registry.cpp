@@ -1,8 +1,9 @@
 // Prometheus registry and text exposition 0.0.4 (prometheus.io/docs/instrumenting/exposition_formats).
 #include "metrics_registry.hpp"
 
+#include "prometheus/text_format.hpp"
+
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <stdexcept>
 
@@ -112,20 +113,6 @@ valid_name(std::string_view name, bool allow_colon) {
   return true;
 }
 
-void
-append_help(std::string& out, std::string_view help) {
-  // HELP text escapes only backslash and newline.
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-}
-
 char const*
 type_name(metric_type t) {
   switch (t) {
@@ -140,66 +127,18 @@ void
 append_labels(std::string& out, std::span<std::string const> names,
               std::span<std::string const> values, std::string_view extra_name = {},
               std::string_view extra_value = {}) {
-  if (names.empty() && extra_name.empty()) {
-    return;
-  }
-  out += '{';
-  bool first = true;
+  std::vector<prometheus::label> labels;
+  labels.reserve(names.size() + 1);
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (!first) {
-      out += ',';
-    }
-    first = false;
-    out += names[i];
-    out += "=\"";
-    append_escaped_label_value(out, i < values.size() ? std::string_view(values[i]) : "");
-    out += '"';
+    labels.push_back({names[i], i < values.size() ? std::string_view(values[i]) : std::string_view()});
   }
   if (!extra_name.empty()) {
-    if (!first) {
-      out += ',';
-    }
-    out += extra_name;
-    out += "=\"";
-    out += extra_value;
-    out += '"';
+    labels.push_back({extra_name, extra_value});
   }
-  out += '}';
+  prometheus::append_labels(out, labels);
 }
 
 }  // namespace
-
-void
-append_escaped_label_value(std::string& out, std::string_view value) {
-  for (char c : value) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
-    }
-  }
-}
-
-void
-append_sample_value(std::string& out, double value) {
-  if (std::isnan(value)) {
-    out += "NaN";
-    return;
-  }
-  if (std::isinf(value)) {
-    out += value > 0 ? "+Inf" : "-Inf";
-    return;
-  }
-  char buf[64];
-  std::to_chars_result r;
-  if (value == std::floor(value) && std::fabs(value) < 1e15) {
-    r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(value));
-  } else {
-    r = std::to_chars(buf, buf + sizeof buf, value);  // shortest round-trip form
-  }
-  out.append(buf, r.ptr);
-}
 
 void
 append_sample(std::string& out, std::string_view name, std::span<std::string const> label_names,
@@ -293,15 +232,7 @@ metrics_registry::expose() const {
   {
     std::lock_guard lock(mutex_);
     for (auto const& e : entries_) {
-      out += "# HELP ";
-      out += e->name;
-      out += ' ';
-      append_help(out, e->help);
-      out += "\n# TYPE ";
-      out += e->name;
-      out += ' ';
-      out += type_name(e->type);
-      out += '\n';
+      prometheus::append_header(out, e->name, e->help, type_name(e->type));
       std::span<std::string const> names(e->label_names);
       if (e->counters) {
         e->counters->for_each([&](auto const& values, counter const& c) {

@@ -5,6 +5,8 @@
 // serving_certificate.cpp) or HTTP serving.
 #pragma once
 
+#include "prometheus/text_format.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -152,10 +154,9 @@ class metrics_registry {
 };
 
 // Helpers for collectors that write their own lines.
-// Escapes a label value: backslash, double quote and newline.
-void append_escaped_label_value(std::string& out, std::string_view value);
-// A sample value: integers without a fraction, +Inf/-Inf/NaN spelled as Prometheus wants.
-void append_sample_value(std::string& out, double value);
+// (prometheus/text_format.hpp writes the format; these names stay for the server's callers.)
+using prometheus::append_escaped_label_value;
+using prometheus::append_sample_value;
 // `name{a="x",b="y"} value\n`; empty label lists print no braces.
 void append_sample(std::string& out, std::string_view name,
                    std::span<std::string const> label_names,

@@ -1,0 +1,293 @@
+// The rollout controller against a fixed fleet, a recording API and a fixed clock: the order
+// of its writes (docs/controller.md, "Restart safety"), what a 409 or 403 does, and how a
+// deleted rollout lets go of its Applications.
+
+#include "controller/rollout_controller.hpp"
+
+#include "codec/canonical_json.hpp"
+#include "codec/kube_objects.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <rapidjson/document.h>
+
+#include <deque>
+#include <functional>
+
+namespace apr::controller {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view rollout_path = "/apis/deployment.skyscanner.net/v1alpha1/namespaces/argocd/progressiverollouts/web";
+constexpr std::string_view apps_path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
+constexpr std::string_view appset_path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets/web-set";
+
+struct api_call {
+    std::string verb;  // put, json_patch, merge_patch, event
+    std::string path;  // for an event: its reason
+    std::string body;  // for an event: its message
+};
+
+// Records every write; `answer` decides each one's result (default: success).
+class fake_api final : public rollout_api {
+public:
+    std::vector<api_call> calls;
+    std::function<kube::api_result<void>(const api_call&)> answer;
+
+    kube::api_result<void> put(std::string_view path, std::string_view json) override { return add("put", path, json); }
+    kube::api_result<void> json_patch(std::string_view path, std::string_view json) override {
+        return add("json_patch", path, json);
+    }
+    kube::api_result<void> merge_patch(std::string_view path, std::string_view json) override {
+        return add("merge_patch", path, json);
+    }
+    void record(const kube::object_reference&, kube::event_type, std::string reason, std::string message) override {
+        calls.push_back({"event", std::move(reason), std::move(message)});
+    }
+
+    std::vector<api_call> writes_to(std::string_view verb) const {
+        std::vector<api_call> out;
+        for (const auto& c : calls)
+            if (c.verb == verb) out.push_back(c);
+        return out;
+    }
+    // Index of the first call with `verb` whose path starts with `prefix`; -1 when none.
+    long index_of(std::string_view verb, std::string_view prefix) const {
+        for (std::size_t i = 0; i < calls.size(); ++i)
+            if (calls[i].verb == verb && std::string_view(calls[i].path).starts_with(prefix)) return static_cast<long>(i);
+        return -1;
+    }
+
+private:
+    kube::api_result<void> add(std::string verb, std::string_view path, std::string_view body) {
+        calls.push_back({std::move(verb), std::string(path), std::string(body)});
+        if (answer) return answer(calls.back());
+        return {};
+    }
+};
+
+// A fixed cache: what the watches would hold.
+class fake_fleet final : public fleet_view {
+public:
+    std::vector<std::shared_ptr<const cached_rollout>> rollout_list;
+    std::vector<core::cluster> cluster_list;
+    std::vector<std::shared_ptr<const codec::application_record>> applications;
+
+    bool synced() const override { return true; }
+    std::shared_ptr<const core::fleet_state> state() const override {
+        std::vector<core::rollout> rollouts;
+        for (const auto& r : rollout_list) rollouts.push_back(r->rollout);
+        return std::make_shared<const core::fleet_state>(
+            core::build_fleet_state(rollouts, cluster_list, std::vector<core::application_set_ref>{{"argocd", "web-set"}}));
+    }
+    std::vector<std::shared_ptr<const cached_rollout>> rollouts() const override { return rollout_list; }
+    std::vector<core::cluster> clusters() const override { return cluster_list; }
+    std::vector<std::shared_ptr<const codec::application_record>> applications_of(const std::string& set) const override {
+        std::vector<std::shared_ptr<const codec::application_record>> out;
+        for (const auto& a : applications)
+            if (a->application_set == set) out.push_back(a);
+        return out;
+    }
+    std::map<std::string, codec::hold_refusal> hold_refusals() const override { return {}; }
+};
+
+std::shared_ptr<const cached_rollout> rollout(std::string_view resource_version, std::string_view finalizers,
+                                              bool deleting = false) {
+    const std::string json = std::string(R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout",
+        "metadata":{"name":"web","namespace":"argocd","uid":"u-1","generation":1,"resourceVersion":")") +
+                             std::string(resource_version) + R"(","finalizers":)" + std::string(finalizers) +
+                             (deleting ? R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")" : "") + R"(},
+        "spec":{"sourceRef":{"apiGroup":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"web-set"},
+                "stages":[{"name":"all","maxUnavailable":1,"maxClusters":"100%",
+                           "clusters":{"selector":{"matchLabels":{"env":"prod"}}}}]}})";
+    rapidjson::Document doc;
+    doc.Parse(json.c_str());
+    BOOST_REQUIRE(!doc.HasParseError());
+    auto decoded = decode_cached_rollout(doc);
+    BOOST_REQUIRE(decoded);
+    BOOST_REQUIRE(decoded->spec_errors.empty());
+    return std::make_shared<const cached_rollout>(std::move(*decoded));
+}
+
+// An Application of web-set on `cluster`, holding a template change.
+std::shared_ptr<const codec::application_record> held_application(const std::string& cluster) {
+    codec::application_record a;
+    a.namespace_ = "argocd";
+    a.name = "web-" + cluster;
+    a.application_set = "web-set";
+    a.application_sets = {"web-set"};
+    a.destination_server = "https://" + cluster + ".example.com";
+    a.pending_spec = R"({"source":{"repoURL":"https://git.example.com/web","targetRevision":"v2"}})";
+    a.observation.name = a.name;
+    a.observation.pending_hash = codec::content_hash(a.pending_spec);
+    a.observation.sync_status = "Synced";
+    a.observation.health_status = "Healthy";
+    return std::make_shared<const codec::application_record>(std::move(a));
+}
+
+struct fixture {
+    fake_api api;
+    fake_fleet fleet;
+    std::vector<std::chrono::milliseconds> sleeps;
+    rollout_controller controller{api, fleet, [this] {
+                                      controller_options o;
+                                      o.clock = [] { return core::time_point(std::chrono::seconds(1'800'000'000)); };
+                                      o.sleep = [this](std::chrono::milliseconds d) { sleeps.push_back(d); };
+                                      return o;
+                                  }()};
+
+    fixture() {
+        fleet.cluster_list = {{"c1", "https://c1.example.com", {{"env", "prod"}}},
+                              {"c2", "https://c2.example.com", {{"env", "prod"}}}};
+        fleet.applications = {held_application("c1"), held_application("c2")};
+    }
+};
+
+const std::string finalizers_with_ours = R"(["deployment.skyscanner.net/finalizer"])";
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(rollout_controller_writes, fixture)
+
+BOOST_AUTO_TEST_CASE(the_finalizer_is_added_before_anything_else) {
+    fleet.rollout_list = {rollout("7", "[]")};
+    controller.reconcile_all();
+    BOOST_REQUIRE_EQUAL(api.calls.size(), 1u);
+    BOOST_TEST(api.calls[0].verb == "json_patch");
+    BOOST_TEST(api.calls[0].path == rollout_path);
+    BOOST_TEST(api.calls[0].body ==
+               R"([{"op":"add","path":"/metadata/finalizers","value":["deployment.skyscanner.net/finalizer"]}])");
+}
+
+BOOST_AUTO_TEST_CASE(the_finalizer_is_appended_to_other_finalizers) {
+    fleet.rollout_list = {rollout("7", R"(["example.com/other"])")};
+    controller.reconcile_all();
+    BOOST_REQUIRE_EQUAL(api.calls.size(), 1u);
+    BOOST_TEST(api.calls[0].body ==
+               R"([{"op":"add","path":"/metadata/finalizers/-","value":"deployment.skyscanner.net/finalizer"}])");
+}
+
+BOOST_AUTO_TEST_CASE(status_is_written_before_any_application_is_patched) {
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    controller.reconcile_all();
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    const auto admit = api.index_of("json_patch", apps_path);
+    BOOST_REQUIRE_GE(status, 0);
+    BOOST_REQUIRE_GE(admit, 0);
+    BOOST_TEST(status < admit);
+    // The status PUT carries the resourceVersion it was computed from, and admits one cluster
+    // (maxUnavailable 1).
+    BOOST_TEST(api.calls[status].body.find(R"("resourceVersion":"7")") != std::string::npos);
+    BOOST_TEST(api.calls[status].body.find("Updating") != std::string::npos);
+    BOOST_REQUIRE_EQUAL(api.writes_to("json_patch").size(), 1u);
+    BOOST_TEST(api.calls[admit].body.find(R"("op":"test")") != std::string::npos);
+    BOOST_TEST(controller.admissions() == 1u);
+    // Events come last.
+    for (std::size_t i = 0; i < api.calls.size(); ++i)
+        if (api.calls[i].verb == "event") BOOST_TEST(static_cast<long>(i) > admit);
+}
+
+BOOST_AUTO_TEST_CASE(a_status_conflict_patches_nothing_and_is_recomputed_next_time) {
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    api.answer = [](const api_call& c) -> kube::api_result<void> {
+        if (c.verb == "put") return kube::api_error{409, "Conflict", "the object has been modified", {}};
+        return {};
+    };
+    const auto next = controller.reconcile_all();
+    BOOST_TEST(next <= 500ms);
+    BOOST_TEST(api.writes_to("put").size() == 1u);
+    BOOST_TEST(api.writes_to("json_patch").empty());
+    BOOST_TEST(controller.admissions() == 0u);
+
+    // The watch brings the newer object; this time the write goes through.
+    api.calls.clear();
+    api.answer = nullptr;
+    fleet.rollout_list = {rollout("8", finalizers_with_ours)};
+    controller.reconcile_all();
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    BOOST_REQUIRE_GE(status, 0);
+    BOOST_TEST(api.calls[status].body.find(R"("resourceVersion":"8")") != std::string::npos);
+    BOOST_TEST(api.index_of("json_patch", apps_path) > status);
+    BOOST_TEST(controller.admissions() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_forbidden_admission_is_retried_with_growing_waits) {
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    int refusals = 2;
+    api.answer = [&](const api_call& c) -> kube::api_result<void> {
+        if (c.verb == "json_patch" && c.path.starts_with(apps_path) && refusals-- > 0)
+            return kube::api_error{403, "Forbidden", "the cache has not seen the status yet", {}};
+        return {};
+    };
+    controller.reconcile_all();
+    BOOST_TEST(api.writes_to("json_patch").size() == 3u);
+    BOOST_TEST((sleeps == std::vector<std::chrono::milliseconds>{100ms, 200ms}));
+    BOOST_TEST(controller.admissions() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_forbidden_admission_gives_up_after_five_waits) {
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    api.answer = [&](const api_call& c) -> kube::api_result<void> {
+        if (c.verb == "json_patch") return kube::api_error{403, "Forbidden", "denied", {}};
+        return {};
+    };
+    controller.reconcile_all();
+    BOOST_TEST(api.writes_to("json_patch").size() == 6u);
+    BOOST_TEST((sleeps == std::vector<std::chrono::milliseconds>{100ms, 200ms, 400ms, 800ms, 1600ms}));
+    BOOST_TEST(controller.admissions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_rollout_releases_its_applications_then_drops_its_finalizer) {
+    fleet.rollout_list = {rollout("9", R"(["example.com/other","deployment.skyscanner.net/finalizer"])", true)};
+    controller.reconcile_all();
+    const auto release_c1 = api.index_of("json_patch", std::string(apps_path) + "web-c1");
+    const auto release_c2 = api.index_of("json_patch", std::string(apps_path) + "web-c2");
+    const auto refresh = api.index_of("merge_patch", appset_path);
+    const auto finalizer = api.index_of("merge_patch", rollout_path);
+    BOOST_REQUIRE_GE(release_c1, 0);
+    BOOST_REQUIRE_GE(release_c2, 0);
+    BOOST_REQUIRE_GE(refresh, 0);
+    BOOST_REQUIRE_GE(finalizer, 0);
+    BOOST_TEST(api.writes_to("put").empty());
+    // Only the pending annotations go, and only if the Application still holds its hash.
+    BOOST_TEST(api.calls[release_c1].body.find(R"("op":"test")") != std::string::npos);
+    BOOST_TEST(api.calls[release_c1].body.find("pending-spec") != std::string::npos);
+    BOOST_TEST(api.calls[release_c1].body.find("targetRevision") == std::string::npos);
+    BOOST_TEST(api.calls[refresh].body ==
+               R"({"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}})");
+    BOOST_TEST(api.calls[finalizer].body ==
+               R"({"metadata":{"finalizers":["example.com/other"],"resourceVersion":"9"}})");
+    BOOST_TEST(std::max(release_c1, release_c2) < refresh);
+    BOOST_TEST(refresh < finalizer);
+    BOOST_TEST(api.calls.back().verb == "event");
+    BOOST_TEST(api.calls.back().path == "Released");
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_release_keeps_the_finalizer) {
+    fleet.rollout_list = {rollout("9", finalizers_with_ours, true)};
+    api.answer = [](const api_call& c) -> kube::api_result<void> {
+        if (c.verb == "json_patch") return kube::api_error{500, "InternalError", "etcd", {}};
+        return {};
+    };
+    controller.reconcile_all();
+    BOOST_TEST(api.writes_to("json_patch").size() == 1u);
+    BOOST_TEST(api.writes_to("merge_patch").empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_application_already_changed_or_gone_does_not_block_the_release) {
+    fleet.rollout_list = {rollout("9", finalizers_with_ours, true)};
+    api.answer = [](const api_call& c) -> kube::api_result<void> {
+        if (c.path.ends_with("web-c1")) return kube::api_error{422, "Invalid", "test failed", {}};
+        if (c.path.ends_with("web-c2")) return kube::api_error{404, "NotFound", "gone", {}};
+        return {};
+    };
+    controller.reconcile_all();
+    BOOST_TEST(api.index_of("merge_patch", rollout_path) >= 0);
+    BOOST_TEST(api.calls[api.index_of("merge_patch", rollout_path)].body ==
+               R"({"metadata":{"finalizers":[],"resourceVersion":"9"}})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace apr::controller

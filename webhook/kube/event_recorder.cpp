@@ -1,7 +1,7 @@
 #include "kube/event_recorder.hpp"
 
 #include "kube/log.hpp"
-#include "kube/time_format.hpp"
+#include "codec/time_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -87,7 +87,7 @@ event_recorder::write(pending const& p)
     {
         auto& s = it->second;
         std::string patch = "{\"count\":" + std::to_string(s.count + 1) +
-            ",\"lastTimestamp\":\"" + format_time(p.at) + "\"}";
+            ",\"lastTimestamp\":\"" + codec::format_time(p.at) + "\"}";
         auto r = client_.merge_patch(base + "/" + s.name, patch);
         if(r)
         {
@@ -110,7 +110,7 @@ event_recorder::write(pending const& p)
         static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
             p.at.time_since_epoch()).count()));
     std::string const name = p.object.name + suffix;
-    std::string const ts = format_time(p.at);
+    std::string const ts = codec::format_time(p.at);
 
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);

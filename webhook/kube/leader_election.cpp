@@ -1,7 +1,7 @@
 #include "kube/leader_election.hpp"
 
 #include "kube/log.hpp"
-#include "kube/time_format.hpp"
+#include "codec/time_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -72,9 +72,9 @@ parse_lease(rapidjson::Value const& lease)
     r.lease_duration_seconds = num("leaseDurationSeconds");
     r.transitions = num("leaseTransitions");
     if(auto t = str("acquireTime"); !t.empty())
-        r.acquire_time = parse_time(t);
+        r.acquire_time = codec::parse_micro_time(t);
     if(auto t = str("renewTime"); !t.empty())
-        r.renew_time = parse_time(t);
+        r.renew_time = codec::parse_micro_time(t);
     return r;
 }
 
@@ -122,12 +122,12 @@ leader_elector::lease_json(lease_record const& r, bool with_metadata) const
     if(r.acquire_time)
     {
         w.Key("acquireTime");
-        w.String(format_micro_time(*r.acquire_time).c_str());
+        w.String(codec::format_micro_time(*r.acquire_time).c_str());
     }
     if(r.renew_time)
     {
         w.Key("renewTime");
-        w.String(format_micro_time(*r.renew_time).c_str());
+        w.String(codec::format_micro_time(*r.renew_time).c_str());
     }
     w.Key("leaseTransitions");
     w.Int(r.transitions);

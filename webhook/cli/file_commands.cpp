@@ -14,21 +14,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <iostream>
-#include <sstream>
 
 namespace apr::cli {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot read file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw std::runtime_error(path + ": read error");
-    return text.str();
-}
 
 namespace {
 

@@ -6,6 +6,7 @@
 #include "codec/canonical_json.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/log_line.hpp"
 #include "codec/rollout_codec.hpp"
 #include "controller/fleet_cache.hpp"
 #include "controller/rollout_controller.hpp"
@@ -39,13 +40,7 @@ namespace {
 class line_logger {
 public:
     void write(std::string_view level, std::string_view message) {
-        const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        std::string line = std::string("time=") + stamp + " level=" + std::string(level) + " msg=" +
-                           core::quote(message) + "\n";
+        const std::string line = codec::format_log_line(level, message, std::time(nullptr));
         std::lock_guard lock(mutex_);
         std::fwrite(line.data(), 1, line.size(), stderr);
     }

@@ -172,7 +172,7 @@ unstaged clusters and conditions. Without NAME: every rollout in the namespace (
   -n, --namespace NS   namespace of the rollouts (default argocd)
   -w, --watch          redraw on change; exit 0 when Completed, 1 when Failed
   --timeout D          with --watch: give up after D (e.g. 10m) with exit 1; default: never
-  --kubeconfig FILE    default: $KUBECONFIG, else ~/.kube/config
+  --kubeconfig FILE    default: $KUBECONFIG, in-cluster, then ~/.kube/config
 Exit codes: 0 shown (or Completed with --watch), 1 not found / Failed / API error, 2 bad usage.
 )";
 
@@ -221,17 +221,6 @@ std::optional<status_flags> parse(const arguments& args, std::string& error) {
         }
     }
     return f;
-}
-
-std::string kubeconfig_path(const std::string& flag) {
-    if (!flag.empty()) return flag;
-    if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-        // Like kubectl, the first file of a colon-separated list.
-        std::string path(env);
-        return path.substr(0, path.find(':'));
-    }
-    const char* home = std::getenv("HOME");
-    return (home ? std::string(home) : std::string()) + "/.kube/config";
 }
 
 struct fetch_result {
@@ -294,7 +283,7 @@ int run_status(const arguments& args) {
     }
     std::unique_ptr<kube::client> client;
     try {
-        client = std::make_unique<kube::client>(kube::load_kubeconfig(kubeconfig_path(flags->kubeconfig)));
+        client = std::make_unique<kube::client>(kube::load_config(flags->kubeconfig));
     } catch (const std::exception& e) {
         std::cerr << "status: " << e.what() << "\n";
         return 1;

@@ -56,10 +56,10 @@ struct serve_flags {
     std::string tls_cert, tls_key;
     std::string snapshot, kubeconfig;
     std::string argocd_namespace = "argocd";
-    std::string appset_user = "system:serviceaccount:argocd:argocd-applicationset-controller";
-    std::string app_controller_user = "system:serviceaccount:argocd:argocd-application-controller";
+    std::string appset_user{core::default_application_set_controller};
+    std::string app_controller_user{core::default_application_controller};
     std::string self_user;
-    std::string bypass_groups = "system:masters";
+    std::string bypass_groups{core::default_bypass_group};
     bool leader_elect = true;
     std::string lease_name = "argocd-progressive-rollout";
     std::string lease_namespace;

@@ -39,7 +39,7 @@ fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<voi
                 watch_of("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + ns + "/progressiverollouts"),
                 decode_cached_rollout, [this] { rebuild_state(); }),
       // Secrets hold credentials: the decoder keeps name, server and labels, nothing else.
-      clusters_(client, watch_of("/api/v1/namespaces/" + ns + "/secrets", "argocd.argoproj.io/secret-type=cluster"),
+      clusters_(client, watch_of("/api/v1/namespaces/" + ns + "/secrets", std::string(codec::cluster_secret_selector)),
                 codec::decode_cluster_secret, [this] { rebuild_state(); }),
       applications_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applications"),
                     [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },

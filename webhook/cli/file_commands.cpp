@@ -5,6 +5,7 @@
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/fleet_state.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "core/planner.hpp"
@@ -170,14 +171,14 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
                                                                                const std::string& kubeconfig) {
     kube::client client(kube::load_config(kubeconfig));
     const std::string where = "ProgressiveRollout " + namespace_ + "/" + name;
-    auto object = client.get("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + namespace_ + "/progressiverollouts/" + name);
+    auto object = client.get(kube::rollout_path(namespace_, name));
     if (!object) {
         std::cerr << "error: " << where << ": " << object.error().describe() << "\n";
         return std::nullopt;
     }
     loaded_rollout rollout{namespace_ + " (live)", codec::decode_rollout(object.value())};
     std::vector<core::cluster> clusters;
-    auto listed = client.list("/api/v1/namespaces/" + namespace_ + "/secrets?labelSelector=" +
+    auto listed = client.list(kube::secrets_path(namespace_) + "?labelSelector=" +
                                   kube::query_escape(std::string(codec::cluster_secret_selector)),
                               500, [&](const rapidjson::Value& secret) {
                                   if (auto c = codec::decode_cluster_secret(secret)) clusters.push_back(std::move(*c));
@@ -190,7 +191,7 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     // before any exists, over every cluster Secret.
     const auto state = core::build_fleet_state({}, clusters);
     std::set<std::string> hosting;
-    auto apps = client.list("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications", 500,
+    auto apps = client.list(kube::applications_path(namespace_), 500,
                             [&](const rapidjson::Value& object) {
                                 auto app = codec::decode_application(object);
                                 const auto& source = rollout.decoded.rollout.spec.source.name;

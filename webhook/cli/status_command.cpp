@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 
@@ -231,9 +232,8 @@ struct fetch_result {
 
 fetch_result fetch(kube::client& client, const status_flags& f) {
     fetch_result out;
-    const std::string base = "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + f.ns + "/progressiverollouts";
-    if (!f.name.empty()) {
-        auto object = client.get(base + "/" + f.name);
+        if (!f.name.empty()) {
+        auto object = client.get(kube::rollout_path(f.ns, f.name));
         if (!object) {
             out.not_found = object.error().is_not_found();
             out.error = object.error().describe();
@@ -243,7 +243,7 @@ fetch_result fetch(kube::client& client, const status_flags& f) {
         return out;
     }
     // Decoded inside the callback: LIST pages are parsed in situ and do not outlive it.
-    auto listed = client.list(base, 100, [&](const rapidjson::Value& item) {
+    auto listed = client.list(kube::rollouts_path(f.ns), 100, [&](const rapidjson::Value& item) {
         auto r = codec::decode_rollout(item).rollout;
         if (r.namespace_.empty()) r.namespace_ = f.ns;
         out.rollouts.push_back(std::move(r));

@@ -2,6 +2,7 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
+#include "kube/api_paths.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/json_string.hpp"
 #include "core/validation.hpp"
@@ -77,7 +78,7 @@ std::chrono::milliseconds rollout_controller::reconcile_all() {
 }
 
 std::string rollout_controller::rollout_path(const core::rollout& r) const {
-    return "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + r.namespace_ + "/progressiverollouts/" + r.name;
+    return kube::rollout_path(r.namespace_, r.name);
 }
 
 core::observations rollout_controller::observe(const core::rollout& r) const {
@@ -149,7 +150,7 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
     auto rollout = cr.rollout;
     rollout.status = status;
     const auto body = codec::encode_status_object(rollout, cr.resource_version);
-    auto res = client_.put(rollout_path(rollout) + "/status", body);
+    auto res = client_.put(kube::rollout_status_path(rollout.namespace_, rollout.name), body);
     if (res) return true;
     if (res.error().is_conflict()) {
         log_info("controller: " + key_of(rollout) + ": status conflict; recomputing from the newer object");
@@ -170,7 +171,7 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
             continue;
         }
-        const auto path = "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name;
+        const auto path = kube::application_path(r.namespace_, name);
         auto res = client_.json_patch(path, *patch);
         // The webhook admits this write only for a cluster the status admitted; a replica whose
         // cache has not seen the status just written denies it (403). That is lag, not failure:
@@ -205,7 +206,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     const auto& r = cr.rollout;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
-        auto res = client_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
+        auto res = client_.json_patch(kube::application_path(r.namespace_, app->name),
                                       codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
             log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
@@ -215,7 +216,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     // Ask the ApplicationSet controller to write its template again, now without us in the way.
     const std::string refresh = R"({"metadata":{"annotations":{)" + core::quote_json(refresh_annotation) + R"(:"true"}}})";
     auto res = client_.merge_patch(
-        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh);
+        kube::application_set_path(r.namespace_, r.spec.source.name), refresh);
     if (!res && !res.error().is_not_found())
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
 

@@ -1,5 +1,7 @@
 #include "kube/event_recorder.hpp"
 
+#include "kube/api_paths.hpp"
+
 #include "kube/log.hpp"
 #include "codec/time_format.hpp"
 
@@ -81,14 +83,14 @@ event_recorder::write(pending const& p)
     char const* type = p.type == event_type::warning ? "Warning" : "Normal";
     std::string key = ns + "\n" + p.object.kind + "\n" + p.object.name + "\n" + p.object.uid +
         "\n" + type + "\n" + p.reason + "\n" + p.message;
-    std::string const base = "/api/v1/namespaces/" + ns + "/events";
+    
 
     if(auto it = seen_.find(key); it != seen_.end())
     {
         auto& s = it->second;
         std::string patch = "{\"count\":" + std::to_string(s.count + 1) +
             ",\"lastTimestamp\":\"" + codec::format_time(p.at) + "\"}";
-        auto r = client_.merge_patch(base + "/" + s.name, patch);
+        auto r = client_.merge_patch(event_path(ns, s.name), patch);
         if(r)
         {
             ++s.count;
@@ -151,7 +153,7 @@ event_recorder::write(pending const& p)
     str("reportingInstance", opts_.instance);
     w.EndObject();
 
-    auto r = client_.create(base, std::string_view(sb.GetString(), sb.GetSize()));
+    auto r = client_.create(events_path(ns), std::string_view(sb.GetString(), sb.GetSize()));
     if(!r)
     {
         ++failed_;

@@ -1,5 +1,7 @@
 #include "kube/leader_election.hpp"
 
+#include "kube/api_paths.hpp"
+
 #include "kube/log.hpp"
 #include "codec/time_format.hpp"
 
@@ -86,12 +88,6 @@ leader_elector::leader_elector(client& c, std::string namespace_, std::string na
 }
 
 std::string
-leader_elector::lease_path() const
-{
-    return "/apis/coordination.k8s.io/v1/namespaces/" + namespace_ + "/leases";
-}
-
-std::string
 leader_elector::lease_json(lease_record const& r, bool with_metadata) const
 {
     rapidjson::StringBuffer sb;
@@ -141,7 +137,7 @@ leader_elector::try_acquire_or_renew()
 {
     auto const now = std::chrono::steady_clock::now();
     auto const wall = std::chrono::system_clock::now();
-    auto got = client_.get(lease_path() + "/" + name_);
+    auto got = client_.get(lease_path(namespace_, name_));
     std::optional<lease_record> current;
     if(!got)
     {
@@ -172,8 +168,8 @@ leader_elector::try_acquire_or_renew()
     if(d.action == lease_action::wait)
         return false;
     auto r = d.action == lease_action::create
-        ? client_.create(lease_path(), lease_json(d.next, false))
-        : client_.put(lease_path() + "/" + name_, lease_json(d.next, true));
+        ? client_.create(leases_path(namespace_), lease_json(d.next, false))
+        : client_.put(lease_path(namespace_, name_), lease_json(d.next, true));
     if(!r)
     {
         // 409: another replica wrote first; it wins this round.
@@ -205,7 +201,7 @@ leader_elector::release()
     r.renew_time = wall;
     r.transitions = observed_->transitions;
     r.resource_version = observed_->resource_version;
-    auto res = client_.put(lease_path() + "/" + name_, lease_json(r, true));
+    auto res = client_.put(lease_path(namespace_, name_), lease_json(r, true));
     if(!res)
         log(log_level::warning, "lease " + namespace_ + "/" + name_ + ": release failed: " +
             res.error().describe());

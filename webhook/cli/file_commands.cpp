@@ -68,11 +68,7 @@ core::validation_result check(const loaded_rollout& r, const std::vector<loaded_
         context.clusters_known = true;
         context.clusters = *clusters;
     }
-    auto result = core::validate(r.decoded.rollout.spec, context);
-    auto errors = r.decoded.errors;
-    errors.insert(errors.end(), result.errors.begin(), result.errors.end());
-    result.errors = std::move(errors);
-    return result;
+    return core::validate(r.decoded.rollout.spec, r.decoded.errors, context);
 }
 
 std::string label(const loaded_rollout& r) {

@@ -593,9 +593,8 @@ review_answer review_rollout(std::string_view content_type, std::string body, co
         auto& r = decoded.rollout;
         if (r.namespace_.empty()) r.namespace_ = string_at(*request, {"namespace"});
         if (r.name.empty()) r.name = string_at(*request, {"name"});
-        auto result = core::validate(r.spec, state.validation_context_for(r.namespace_, r.name));
-        auto errors = std::move(decoded.errors);
-        errors.insert(errors.end(), result.errors.begin(), result.errors.end());
+        auto result = core::validate(r.spec, decoded.errors, state.validation_context_for(r.namespace_, r.name));
+        auto& errors = result.errors;
         f.warnings = std::move(result.warnings);
         if (!errors.empty()) {
             // The API server's own wording for an invalid object (StatusReasonInvalid).

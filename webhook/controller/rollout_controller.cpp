@@ -110,10 +110,8 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     }
     if (ensure_finalizer(cr)) return std::chrono::milliseconds(200);  // the watch brings the new version
 
-    auto errors = cr.spec_errors;
     const auto context = cache_.state()->validation_context_for(r.namespace_, r.name);
-    auto validation = core::validate(r.spec, context);
-    errors.insert(errors.end(), validation.errors.begin(), validation.errors.end());
+    const auto errors = core::validate(r.spec, cr.spec_errors, context).errors;
     if (!errors.empty()) {
         // Created before the validating webhook was installed: say why nothing moves.
         auto status = r.status;

@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -53,6 +54,7 @@ line_logger logger;
 
 struct serve_flags {
     std::string listen = "0.0.0.0:8443";
+    std::string port_file;
     std::string tls_cert, tls_key;
     std::string snapshot, kubeconfig;
     std::string argocd_namespace = "argocd";
@@ -114,6 +116,18 @@ std::size_t application_set_count(const core::fleet_state& state) {
     if (state.application_sets_by_namespace)
         for (const auto& [namespace_, names] : *state.application_sets_by_namespace) n += names.size();
     return n;
+}
+
+// --port-file: the bound port and a newline, written whole (a reader never sees half of it).
+void write_port_file(const std::string& path, unsigned short port) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw std::runtime_error(path + ": cannot write the port file");
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -275,6 +289,7 @@ int serve(const serve_flags& flags) {
         logger.write("info", "signal " + std::to_string(signo) + ": shutting down");
         server.stop();
     });
+    if (!flags.port_file.empty()) write_port_file(flags.port_file, server.port());
     server.run();
     if (leader_thread.joinable()) {
         leader_thread.request_stop();  // releases the Lease so another replica takes over at once
@@ -298,6 +313,7 @@ int run_serve(const arguments& args) {
     desc.add_options()
         ("help,h", "show this help")
         ("listen", po::value(&f.listen)->default_value(f.listen), "HOST:PORT to serve HTTPS on (port 0: any free port)")
+        ("port-file", po::value(&f.port_file), "once listening, write the bound port to FILE (with --listen HOST:0: how scripts and tests learn it)")
         ("tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")
         ("tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")
         ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status), ApplicationSets and cluster Secrets; no controller")

@@ -54,9 +54,7 @@ cleanup() {
   for pid in "$play_pid" "$webhook_pid"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
-      local deadline=$((SECONDS + 30))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+      wait_exit "$pid" 30 || kill -KILL "$pid" 2>/dev/null
       wait "$pid" 2>/dev/null
     fi
   done
@@ -74,30 +72,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_until DESCRIPTION SECONDS COMMAND...: poll COMMAND (a condition, not a timer) until it
-# succeeds; at the deadline say so and return 1.
-wait_until() {
-  local what=$1 timeout=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      printf 'demo: %s: not after %ss\n' "$what" "$timeout" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 12000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  die "no free loopback port"
-}
+# wait_for, wait_exit, port_file_ready
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
 
 # --- 1. dependencies and build --------------------------------------------------------------
 if [ "${APR_DEMO_SKIP_DEPS:-0}" != 1 ]; then
@@ -127,17 +104,16 @@ source "$work/testenv/env"
 admin() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout=30s "$@"; }
 
 # --- 3. the webhook -------------------------------------------------------------------------
-port=$(free_port)
-say "Starting the webhook on https://127.0.0.1:$port (log: $work/webhook.log)"
-"$apr" serve --listen "127.0.0.1:$port" --tls-cert "$WEBHOOK_CERT" --tls-key "$WEBHOOK_KEY" \
+say "Starting the webhook on loopback (log: $work/webhook.log)"
+"$apr" serve --listen 127.0.0.1:0 --port-file "$work/webhook.port" --tls-cert "$WEBHOOK_CERT" --tls-key "$WEBHOOK_KEY" \
   --kubeconfig "$KUBECONFIG_WEBHOOK" --self-user "$USER_WEBHOOK" --lease-namespace argocd \
   </dev/null >"$work/webhook.log" 2>&1 &
 webhook_pid=$!
-ready() {
-  kill -0 "$webhook_pid" || die "the webhook exited; see $work/webhook.log"
-  curl -fsS --cacert "$WEBHOOK_CA" "https://127.0.0.1:$port/readyz"
-}
-wait_until "webhook ready (caches synced)" 60 ready || die "see $work/webhook.log"
+wait_for "webhook listening" 60 "$webhook_pid" port_file_ready "$work/webhook.port" ||
+  die "see $work/webhook.log"
+port=$(cat "$work/webhook.port")
+ready() { curl -fsS --cacert "$WEBHOOK_CA" "https://127.0.0.1:$port/readyz"; }
+wait_for "webhook ready (caches synced) on port $port" 60 "$webhook_pid" ready || die "see $work/webhook.log"
 
 say "Registering the webhooks with the API server (failurePolicy Fail, caBundle of the test CA)"
 "$repo/scripts/local-webhooks.sh" "https://127.0.0.1:$port" "$WEBHOOK_CA_BUNDLE" argocd-progressive-rollout-demo |
@@ -158,7 +134,7 @@ rollout_phase() {
 has_status() { [ -n "$(rollout_phase)" ]; }
 # The controller's first status write also proves the webhook's cache knows the rollout: only
 # then may the ApplicationSet change, or its writes would not be held.
-wait_until "rollout status written by the controller" 60 has_status || die "see $work/webhook.log"
+wait_for "rollout status written by the controller" 60 "$webhook_pid" has_status || die "see $work/webhook.log"
 
 # --- 5. the change, played out -------------------------------------------------------------
 say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/play.log)"
@@ -166,11 +142,8 @@ say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/pl
   --sync-delay 2s --undrain-after 25s --refresh-every 10s --timeout "${rollout_timeout}s" \
   </dev/null >"$work/play.log" 2>&1 &
 play_pid=$!
-progressing() {
-  kill -0 "$play_pid" || die "the simulator exited; see $work/play.log"
-  [ "$(rollout_phase)" = Progressing ]
-}
-wait_until "rollout Progressing" 60 progressing || die "see $work/webhook.log and $work/play.log"
+progressing() { [ "$(rollout_phase)" = Progressing ]; }
+wait_for "rollout Progressing" 60 "$play_pid" progressing || die "see $work/webhook.log and $work/play.log"
 
 say "argocd-progressive-rollout status $rollout --watch"
 status_rc=0
@@ -181,8 +154,7 @@ status_rc=0
 
 say "What the simulated Argo CD saw (tail of $work/play.log)"
 # The simulator ends once it sees every staged cluster on v2; give it a moment, then stop it.
-deadline=$((SECONDS + 30))
-while kill -0 "$play_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+wait_exit "$play_pid" 30 || true
 kill -TERM "$play_pid" 2>/dev/null || true
 play_rc=0
 wait "$play_pid" || play_rc=$?

@@ -2,10 +2,10 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
-#include "kube/api_paths.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/json_string.hpp"
 #include "core/validation.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/log.hpp"
 
 #include <rapidjson/stringbuffer.h>

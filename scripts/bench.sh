@@ -49,6 +49,9 @@ done
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+# wait_for, wait_exit, free_port, port_file_ready
+# shellcheck source=scripts/lib.sh
+source "$repo/scripts/lib.sh"
 
 for tool in cmake wrk jq curl openssl taskset; do
   command -v "$tool" >/dev/null || die "$tool not found; run scripts/install-deps.sh"
@@ -168,25 +171,16 @@ EOF
 log "starting the server on CPU $server_cpu ($server_threads thread)"
 taskset -c "$server_cpu" "$bin" serve --listen 127.0.0.1:0 \
   --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-  --snapshot "$work/snapshot.yaml" --threads "$server_threads" 2>"$work/server.log" &
+  --snapshot "$work/snapshot.yaml" --threads "$server_threads" --port-file "$work/server.port" \
+  2>"$work/server.log" &
 server_pid=$!
-
-port=""
-for _ in $(seq 300); do  # 30 s
-  port=$(sed -n 's/.*listening on .*(port \([0-9]\+\)).*/\1/p' "$work/server.log" | head -1)
-  [[ -n $port ]] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "server exited"; }
-  sleep 0.1
-done
-[[ -n $port ]] || { cat "$work/server.log" >&2; die "server did not report its port"; }
+wait_for "server listening" 30 "$server_pid" port_file_ready "$work/server.port" ||
+  { cat "$work/server.log" >&2; die "server did not start"; }
+port=$(cat "$work/server.port")
 url=https://localhost:$port
 curl_tls=(curl -sS --cacert "$work/certs/ca.crt" --max-time 5)
-for _ in $(seq 300); do
-  [[ $("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$url/readyz" 2>/dev/null) == 200 ]] && break
-  sleep 0.1
-done
-[[ $("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$url/readyz") == 200 ]] ||
-  { cat "$work/server.log" >&2; die "server not ready"; }
+ready() { [[ $("${curl_tls[@]}" -o /dev/null -w '%{http_code}' "$url/readyz") == 200 ]]; }
+wait_for "server ready" 30 "$server_pid" ready || { cat "$work/server.log" >&2; die "server not ready"; }
 
 # ---- cases ----
 clk_tck=$(getconf CLK_TCK)
@@ -234,8 +228,7 @@ for size in 20k 3k; do
 done
 
 kill -TERM "$server_pid"
-for _ in $(seq 300); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$server_pid" 2>/dev/null; then die "server still running 30 s after SIGTERM"; fi
+wait_exit "$server_pid" 30 || die "server still running 30 s after SIGTERM"
 wait "$server_pid" || die "server exited with status $? after SIGTERM"
 server_pid=""
 
@@ -245,12 +238,7 @@ if ((reference)) && ! command -v nginx >/dev/null; then
 elif ((reference)); then
   mkdir -p "$work/nginx"
   # nginx cannot report a port it chose: take one nothing answers on.
-  nginx_port=""
-  for _ in $(seq 50); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then nginx_port=$candidate; break; fi
-  done
-  [[ -n $nginx_port ]] || die "no free port for nginx"
+  nginx_port=$(free_port) || die "no free port for nginx"
   {
     cat <<NGINX
 worker_processes 1;
@@ -280,10 +268,8 @@ NGINX
   } >"$work/nginx/nginx.conf"
   taskset -c "$server_cpu" nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx/stderr.log" &
   nginx_pid=$!
-  for _ in $(seq 100); do
-    "${curl_tls[@]}" -o /dev/null -d '{}' "https://localhost:$nginx_port/answer-3k" 2>/dev/null && break
-    sleep 0.1
-  done
+  nginx_answers() { "${curl_tls[@]}" -o /dev/null -d '{}' "https://localhost:$nginx_port/answer-3k"; }
+  wait_for "nginx answering" 10 "$nginx_pid" nginx_answers || true  # checked just below
   worker=$(pgrep -P "$nginx_pid" | head -1 || true)
   [[ -n $worker ]] || { cat "$work/nginx/stderr.log" "$work/nginx/error.log" >&2; die "nginx did not start"; }
   for size in 20k 3k; do

@@ -13,6 +13,10 @@
 # `argocd-progressive-rollout status --watch` shows the rollout stage by stage until Completed.
 # The drained cluster is requeued, undrained after a while, and updated on its next attempt.
 #
+# Setup shows one line per step (packages, build, kube-apiserver, control plane, fleet) with the
+# time it took; what apt, dpkg and the compilers print goes to BUILD_DIR/demo-setup.log, which is
+# printed whole if a step fails.
+#
 # Everything it starts (webhook, simulator, etcd, kube-apiserver) is stopped on exit or Ctrl-C.
 # Works unattended (CI=true, no TTY: the status view prints a new block on each change).
 # Takes about a minute after the build (the first run on a machine also builds kube-apiserver
@@ -38,7 +42,7 @@ readonly clusters="${APR_DEMO_CLUSTERS:-8}"
 readonly rollout_timeout="${APR_DEMO_TIMEOUT:-600}"
 readonly rollout=progressiverollout-sample
 
-say() { printf '\n==> %s\n' "$*" >&2; }
+say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/apr-demo.XXXXXX")"
@@ -54,9 +58,7 @@ cleanup() {
   for pid in "$play_pid" "$webhook_pid"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
-      local deadline=$((SECONDS + 30))
-      while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+      wait_exit "$pid" 30 || kill -KILL "$pid" 2>/dev/null
       wait "$pid" 2>/dev/null
     fi
   done
@@ -74,78 +76,93 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_until DESCRIPTION SECONDS COMMAND...: poll COMMAND (a condition, not a timer) until it
-# succeeds; at the deadline say so and return 1.
-wait_until() {
-  local what=$1 timeout=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      printf 'demo: %s: not after %ss\n' "$what" "$timeout" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-}
+# wait_for, wait_exit, port_file_ready
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
 
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 12000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  die "no free loopback port"
+# The setup steps' own output (apt, dpkg, the compilers, testenv) goes to one log that outlives
+# the work directory; the terminal gets one line per step, and the whole log when a step fails.
+mkdir -p "$build_dir"
+readonly setup_log="$build_dir/demo-setup.log"
+: >"$setup_log"
+say "Setup output goes to $setup_log"
+
+# step DESCRIPTION COMMAND...: run COMMAND with its output in the setup log, showing one line
+# with the time taken (ticking on a terminal); on failure print the log and stop.
+step() {
+  local what=$1 start=$SECONDS pid rc=0
+  shift
+  printf '\n### %s\n' "$what" >>"$setup_log"
+  "$@" >>"$setup_log" 2>&1 </dev/null &
+  pid=$!
+  if [ -t 2 ]; then
+    while kill -0 "$pid" 2>/dev/null; do
+      printf '\r==> %s ... %s' "$what" "$(elapsed $start)" >&2
+      sleep 1
+    done
+    printf '\r' >&2
+  fi
+  wait "$pid" || rc=$?
+  if ((rc != 0)); then
+    printf '==> %s ... failed after %s; the full log (%s):\n' "$what" "$(elapsed $start)" "$setup_log" >&2
+    cat "$setup_log" >&2
+    die "$what failed (exit $rc); log: $setup_log"
+  fi
+  printf '==> %s ... done in %s\n' "$what" "$(elapsed $start)" >&2
+}
+elapsed() {
+  local s=$((SECONDS - $1))
+  if ((s >= 60)); then printf '%dm%02ds' $((s / 60)) $((s % 60)); else printf '%ds' "$s"; fi
 }
 
 # --- 1. dependencies and build --------------------------------------------------------------
 if [ "${APR_DEMO_SKIP_DEPS:-0}" != 1 ]; then
-  say "Installing Debian packages (scripts/install-deps.sh)"
-  bash "$repo/scripts/install-deps.sh"
+  step "Debian packages (scripts/install-deps.sh)" bash "$repo/scripts/install-deps.sh"
 fi
 command -v kubectl >/dev/null || die "kubectl not found on PATH (the machine image provides it)"
 
-if [ "${APR_DEMO_SKIP_BUILD:-0}" != 1 ]; then
-  say "Building argocd-progressive-rollout and the fleet simulator in $build_dir"
+build() {
   # A build directory configured before keeps its build type (no full rebuild).
-  build_type=()
+  local build_type=()
   [ -f "$build_dir/CMakeCache.txt" ] || build_type=(-DCMAKE_BUILD_TYPE=Release)
-  cmake -S "$repo" -B "$build_dir" "${build_type[@]}" >"$work/cmake.log" 2>&1 ||
-    { cat "$work/cmake.log" >&2; die "cmake failed"; }
-  cmake --build "$build_dir" -j"$(nproc)" --target argocd-progressive-rollout apr-fleet-sim
+  cmake -S "$repo" -B "$build_dir" "${build_type[@]}" &&
+    cmake --build "$build_dir" -j"$(nproc)" --target argocd-progressive-rollout apr-fleet-sim
+}
+if [ "${APR_DEMO_SKIP_BUILD:-0}" != 1 ]; then
+  step "Build argocd-progressive-rollout and the fleet simulator in $build_dir" build
 fi
 readonly apr="$build_dir/webhook/cli/argocd-progressive-rollout"
 readonly sim="$build_dir/tests/sim/apr-fleet-sim"
 
 # --- 2. the control plane -------------------------------------------------------------------
-say "Starting a real kube-apiserver + etcd on loopback (scripts/testenv.sh)"
+step "kube-apiserver v1.20.2 (built once from Debian's source: 5-15 minutes the first time)" \
+  "$repo/scripts/kube-apiserver.sh"
 testenv_started=1
-"$repo/scripts/testenv.sh" start "$work/testenv" >/dev/null
+step "Control plane: kube-apiserver + etcd on loopback (scripts/testenv.sh)" \
+  "$repo/scripts/testenv.sh" start "$work/testenv"
 # shellcheck disable=SC1091
 source "$work/testenv/env"
 admin() { kubectl --kubeconfig "$KUBECONFIG_ADMIN" --request-timeout=30s "$@"; }
 
 # --- 3. the webhook -------------------------------------------------------------------------
-port=$(free_port)
-say "Starting the webhook on https://127.0.0.1:$port (log: $work/webhook.log)"
-"$apr" serve --listen "127.0.0.1:$port" --tls-cert "$WEBHOOK_CERT" --tls-key "$WEBHOOK_KEY" \
+say "Starting the webhook on loopback (log: $work/webhook.log)"
+"$apr" serve --listen 127.0.0.1:0 --port-file "$work/webhook.port" --tls-cert "$WEBHOOK_CERT" --tls-key "$WEBHOOK_KEY" \
   --kubeconfig "$KUBECONFIG_WEBHOOK" --self-user "$USER_WEBHOOK" --lease-namespace argocd \
   </dev/null >"$work/webhook.log" 2>&1 &
 webhook_pid=$!
-ready() {
-  kill -0 "$webhook_pid" || die "the webhook exited; see $work/webhook.log"
-  curl -fsS --cacert "$WEBHOOK_CA" "https://127.0.0.1:$port/readyz"
-}
-wait_until "webhook ready (caches synced)" 60 ready || die "see $work/webhook.log"
+wait_for "webhook listening" 60 "$webhook_pid" port_file_ready "$work/webhook.port" ||
+  die "see $work/webhook.log"
+port=$(cat "$work/webhook.port")
+ready() { curl -fsS --cacert "$WEBHOOK_CA" "https://127.0.0.1:$port/readyz"; }
+wait_for "webhook ready (caches synced) on port $port" 60 "$webhook_pid" ready || die "see $work/webhook.log"
 
 say "Registering the webhooks with the API server (failurePolicy Fail, caBundle of the test CA)"
 "$repo/scripts/local-webhooks.sh" "https://127.0.0.1:$port" "$WEBHOOK_CA_BUNDLE" argocd-progressive-rollout-demo |
   admin apply -f - >/dev/null
 
 # --- 4. the fleet and the rollout ----------------------------------------------------------
-say "Creating the simulated Argo CD fleet ($clusters clusters) and ApplicationSet my-app-set at v1"
-"$sim" --env "$work/testenv/env" setup --clusters "$clusters" --appset my-app-set --revision v1
+step "Fleet: simulated Argo CD ($clusters clusters) and ApplicationSet my-app-set at v1" \
+  "$sim" --env "$work/testenv/env" setup --clusters "$clusters" --appset my-app-set --revision v1
 
 say "Applying the sample ProgressiveRollout (demo copy: requeue interval 30m -> 20s)"
 sed -e 's/^\( *interval:\) 30m$/\1 20s  # demo: the sample says 30m/' \
@@ -158,7 +175,7 @@ rollout_phase() {
 has_status() { [ -n "$(rollout_phase)" ]; }
 # The controller's first status write also proves the webhook's cache knows the rollout: only
 # then may the ApplicationSet change, or its writes would not be held.
-wait_until "rollout status written by the controller" 60 has_status || die "see $work/webhook.log"
+wait_for "rollout status written by the controller" 60 "$webhook_pid" has_status || die "see $work/webhook.log"
 
 # --- 5. the change, played out -------------------------------------------------------------
 say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/play.log)"
@@ -166,11 +183,8 @@ say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/pl
   --sync-delay 2s --undrain-after 25s --refresh-every 10s --timeout "${rollout_timeout}s" \
   </dev/null >"$work/play.log" 2>&1 &
 play_pid=$!
-progressing() {
-  kill -0 "$play_pid" || die "the simulator exited; see $work/play.log"
-  [ "$(rollout_phase)" = Progressing ]
-}
-wait_until "rollout Progressing" 60 progressing || die "see $work/webhook.log and $work/play.log"
+progressing() { [ "$(rollout_phase)" = Progressing ]; }
+wait_for "rollout Progressing" 60 "$play_pid" progressing || die "see $work/webhook.log and $work/play.log"
 
 say "argocd-progressive-rollout status $rollout --watch"
 status_rc=0
@@ -181,8 +195,7 @@ status_rc=0
 
 say "What the simulated Argo CD saw (tail of $work/play.log)"
 # The simulator ends once it sees every staged cluster on v2; give it a moment, then stop it.
-deadline=$((SECONDS + 30))
-while kill -0 "$play_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+wait_exit "$play_pid" 30 || true
 kill -TERM "$play_pid" 2>/dev/null || true
 play_rc=0
 wait "$play_pid" || play_rc=$?

@@ -10,7 +10,7 @@ bash "$repo/scripts/install-deps.sh"
 # Built from Debian's kubernetes source package on first use, then cached outside the repo.
 bash "$repo/scripts/kube-apiserver.sh" >/dev/null
 
-cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPR_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"
 status=0
 (cd "$build" && ctest --output-on-failure --timeout 1800 "$@") || status=$?

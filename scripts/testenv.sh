@@ -44,43 +44,9 @@ usage() {
   exit 2
 }
 
-# wait_for DESCRIPTION SECONDS PID COMMAND...: poll COMMAND until it succeeds; give up at the
-# deadline or as soon as PID (the process it depends on) has exited.
-wait_for() {
-  local what=$1 timeout=$2 pid=$3
-  shift 3
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-      log "$what: process $pid exited"
-      return 1
-    fi
-    if ((SECONDS >= deadline)); then
-      log "$what: not ready after ${timeout}s"
-      return 1
-    fi
-    sleep 0.2
-  done
-}
-
-port_in_use() {
-  # A listener answers the connect; ss also catches sockets bound but not yet listening.
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-  if command -v ss >/dev/null; then
-    [ -n "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ] && return 0
-  fi
-  return 1
-}
-
-# Below the kernel's ephemeral range (32768+) so outgoing connections do not take it meanwhile.
-free_port() {
-  local p i
-  for i in $(seq 1 200); do
-    p=$((20000 + RANDOM % 12000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  die "no free loopback port found"
-}
+# wait_for, wait_exit, port_in_use, free_port
+# shellcheck source=scripts/lib.sh
+source "$here/lib.sh"
 
 # --- paths ----------------------------------------------------------------------------------
 
@@ -106,12 +72,10 @@ stop_one() {
   pid=$(cat "$pidfile")
   if ours "$pid"; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 15))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
+    if ! wait_exit "$pid" 15; then
       log "$name ($pid) ignored SIGTERM; killing"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      wait_exit "$pid" 60 || true
     fi
     # Anything else left in the group (children of a killed leader).
     kill -KILL -- "-$pid" 2>/dev/null || true

@@ -67,20 +67,22 @@ std::string binary() {
     return other && *other ? other : APR_BINARY;
 }
 
-unsigned short free_port() {
-    // Bind port 0, read the port, release it: the server binds it right after.
-    auto r = run("python3 -c 'import socket; s=socket.socket(); s.bind((\"127.0.0.1\",0)); print(s.getsockname()[1])'");
-    return static_cast<unsigned short>(std::stoi(r.out));
+// The port `serve --port-file` wrote once listening; 0 until then.
+unsigned short read_port(const std::string& path) {
+    std::ifstream in(path);
+    unsigned port = 0;
+    return in >> port ? static_cast<unsigned short>(port) : 0;
 }
 
 }  // namespace
 
 webhook_process::webhook_process(options opts) {
-    port_ = free_port();
     log_path_ = env("TESTENV_DIR") + "/webhook-" + opts.identity + "-" + kube::test::unique_suffix() + ".log";
+    const std::string port_file = log_path_ + ".port";
     // Short Lease timings so a handover fits in a test; a test may override any flag.
     std::vector<std::pair<std::string, std::string>> flags = {
-        {"--listen", "127.0.0.1:" + std::to_string(port_)},
+        {"--listen", "127.0.0.1:0"},
+        {"--port-file", port_file},
         {"--tls-cert", env("WEBHOOK_CERT")},
         {"--tls-key", env("WEBHOOK_KEY")},
         {"--kubeconfig", env("KUBECONFIG_WEBHOOK")},
@@ -117,7 +119,8 @@ webhook_process::webhook_process(options opts) {
         execv(argv[0], argv.data());
         _exit(127);
     }
-    if (!eventually([&] { return log_contains("listening on") || !running(); }, std::chrono::seconds(30)) || !running())
+    if (!eventually([&] { return (port_ = read_port(port_file)) != 0 || !running(); }, std::chrono::seconds(30)) ||
+        !running())
         throw std::runtime_error("webhook did not start: " + log());
 }
 

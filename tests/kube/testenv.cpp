@@ -79,21 +79,6 @@ change_signal::wait_until(std::function<bool()> const& pred, std::chrono::millis
     return cv_.wait_for(lock, timeout, pred);
 }
 
-bool
-eventually(std::function<bool()> const& pred, std::chrono::milliseconds timeout,
-    std::chrono::milliseconds step)
-{
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for(;;)
-    {
-        if(pred())
-            return true;
-        if(std::chrono::steady_clock::now() >= deadline)
-            return false;
-        std::this_thread::sleep_for(step);
-    }
-}
-
 std::string
 unique_suffix()
 {

@@ -3,6 +3,7 @@
 // $APR_TESTENV, clients for its users, the script's restart/compact commands, and a way to wait
 // for a condition with a deadline (never a bare sleep).
 
+#include "../eventually.hpp"
 #include "kube/client.hpp"
 
 #include <chrono>
@@ -45,11 +46,8 @@ private:
     std::condition_variable cv_;
 };
 
-// For conditions with no change callback (e.g. leadership): re-check every `step` until the
-// deadline; returns whether the condition became true.
-bool
-eventually(std::function<bool()> const& pred, std::chrono::milliseconds timeout,
-    std::chrono::milliseconds step = std::chrono::milliseconds(50));
+// For conditions with no change callback (e.g. leadership): tests/eventually.hpp.
+using apr::test::eventually;
 
 // A short random suffix so runs never collide with leftovers.
 std::string

@@ -412,18 +412,6 @@ concurrent_requests(unsigned short port, std::filesystem::path const& ca_file, i
   return result;
 }
 
-bool
-eventually(std::function<bool()> const& pred, std::chrono::milliseconds deadline) {
-  auto const until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
 // ---------------------------------------------------------------------------------------------
 
 server_fixture::server_fixture() : ca(dir.path()) {

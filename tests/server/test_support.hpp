@@ -5,6 +5,7 @@
 // Beast and Asio stay behind this header so the test files compile quickly.
 #pragma once
 
+#include "../eventually.hpp"
 #include "server/https_server.hpp"
 
 #include <atomic>
@@ -153,8 +154,8 @@ concurrency_result concurrent_requests(unsigned short port, std::filesystem::pat
                                        std::function<void()> on_all_connected,
                                        std::chrono::milliseconds timeout = 60000ms);
 
-// Waits until pred() holds, checking every few milliseconds, up to the deadline. Returns pred().
-bool eventually(std::function<bool()> const& pred, std::chrono::milliseconds deadline = 10000ms);
+// Waits until pred() holds, up to the deadline (default 10 s): tests/eventually.hpp.
+using apr::test::eventually;
 
 // A running https_server on 127.0.0.1:0 with fresh certificates and captured log lines.
 class server_fixture {

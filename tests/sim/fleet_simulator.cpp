@@ -3,7 +3,7 @@
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "core/admission.hpp"
-#include "kube/time_format.hpp"
+#include "codec/time_format.hpp"
 #include "kube/update.hpp"
 
 #include <algorithm>
@@ -453,9 +453,9 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                 op.AddMember("message", text(result == outcome::failed ? "simulated: one or more objects failed to apply"
                                                  : result == outcome::started ? "waiting for completion of hook and sync"
                                                                               : "successfully synced (all tasks run)", a), a);
-                op.AddMember("startedAt", text(kube::format_time(started_at), a), a);
+                op.AddMember("startedAt", text(codec::format_time(started_at), a), a);
                 if (result != outcome::started) {
-                    op.AddMember("finishedAt", text(kube::format_time(now), a), a);
+                    op.AddMember("finishedAt", text(codec::format_time(now), a), a);
                     Value sync_result(rapidjson::kObjectType);
                     sync_result.AddMember("revision", text(revision, a), a);
                     sync_result.AddMember("source", copy_of(source, a), a);
@@ -463,7 +463,7 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                 }
                 set_member(status, "operationState", std::move(op), a);
             }
-            set_member(status, "reconciledAt", text(kube::format_time(now), a), a);
+            set_member(status, "reconciledAt", text(codec::format_time(now), a), a);
             return true;
         });
         if (!written) {

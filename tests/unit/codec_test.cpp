@@ -233,6 +233,70 @@ BOOST_AUTO_TEST_CASE(times_are_rfc3339_utc) {
     BOOST_TEST(!codec::parse_time("yesterday").has_value());
 }
 
+// The one RFC 3339 parser, for every layer: what it accepts (as microseconds since the epoch).
+BOOST_AUTO_TEST_CASE(time_parser_accepts) {
+    struct row {
+        const char* text;
+        long long micros;
+    };
+    const long long base = 1'764'237'600'000'000;  // 2025-11-27T10:00:00Z
+    const row rows[] = {
+        {"2025-11-27T10:00:00Z", base},                          // metav1.Time
+        {"2025-11-27T10:00:00.123456Z", base + 123456},          // metav1.MicroTime
+        {"2025-11-27T10:00:00z", base},                          // lower-case zone
+        {"2025-11-27T10:00:00.5Z", base + 500000},               // short fraction
+        {"2025-11-27T10:00:00.123456789Z", base + 123456},       // nanoseconds, kept to the micro
+        {"2025-11-27T10:00:00+00:00", base},                     // explicit UTC offset
+        {"2025-11-27T12:00:00+02:00", base},                     // positive offset
+        {"2025-11-27T05:30:00-04:30", base},                     // negative offset
+        {"2025-11-27T11:00:00.250+01:00", base + 250000},        // fraction and offset
+        {"2024-02-29T00:00:00Z", 1'709'164'800'000'000},         // leap day
+    };
+    for (const auto& r : rows) {
+        BOOST_TEST_CONTEXT(r.text) {
+            auto t = codec::parse_micro_time(r.text);
+            BOOST_REQUIRE(t.has_value());
+            BOOST_TEST(t->time_since_epoch().count() == r.micros);
+        }
+    }
+    auto t = codec::parse_micro_time("2025-11-27T10:00:00.123456Z");
+    BOOST_TEST(codec::format_micro_time(*t) == "2025-11-27T10:00:00.123456Z");
+    BOOST_TEST(codec::format_time(*t) == "2025-11-27T10:00:00Z");
+    BOOST_TEST(codec::parse_time("2025-11-27T10:00:00.999Z")->time_since_epoch().count() == base / 1'000'000);
+}
+
+BOOST_AUTO_TEST_CASE(time_parser_rejects) {
+    const char* rows[] = {
+        "",
+        "yesterday",
+        "2025-11-27",                   // date only
+        "2025-11-27T10:00:00",          // no zone
+        "2025-11-27 10:00:00Z",         // space for T
+        "2025-11-27T10:00Z",            // no seconds
+        "2025-11-27T10:00:00.Z",        // fraction without digits
+        "2025-11-27T10:00:00+0200",     // offset without colon
+        "2025-11-27T10:00:00+02",       // offset without minutes
+        "2025-11-27T10:00:00+24:00",    // offset hour out of range
+        "2025-11-27T10:00:00ZZ",        // trailing text
+        "2025-11-27T10:00:00Z ",        // trailing space
+        " 2025-11-27T10:00:00Z",        // leading space
+        "2025-13-01T10:00:00Z",         // month 13
+        "2025-02-29T10:00:00Z",         // not a leap year
+        "2025-11-27T24:00:00Z",         // hour 24
+        "2025-11-27T10:60:00Z",         // minute 60
+        "2025-11-27T10:00:61Z",         // second 61
+        "25-11-27T10:00:00Z",           // two-digit year
+        "2025-1-27T10:00:00Z",          // one-digit month
+        "+025-11-27T10:00:00Z",         // sign in a field
+    };
+    for (const char* text : rows) {
+        BOOST_TEST_CONTEXT(text) {
+            BOOST_TEST(!codec::parse_micro_time(text).has_value());
+            BOOST_TEST(!codec::parse_time(text).has_value());
+        }
+    }
+}
+
 // A controller restarted at any step resumes from the status it wrote: running with a status
 // serialised and read back at every step gives exactly the straight run.
 BOOST_AUTO_TEST_CASE(restart_at_every_step_gives_the_same_rollout) {

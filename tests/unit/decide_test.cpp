@@ -389,9 +389,11 @@ BOOST_AUTO_TEST_CASE(a_local_sync_with_manifests_is_denied) {
 
 BOOST_AUTO_TEST_CASE(multi_source_revisions_are_compared_position_by_position) {
     auto f = update(argocd_server);
-    f.old_desired[source_field] = f.new_desired[source_field] = std::nullopt;
-    f.old_desired[sources_field] = f.new_desired[sources_field] =
-        "[" + source_json("v1", "https://a") + "," + source_json("v2", "https://b") + "]";
+    const std::string sources = "[" + source_json("v1", "https://a") + "," + source_json("v2", "https://b") + "]";
+    f.old_desired[source_field].reset();
+    f.new_desired[source_field].reset();
+    f.old_desired[sources_field].emplace(sources);
+    f.new_desired[sources_field].emplace(sources);
     f.old_revisions = f.new_revisions = {"", {"v1", "v2"}};
     f.resolved_revision.clear();
     f.resolved_revisions = {"sha-a", "sha-b"};

@@ -1,6 +1,8 @@
 #pragma once
 // The subcommands of the one binary. Each returns the process exit code; main only dispatches.
 
+#include "codec/read_file.hpp"
+
 #include <string>
 #include <vector>
 
@@ -14,6 +16,6 @@ int run_serve(const arguments& args);
 int run_status(const arguments& args);
 
 // Reads a whole file; throws std::runtime_error naming the file.
-std::string read_file(const std::string& path);
+using codec::read_file;
 
 }  // namespace apr::cli

@@ -5,6 +5,7 @@
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/fleet_state.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "core/planner.hpp"
@@ -14,21 +15,10 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 #include <iostream>
-#include <sstream>
 
 namespace apr::cli {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error(path + ": cannot read file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) throw std::runtime_error(path + ": read error");
-    return text.str();
-}
 
 namespace {
 
@@ -78,11 +68,7 @@ core::validation_result check(const loaded_rollout& r, const std::vector<loaded_
         context.clusters_known = true;
         context.clusters = *clusters;
     }
-    auto result = core::validate(r.decoded.rollout.spec, context);
-    auto errors = r.decoded.errors;
-    errors.insert(errors.end(), result.errors.begin(), result.errors.end());
-    result.errors = std::move(errors);
-    return result;
+    return core::validate(r.decoded.rollout.spec, r.decoded.errors, context);
 }
 
 std::string label(const loaded_rollout& r) {
@@ -181,14 +167,14 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
                                                                                const std::string& kubeconfig) {
     kube::client client(kube::load_config(kubeconfig));
     const std::string where = "ProgressiveRollout " + namespace_ + "/" + name;
-    auto object = client.get("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + namespace_ + "/progressiverollouts/" + name);
+    auto object = client.get(kube::rollout_path(namespace_, name));
     if (!object) {
         std::cerr << "error: " << where << ": " << object.error().describe() << "\n";
         return std::nullopt;
     }
     loaded_rollout rollout{namespace_ + " (live)", codec::decode_rollout(object.value())};
     std::vector<core::cluster> clusters;
-    auto listed = client.list("/api/v1/namespaces/" + namespace_ + "/secrets?labelSelector=" +
+    auto listed = client.list(kube::secrets_path(namespace_) + "?labelSelector=" +
                                   kube::query_escape(std::string(codec::cluster_secret_selector)),
                               500, [&](const rapidjson::Value& secret) {
                                   if (auto c = codec::decode_cluster_secret(secret)) clusters.push_back(std::move(*c));
@@ -201,7 +187,7 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     // before any exists, over every cluster Secret.
     const auto state = core::build_fleet_state({}, clusters);
     std::set<std::string> hosting;
-    auto apps = client.list("/apis/argoproj.io/v1alpha1/namespaces/" + namespace_ + "/applications", 500,
+    auto apps = client.list(kube::applications_path(namespace_), 500,
                             [&](const rapidjson::Value& object) {
                                 auto app = codec::decode_application(object);
                                 const auto& source = rollout.decoded.rollout.spec.source.name;

@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "codec/admission_review.hpp"
+#include "codec/log_line.hpp"
 #include "codec/snapshot.hpp"
 #include "controller/fleet_cache.hpp"
 #include "controller/leader_runner.hpp"
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 
@@ -34,13 +36,7 @@ namespace {
 class line_logger {
 public:
     void write(std::string_view level, std::string_view message) {
-        const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-        std::tm tm{};
-        gmtime_r(&now, &tm);
-        char stamp[32];
-        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        std::string line = std::string("time=") + stamp + " level=" + std::string(level) + " msg=" +
-                           core::quote(message) + "\n";
+        const std::string line = codec::format_log_line(level, message, std::time(nullptr));
         std::lock_guard lock(mutex_);
         std::fwrite(line.data(), 1, line.size(), stderr);
     }
@@ -53,13 +49,14 @@ line_logger logger;
 
 struct serve_flags {
     std::string listen = "0.0.0.0:8443";
+    std::string port_file;
     std::string tls_cert, tls_key;
     std::string snapshot, kubeconfig;
     std::string argocd_namespace = "argocd";
-    std::string appset_user = "system:serviceaccount:argocd:argocd-applicationset-controller";
-    std::string app_controller_user = "system:serviceaccount:argocd:argocd-application-controller";
+    std::string appset_user{core::default_application_set_controller};
+    std::string app_controller_user{core::default_application_controller};
     std::string self_user;
-    std::string bypass_groups = "system:masters";
+    std::string bypass_groups{core::default_bypass_group};
     bool leader_elect = true;
     std::string lease_name = "argocd-progressive-rollout";
     std::string lease_namespace;
@@ -69,6 +66,18 @@ struct serve_flags {
     double shutdown_delay = 0, shutdown_grace = 25;
     double idle_timeout = 90, read_timeout = 30;
 };
+
+// --port-file: the bound port and a newline, written whole (a reader never sees half of it).
+void write_port_file(const std::string& path, unsigned short port) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw std::runtime_error(path + ": cannot write the port file");
+}
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
@@ -197,6 +206,7 @@ int serve(const serve_flags& flags) {
         logger.write("info", "signal " + std::to_string(signo) + ": shutting down");
         server.stop();
     });
+    if (!flags.port_file.empty()) write_port_file(flags.port_file, server.port());
     server.run();
     if (leader) leader->stop();  // releases the Lease so another replica takes over at once
     if (cache) cache->stop();
@@ -217,6 +227,7 @@ int run_serve(const arguments& args) {
     desc.add_options()
         ("help,h", "show this help")
         ("listen", po::value(&f.listen)->default_value(f.listen), "HOST:PORT to serve HTTPS on (port 0: any free port)")
+        ("port-file", po::value(&f.port_file), "once listening, write the bound port to FILE (with --listen HOST:0: how scripts and tests learn it)")
         ("tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")
         ("tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")
         ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status), ApplicationSets and cluster Secrets; no controller")

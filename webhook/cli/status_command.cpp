@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 
@@ -172,7 +173,7 @@ unstaged clusters and conditions. Without NAME: every rollout in the namespace (
   -n, --namespace NS   namespace of the rollouts (default argocd)
   -w, --watch          redraw on change; exit 0 when Completed, 1 when Failed
   --timeout D          with --watch: give up after D (e.g. 10m) with exit 1; default: never
-  --kubeconfig FILE    default: $KUBECONFIG, else ~/.kube/config
+  --kubeconfig FILE    default: $KUBECONFIG, in-cluster, then ~/.kube/config
 Exit codes: 0 shown (or Completed with --watch), 1 not found / Failed / API error, 2 bad usage.
 )";
 
@@ -223,17 +224,6 @@ std::optional<status_flags> parse(const arguments& args, std::string& error) {
     return f;
 }
 
-std::string kubeconfig_path(const std::string& flag) {
-    if (!flag.empty()) return flag;
-    if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-        // Like kubectl, the first file of a colon-separated list.
-        std::string path(env);
-        return path.substr(0, path.find(':'));
-    }
-    const char* home = std::getenv("HOME");
-    return (home ? std::string(home) : std::string()) + "/.kube/config";
-}
-
 struct fetch_result {
     std::vector<core::rollout> rollouts;
     std::string error;      // API or transport failure
@@ -242,9 +232,8 @@ struct fetch_result {
 
 fetch_result fetch(kube::client& client, const status_flags& f) {
     fetch_result out;
-    const std::string base = "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + f.ns + "/progressiverollouts";
-    if (!f.name.empty()) {
-        auto object = client.get(base + "/" + f.name);
+        if (!f.name.empty()) {
+        auto object = client.get(kube::rollout_path(f.ns, f.name));
         if (!object) {
             out.not_found = object.error().is_not_found();
             out.error = object.error().describe();
@@ -254,7 +243,7 @@ fetch_result fetch(kube::client& client, const status_flags& f) {
         return out;
     }
     // Decoded inside the callback: LIST pages are parsed in situ and do not outlive it.
-    auto listed = client.list(base, 100, [&](const rapidjson::Value& item) {
+    auto listed = client.list(kube::rollouts_path(f.ns), 100, [&](const rapidjson::Value& item) {
         auto r = codec::decode_rollout(item).rollout;
         if (r.namespace_.empty()) r.namespace_ = f.ns;
         out.rollouts.push_back(std::move(r));
@@ -267,7 +256,10 @@ fetch_result fetch(kube::client& client, const status_flags& f) {
 std::string render_all(const fetch_result& fetched, const status_flags& f, core::time_point now) {
     if (fetched.rollouts.empty()) return "No ProgressiveRollouts in namespace " + f.ns + ".\n";
     std::string text;
-    for (const auto& r : fetched.rollouts) text += (text.empty() ? "" : "\n") + render_status(r, now);
+    for (const auto& r : fetched.rollouts) {
+        if (!text.empty()) text += '\n';  // appended in place: g++ 12 -O3 warns -Wrestrict otherwise
+        text += render_status(r, now);
+    }
     return text;
 }
 
@@ -294,7 +286,7 @@ int run_status(const arguments& args) {
     }
     std::unique_ptr<kube::client> client;
     try {
-        client = std::make_unique<kube::client>(kube::load_kubeconfig(kubeconfig_path(flags->kubeconfig)));
+        client = std::make_unique<kube::client>(kube::load_config(flags->kubeconfig));
     } catch (const std::exception& e) {
         std::cerr << "status: " << e.what() << "\n";
         return 1;

@@ -4,45 +4,98 @@
 
 namespace apr::codec {
 
-std::string format_time(core::time_point t) {
+namespace {
+
+std::string format(std::chrono::system_clock::time_point t, bool micro) {
     using namespace std::chrono;
-    auto day = floor<days>(t);
-    year_month_day ymd{day};
-    hh_mm_ss hms{t - day};
+    auto const us = floor<microseconds>(t);
+    auto const day = floor<days>(us);
+    year_month_day const ymd{day};
+    hh_mm_ss const hms{us - day};
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lldZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
-                  static_cast<long long>(hms.seconds().count()));
-    return buf;
+    int const n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld",
+                                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
+                                static_cast<long>(hms.minutes().count()),
+                                static_cast<long long>(hms.seconds().count()));
+    std::string out(buf, static_cast<std::size_t>(n));
+    if (micro) {
+        std::snprintf(buf, sizeof buf, ".%06lld", static_cast<long long>(hms.subseconds().count()));
+        out += buf;
+    }
+    out += 'Z';
+    return out;
 }
 
-std::optional<core::time_point> parse_time(std::string_view s) {
+// Exactly `width` decimal digits at the front of `s`; consumes them.
+std::optional<int> digits(std::string_view& s, std::size_t width) {
+    if (s.size() < width) return std::nullopt;
+    int v = 0;
+    for (std::size_t i = 0; i < width; ++i) {
+        if (s[i] < '0' || s[i] > '9') return std::nullopt;
+        v = v * 10 + (s[i] - '0');
+    }
+    s.remove_prefix(width);
+    return v;
+}
+
+bool literal(std::string_view& s, char c) {
+    if (s.empty() || s.front() != c) return false;
+    s.remove_prefix(1);
+    return true;
+}
+
+}  // namespace
+
+std::string format_time(std::chrono::system_clock::time_point t) { return format(t, false); }
+
+std::string format_micro_time(std::chrono::system_clock::time_point t) { return format(t, true); }
+
+std::optional<micro_time> parse_micro_time(std::string_view s) {
     using namespace std::chrono;
-    int y, mo, d, h, mi, sec;
-    if (s.size() < 20) return std::nullopt;
-    std::string text(s);
-    int consumed = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &consumed) != 6 ||
-        consumed != 19)
-        return std::nullopt;
-    std::string_view rest = s.substr(19);
-    if (!rest.empty() && rest.front() == '.') {
-        rest.remove_prefix(1);
-        while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') rest.remove_prefix(1);
+    auto const y = digits(s, 4);
+    if (!y || !literal(s, '-')) return std::nullopt;
+    auto const mo = digits(s, 2);
+    if (!mo || !literal(s, '-')) return std::nullopt;
+    auto const d = digits(s, 2);
+    if (!d || !literal(s, 'T')) return std::nullopt;
+    auto const h = digits(s, 2);
+    if (!h || !literal(s, ':')) return std::nullopt;
+    auto const mi = digits(s, 2);
+    if (!mi || !literal(s, ':')) return std::nullopt;
+    auto const sec = digits(s, 2);
+    if (!sec) return std::nullopt;
+    long long frac_us = 0;
+    if (literal(s, '.')) {
+        int n = 0;
+        for (; !s.empty() && s.front() >= '0' && s.front() <= '9'; ++n, s.remove_prefix(1))
+            if (n < 6) frac_us = frac_us * 10 + (s.front() - '0');
+        if (n == 0) return std::nullopt;
+        for (; n < 6; ++n) frac_us *= 10;
     }
     long offset_seconds = 0;
-    if (rest == "Z" || rest == "z") {
-    } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-        int oh = 0, om = 0;
-        if (std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) != 2) return std::nullopt;
-        offset_seconds = (oh * 3600 + om * 60) * (rest[0] == '-' ? -1 : 1);
+    if (s == "Z" || s == "z") {
+    } else if (s.size() == 6 && (s[0] == '+' || s[0] == '-')) {
+        bool const negative = s[0] == '-';
+        s.remove_prefix(1);
+        auto const oh = digits(s, 2);
+        if (!oh || !literal(s, ':')) return std::nullopt;
+        auto const om = digits(s, 2);
+        if (!om || *oh > 23 || *om > 59) return std::nullopt;
+        offset_seconds = (*oh * 3600L + *om * 60L) * (negative ? -1 : 1);
     } else {
         return std::nullopt;
     }
-    year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-    if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
-    return sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} - seconds{offset_seconds};
+    year_month_day const ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
+    if (!ymd.ok() || *h > 23 || *mi > 59 || *sec > 60) return std::nullopt;
+    return sys_days{ymd} + hours{*h} + minutes{*mi} + seconds{*sec} - seconds{offset_seconds} +
+           microseconds{frac_us};
+}
+
+std::optional<core::time_point> parse_time(std::string_view s) {
+    auto const t = parse_micro_time(s);
+    if (!t) return std::nullopt;
+    return std::chrono::floor<std::chrono::seconds>(*t);
 }
 
 }  // namespace apr::codec

@@ -2,6 +2,7 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/rollout_codec.hpp"
+#include "kube/api_paths.hpp"
 #include "prometheus/text_format.hpp"
 
 #include <algorithm>
@@ -37,20 +38,20 @@ fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<voi
     : namespace_(ns),
       on_change_(std::move(on_change)),
       rollouts_(client,
-                watch_of("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + ns + "/progressiverollouts"),
+                watch_of(kube::rollouts_path(ns)),
                 decode_cached_rollout, [this] { rebuild_state(); }),
       // Secrets hold credentials: the decoder keeps name, server and labels, nothing else.
-      clusters_(client, watch_of("/api/v1/namespaces/" + ns + "/secrets", "argocd.argoproj.io/secret-type=cluster"),
+      clusters_(client, watch_of(kube::secrets_path(ns), std::string(codec::cluster_secret_selector)),
                 codec::decode_cluster_secret, [this] { rebuild_state(); }),
-      applications_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applications"),
+      applications_(client, watch_of(kube::applications_path(ns)),
                     [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },
                     [this] {
                         if (on_change_) on_change_();
                     }),
-      application_sets_(client, watch_of("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/applicationsets"),
+      application_sets_(client, watch_of(kube::application_sets_path(ns)),
                         codec::decode_application_set, [this] { application_sets_changed(); }),
       hold_refusals_(client, [&] {
-                         auto o = watch_of("/api/v1/namespaces/" + ns + "/events");
+                         auto o = watch_of(kube::events_path(ns));
                          o.field_selector = "reason=" + std::string(codec::hold_refused_reason);
                          return o;
                      }(),

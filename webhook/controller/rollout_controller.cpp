@@ -4,6 +4,7 @@
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/validation.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/log.hpp"
 #include "prometheus/text_format.hpp"
 
@@ -146,7 +147,7 @@ std::chrono::milliseconds rollout_controller::reconcile_all() {
 }
 
 std::string rollout_controller::rollout_path(const core::rollout& r) const {
-    return "/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + r.namespace_ + "/progressiverollouts/" + r.name;
+    return kube::rollout_path(r.namespace_, r.name);
 }
 
 core::observations rollout_controller::observe(const core::rollout& r) const {
@@ -178,10 +179,8 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     }
     if (ensure_finalizer(cr)) return std::chrono::milliseconds(200);  // the watch brings the new version
 
-    auto errors = cr.spec_errors;
     const auto context = cache_.state()->validation_context_for(r.namespace_, r.name);
-    auto validation = core::validate(r.spec, context);
-    errors.insert(errors.end(), validation.errors.begin(), validation.errors.end());
+    const auto errors = core::validate(r.spec, cr.spec_errors, context).errors;
     if (!errors.empty()) {
         // Created before the validating webhook was installed: say why nothing moves.
         auto status = r.status;
@@ -214,7 +213,7 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
     auto rollout = cr.rollout;
     rollout.status = status;
     const auto body = codec::encode_status_object(rollout, cr.resource_version);
-    auto res = api_.put(rollout_path(rollout) + "/status", body);
+    auto res = api_.put(kube::rollout_status_path(rollout.namespace_, rollout.name), body);
     if (res) return true;
     if (res.error().is_conflict()) {
         log_info("controller: " + key_of(rollout) + ": status conflict; recomputing from the newer object");
@@ -235,7 +234,7 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
             continue;
         }
-        const auto path = "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + name;
+        const auto path = kube::application_path(r.namespace_, name);
         auto res = api_.json_patch(path, *patch);
         // The webhook admits this write only for a cluster the status admitted; a replica whose
         // cache has not seen the status just written denies it (403). That is lag, not failure:
@@ -270,7 +269,7 @@ void rollout_controller::release(const cached_rollout& cr) {
     const auto& r = cr.rollout;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
-        auto res = api_.json_patch("/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applications/" + app->name,
+        auto res = api_.json_patch(kube::application_path(r.namespace_, app->name),
                                       codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
             log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
@@ -278,8 +277,7 @@ void rollout_controller::release(const cached_rollout& cr) {
         }
     }
     // Ask the ApplicationSet controller to write its template again, now without us in the way.
-    auto res = api_.merge_patch(
-        "/apis/argoproj.io/v1alpha1/namespaces/" + r.namespace_ + "/applicationsets/" + r.spec.source.name, refresh_patch());
+    auto res = api_.merge_patch(kube::application_set_path(r.namespace_, r.spec.source.name), refresh_patch());
     if (!res && !res.error().is_not_found())
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
 

@@ -134,7 +134,13 @@ void add_pending_annotations(const application_facts& facts, bool created, std::
     if (created) records.emplace_back(created_held_annotation, quote_json(facts.new_pending.hash));
     if (!facts.new_has_annotations) {
         std::string object = "{";
-        for (const auto& [key, value] : records) object += (object.size() > 1 ? "," : "") + quote_json(key) + ":" + value;
+        // Appended in place: g++ 12 -O3 warns (-Wrestrict, falsely) on the chain of temporaries.
+        for (const auto& [key, value] : records) {
+            if (object.size() > 1) object += ',';
+            object += quote_json(key);
+            object += ':';
+            object += value;
+        }
         patch.push_back({"add", "/metadata/annotations", object + "}"});
         return;
     }

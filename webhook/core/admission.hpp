@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -156,11 +157,18 @@ struct admission_snapshot {
 std::string normalise_server(std::string_view server);
 std::string rollout_key(std::string_view namespace_, std::string_view name);
 
+// Argo CD's usernames as a default install has them; also `serve`'s flag defaults.
+inline constexpr std::string_view default_application_set_controller =
+    "system:serviceaccount:argocd:argocd-applicationset-controller";
+inline constexpr std::string_view default_application_controller =
+    "system:serviceaccount:argocd:argocd-application-controller";
+inline constexpr std::string_view default_bypass_group = "system:masters";
+
 struct admission_identities {
-    std::string application_set_controller = "system:serviceaccount:argocd:argocd-applicationset-controller";
-    std::string application_controller = "system:serviceaccount:argocd:argocd-application-controller";
+    std::string application_set_controller{default_application_set_controller};
+    std::string application_controller{default_application_controller};
     std::string self;  // the rollout controller's own username
-    std::vector<std::string> bypass_groups = {"system:masters"};
+    std::vector<std::string> bypass_groups = {std::string(default_bypass_group)};
     // Who orphans dependents when their owner is deleted with propagationPolicy Orphan: the
     // garbage collector, under its own service account or the controller manager's.
     std::vector<std::string> garbage_collectors = {"system:serviceaccount:kube-system:generic-garbage-collector",

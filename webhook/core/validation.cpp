@@ -163,4 +163,11 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
     return result;
 }
 
+validation_result validate(const rollout_spec& spec, const field_errors& decode_errors,
+                           const validation_context& context) {
+    auto result = validate(spec, context);
+    result.errors.insert(result.errors.begin(), decode_errors.begin(), decode_errors.end());
+    return result;
+}
+
 }  // namespace apr::core

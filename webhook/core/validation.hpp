@@ -38,4 +38,9 @@ struct validation_result {
 
 validation_result validate(const rollout_spec& spec, const validation_context& context);
 
+// The entry point of every caller (webhook, `validate`/`plan`, controller): the errors the
+// decoder found first, in its order, then the rules' errors; the rules' warnings.
+validation_result validate(const rollout_spec& spec, const field_errors& decode_errors,
+                           const validation_context& context);
+
 }  // namespace apr::core

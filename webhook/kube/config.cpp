@@ -8,8 +8,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace apr::kube {
@@ -116,17 +114,6 @@ scalar(YAML::Node const& node, char const* key, std::string const& where)
 }
 
 } // namespace
-
-std::string
-read_file(std::string const& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    if(!in)
-        throw std::runtime_error(path + ": cannot read file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string
 base64_decode(std::string_view in)

@@ -3,6 +3,8 @@
 // kubeconfig file or from the in-cluster service account. Loading throws std::runtime_error
 // with a message naming the file and field; nothing here does network I/O.
 
+#include "codec/read_file.hpp"
+
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -62,7 +64,6 @@ private:
 std::string
 base64_decode(std::string_view in);       // throws std::runtime_error on bad input
 
-std::string
-read_file(std::string const& path);       // throws std::runtime_error naming the file
+using codec::read_file;                   // throws std::runtime_error naming the file
 
 } // namespace apr::kube

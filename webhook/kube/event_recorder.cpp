@@ -1,7 +1,9 @@
 #include "kube/event_recorder.hpp"
 
+#include "kube/api_paths.hpp"
+
 #include "kube/log.hpp"
-#include "kube/time_format.hpp"
+#include "codec/time_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -81,14 +83,14 @@ event_recorder::write(pending const& p)
     char const* type = p.type == event_type::warning ? "Warning" : "Normal";
     std::string key = ns + "\n" + p.object.kind + "\n" + p.object.name + "\n" + p.object.uid +
         "\n" + type + "\n" + p.reason + "\n" + p.message;
-    std::string const base = "/api/v1/namespaces/" + ns + "/events";
+    
 
     if(auto it = seen_.find(key); it != seen_.end())
     {
         auto& s = it->second;
         std::string patch = "{\"count\":" + std::to_string(s.count + 1) +
-            ",\"lastTimestamp\":\"" + format_time(p.at) + "\"}";
-        auto r = client_.merge_patch(base + "/" + s.name, patch);
+            ",\"lastTimestamp\":\"" + codec::format_time(p.at) + "\"}";
+        auto r = client_.merge_patch(event_path(ns, s.name), patch);
         if(r)
         {
             ++s.count;
@@ -110,7 +112,7 @@ event_recorder::write(pending const& p)
         static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(
             p.at.time_since_epoch()).count()));
     std::string const name = p.object.name + suffix;
-    std::string const ts = format_time(p.at);
+    std::string const ts = codec::format_time(p.at);
 
     rapidjson::StringBuffer sb;
     rapidjson::Writer<rapidjson::StringBuffer> w(sb);
@@ -151,7 +153,7 @@ event_recorder::write(pending const& p)
     str("reportingInstance", opts_.instance);
     w.EndObject();
 
-    auto r = client_.create(base, std::string_view(sb.GetString(), sb.GetSize()));
+    auto r = client_.create(events_path(ns), std::string_view(sb.GetString(), sb.GetSize()));
     if(!r)
     {
         ++failed_;

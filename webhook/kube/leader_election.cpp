@@ -1,7 +1,9 @@
 #include "kube/leader_election.hpp"
 
+#include "kube/api_paths.hpp"
+
 #include "kube/log.hpp"
-#include "kube/time_format.hpp"
+#include "codec/time_format.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -72,9 +74,9 @@ parse_lease(rapidjson::Value const& lease)
     r.lease_duration_seconds = num("leaseDurationSeconds");
     r.transitions = num("leaseTransitions");
     if(auto t = str("acquireTime"); !t.empty())
-        r.acquire_time = parse_time(t);
+        r.acquire_time = codec::parse_micro_time(t);
     if(auto t = str("renewTime"); !t.empty())
-        r.renew_time = parse_time(t);
+        r.renew_time = codec::parse_micro_time(t);
     return r;
 }
 
@@ -83,12 +85,6 @@ leader_elector::leader_elector(client& c, std::string namespace_, std::string na
     : client_(c), namespace_(std::move(namespace_)), name_(std::move(name)),
       identity_(std::move(identity)), timings_(timings)
 {
-}
-
-std::string
-leader_elector::lease_path() const
-{
-    return "/apis/coordination.k8s.io/v1/namespaces/" + namespace_ + "/leases";
 }
 
 std::string
@@ -122,12 +118,12 @@ leader_elector::lease_json(lease_record const& r, bool with_metadata) const
     if(r.acquire_time)
     {
         w.Key("acquireTime");
-        w.String(format_micro_time(*r.acquire_time).c_str());
+        w.String(codec::format_micro_time(*r.acquire_time).c_str());
     }
     if(r.renew_time)
     {
         w.Key("renewTime");
-        w.String(format_micro_time(*r.renew_time).c_str());
+        w.String(codec::format_micro_time(*r.renew_time).c_str());
     }
     w.Key("leaseTransitions");
     w.Int(r.transitions);
@@ -141,7 +137,7 @@ leader_elector::try_acquire_or_renew()
 {
     auto const now = std::chrono::steady_clock::now();
     auto const wall = std::chrono::system_clock::now();
-    auto got = client_.get(lease_path() + "/" + name_);
+    auto got = client_.get(lease_path(namespace_, name_));
     std::optional<lease_record> current;
     if(!got)
     {
@@ -172,8 +168,8 @@ leader_elector::try_acquire_or_renew()
     if(d.action == lease_action::wait)
         return false;
     auto r = d.action == lease_action::create
-        ? client_.create(lease_path(), lease_json(d.next, false))
-        : client_.put(lease_path() + "/" + name_, lease_json(d.next, true));
+        ? client_.create(leases_path(namespace_), lease_json(d.next, false))
+        : client_.put(lease_path(namespace_, name_), lease_json(d.next, true));
     if(!r)
     {
         // 409: another replica wrote first; it wins this round.
@@ -205,7 +201,7 @@ leader_elector::release()
     r.renew_time = wall;
     r.transitions = observed_->transitions;
     r.resource_version = observed_->resource_version;
-    auto res = client_.put(lease_path() + "/" + name_, lease_json(r, true));
+    auto res = client_.put(lease_path(namespace_, name_), lease_json(r, true));
     if(!res)
         log(log_level::warning, "lease " + namespace_ + "/" + name_ + ": release failed: " +
             res.error().describe());

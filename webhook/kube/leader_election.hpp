@@ -90,7 +90,6 @@ private:
     bool try_acquire_or_renew();
     void release();
     bool wait_for(std::stop_token const& stop, std::chrono::milliseconds d);
-    std::string lease_path() const;
     std::string lease_json(lease_record const& r, bool with_metadata) const;
 
     client& client_;

@@ -1,6 +1,9 @@
 #include "kube/log.hpp"
 
+#include "codec/log_line.hpp"
+
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 #include <string>
 
@@ -44,8 +47,8 @@ log(log_level level, std::string_view message)
     }
     if(level == log_level::debug)
         return;
-    std::fprintf(stderr, "kube %s: %.*s\n", level_name(level),
-        static_cast<int>(message.size()), message.data());
+    std::string const line = codec::format_log_line(level_name(level), message, std::time(nullptr), "kube");
+    std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 } // namespace apr::kube

@@ -13,7 +13,8 @@ enum class log_level { debug, info, warning, error };
 
 using log_sink = std::function<void(log_level, std::string_view)>;
 
-// Replaces the sink; thread-safe. An empty function restores the default (stderr, info+).
+// Replaces the sink; thread-safe. An empty function restores the default (stderr, info+, in
+// the process log format of codec/log_line.hpp with component=kube).
 void
 set_log_sink(log_sink sink);
 

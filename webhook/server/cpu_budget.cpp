@@ -1,5 +1,7 @@
 #include "cpu_budget.hpp"
 
+#include "codec/read_file.hpp"
+
 #include <sched.h>
 
 #include <algorithm>
@@ -8,7 +10,6 @@
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -48,17 +49,6 @@ whole_cpus(std::int64_t quota, std::int64_t period) {
   auto const cpus = (static_cast<std::uint64_t>(quota) + static_cast<std::uint64_t>(period) - 1) /
                     static_cast<std::uint64_t>(period);
   return static_cast<unsigned>(std::min<std::uint64_t>(cpus, 1u << 20));
-}
-
-std::optional<std::string>
-read_small_file(std::filesystem::path const& p) {
-  std::ifstream in(p);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return std::move(ss).str();
 }
 
 unsigned
@@ -185,15 +175,15 @@ find_cgroup_quota(std::filesystem::path const& cgroup_root, std::string_view pro
     }
   };
   for (auto const& dir : cgroup_dirs(cgroup_root, own_cgroup(proc_self_cgroup, ""))) {
-    if (auto text = read_small_file(dir / "cpu.max")) {
+    if (auto text = codec::read_file_if_present(dir / "cpu.max")) {
       take_tighter(quota_cpus_of_cpu_max(*text), dir / "cpu.max");
     }
   }
   for (char const* controllers : {"cpu,cpuacct", "cpu"}) {
     auto const own = own_cgroup(proc_self_cgroup, "cpu");
     for (auto const& dir : cgroup_dirs(cgroup_root / controllers, own)) {
-      auto quota = read_small_file(dir / "cpu.cfs_quota_us");
-      auto period = read_small_file(dir / "cpu.cfs_period_us");
+      auto quota = codec::read_file_if_present(dir / "cpu.cfs_quota_us");
+      auto period = codec::read_file_if_present(dir / "cpu.cfs_period_us");
       if (quota && period) {
         take_tighter(quota_cpus_of_cfs(*quota, *period), dir / "cpu.cfs_quota_us");
       }
@@ -207,7 +197,7 @@ read_cpu_budget() {
   cpu_budget budget;
   budget.affinity = affinity_count();
   auto const quota =
-      find_cgroup_quota("/sys/fs/cgroup", read_small_file("/proc/self/cgroup").value_or(""));
+      find_cgroup_quota("/sys/fs/cgroup", codec::read_file_if_present("/proc/self/cgroup").value_or(""));
   budget.quota = quota.cpus;
   budget.quota_file = quota.file;
   budget.usable = usable_cpus(budget.affinity, budget.quota);

@@ -1,5 +1,7 @@
 #include "server_log.hpp"
 
+#include "codec/log_line.hpp"
+
 #include <iostream>
 #include <mutex>
 
@@ -11,29 +13,7 @@ format_log_line(log_level level, std::string_view message, std::time_t now) {
                      : level == log_level::info ? "info"
                      : level == log_level::warn ? "warn"
                                                 : "error";
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char ts[32];
-  std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  std::string line;
-  line.reserve(message.size() + 64);
-  line += "time=";
-  line += ts;
-  line += " level=";
-  line += name;
-  line += " component=server msg=\"";
-  for (char c : message) {
-    if (c == '"' || c == '\\') {
-      line += '\\';
-      line += c;
-    } else if (c == '\n') {
-      line += "\\n";
-    } else {
-      line += c;
-    }
-  }
-  line += "\"\n";
-  return line;
+  return codec::format_log_line(name, message, now, "server");
 }
 
 void

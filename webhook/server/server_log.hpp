@@ -15,8 +15,8 @@ enum class log_level { debug, info, warn, error };
 // `time=... level=info component=server msg="..."`.
 using log_sink = std::function<void(log_level, std::string_view message)>;
 
-// `time=2026-11-27T10:00:00Z level=warn component=server msg="..."` with its newline; quotes,
-// backslashes and newlines in the message are escaped so that one event stays one line.
+// `time=2026-11-27T10:00:00Z level=warn component=server msg="..."` with its newline, written by
+// the process-wide format (codec/log_line.hpp).
 std::string format_log_line(log_level level, std::string_view message, std::time_t now);
 
 // The default sink: info and above, formatted as above, to stderr; whole lines from any thread.

@@ -1,25 +1,10 @@
 #include "serving_certificate.hpp"
 
-#include <fstream>
+#include "codec/read_file.hpp"
+
 #include <optional>
-#include <sstream>
 
 namespace apr::server {
-
-namespace {
-
-std::optional<std::string>
-read_whole_file(std::filesystem::path const& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return std::move(ss).str();
-}
-
-}  // namespace
 
 serving_certificate::serving_certificate(std::filesystem::path cert_file,
                                          std::filesystem::path key_file,
@@ -54,8 +39,8 @@ serving_certificate::info() const {
 bool
 serving_certificate::reload() {
   std::lock_guard reload_lock(reload_mutex_);
-  auto cert = read_whole_file(cert_file_);
-  auto key = read_whole_file(key_file_);
+  auto cert = codec::read_file_if_present(cert_file_);
+  auto key = codec::read_file_if_present(key_file_);
   if (!cert || !key) {
     // Mid-swap, or the volume is being remounted; the next event or poll tries again.
     log_(log_level::debug, "certificate reload: files not readable yet");

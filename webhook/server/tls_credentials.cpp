@@ -1,6 +1,8 @@
 // Building one generation of serving credentials with OpenSSL 3.
 #include "tls_credentials.hpp"
 
+#include "codec/read_file.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -10,8 +12,6 @@
 
 #include <cstring>
 #include <ctime>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace apr::server {
@@ -30,17 +30,6 @@ openssl_reason() {
   char buf[256];
   ERR_error_string_n(e, buf, sizeof buf);
   return buf;
-}
-
-std::string
-read_file(std::filesystem::path const& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    throw std::runtime_error("cannot open " + p.string() + ": " + std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return std::move(ss).str();
 }
 
 struct bio_deleter {
@@ -151,7 +140,7 @@ make_tls_credentials(std::string cert_pem, std::string key_pem, std::string_view
 tls_credentials
 load_tls_credentials(std::filesystem::path const& cert_file,
                      std::filesystem::path const& key_file) {
-  return make_tls_credentials(read_file(cert_file), read_file(key_file), cert_file.string(),
+  return make_tls_credentials(codec::read_file(cert_file), codec::read_file(key_file), cert_file.string(),
                               key_file.string());
 }
 

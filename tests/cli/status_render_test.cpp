@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(long_cluster_lists_are_cut_with_a_count) {
     auto r = progressing();
     auto& canary = r.status.stages[0];
     canary.clusters.clear();
-    for (int i = 0; i < 12; ++i) canary.clusters.push_back(cluster("c" + std::to_string(i), core::cluster_phase::done));
+    for (int i = 0; i < 12; ++i) canary.clusters.push_back(cluster(std::string("c").append(std::to_string(i)), core::cluster_phase::done));
     BOOST_TEST(contains(cli::render_status(r, now), "Done       c0, c1, c2, c3, c4, c5, c6, c7, ... (+4 more)\n"));
 }
 

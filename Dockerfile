@@ -7,7 +7,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake make pkg-config \
       libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev \
-      libboost-test1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev \
+      libboost-test1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -41,21 +41,18 @@ struct answer {
     }
 };
 
-answer ask(const std::string& body, std::string_view content_type = "application/json") {
+answer ask_with(const std::string& body, const core::fleet_state& state,
+                std::string_view content_type = "application/json") {
     answer a;
-    a.raw = codec::review_application(content_type, body, fleet, ids);
+    a.raw = codec::review_application(content_type, body, state, ids);
     a.doc.Parse(a.raw.body.c_str());
     BOOST_REQUIRE(!a.doc.HasParseError());
     BOOST_REQUIRE(a.doc.HasMember("response"));
     return a;
 }
 
-answer ask_with(const std::string& body, const core::fleet_state& state) {
-    answer a;
-    a.raw = codec::review_application("application/json", body, state, ids);
-    a.doc.Parse(a.raw.body.c_str());
-    BOOST_REQUIRE(!a.doc.HasParseError());
-    return a;
+answer ask(const std::string& body, std::string_view content_type = "application/json") {
+    return ask_with(body, fleet, content_type);
 }
 
 // The fixture's fleet, with `cluster` Updating for the change `hash` in the current stage.

@@ -82,20 +82,6 @@ std::string sources_but_revisions(const rapidjson::Value* spec) {
     return canonical_json(out);
 }
 
-// Whether status.sync.comparedTo is the object's current spec.source/sources (absent, null and
-// empty alike), as the controller judges it too (decode_application).
-bool compared_to_spec(const rapidjson::Value& object) {
-    const auto* spec = find_path(object, {"spec"});
-    const auto* compared = find_path(object, {"status", "sync", "comparedTo"});
-    if (!spec || !compared || !compared->IsObject()) return false;
-    auto canon = [](const rapidjson::Value* v) {
-        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
-    };
-    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
-        if (canon(find_path(*spec, {field})) != canon(find_path(*compared, {field}))) return false;
-    return true;
-}
-
 }  // namespace
 
 // Type-checks every field the decision reads, in the new and the old object; the first problem

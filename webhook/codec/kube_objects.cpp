@@ -122,6 +122,18 @@ std::vector<std::string> application_set_owners(const rapidjson::Value& object) 
     return out;
 }
 
+bool compared_to_spec(const rapidjson::Value& application) {
+    const auto* spec = find_path(application, {"spec"});
+    const auto* compared = find_path(application, {"status", "sync", "comparedTo"});
+    if (!spec || !compared || !compared->IsObject()) return false;
+    auto canon = [](const rapidjson::Value* v) {
+        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
+    };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
+        if (canon(find_path(*spec, {field})) != canon(find_path(*compared, {field}))) return false;
+    return true;
+}
+
 application_record decode_application(const rapidjson::Value& app) {
     application_record r;
     r.namespace_ = string_at(app, {"metadata", "namespace"});
@@ -145,20 +157,7 @@ application_record decode_application(const rapidjson::Value& app) {
     o.pending_hash = annotation(app, core::pending_hash_annotation);
     o.sync_status = string_at(app, {"status", "sync", "status"});
     o.health_status = string_at(app, {"status", "health", "status"});
-    const auto* spec = find_path(app, {"spec"});
-    const auto* compared = find_path(app, {"status", "sync", "comparedTo"});
-    if (spec && compared && compared->IsObject()) {
-        bool same = true;
-        for (std::string_view f : {std::string_view("source"), std::string_view("sources")}) {
-            const auto* want = find_path(*spec, {f});
-            const auto* got = find_path(*compared, {f});
-            auto canon = [&](const rapidjson::Value* v) {
-                return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
-            };
-            if (canon(want) != canon(got)) same = false;
-        }
-        o.compared_to_current = same;
-    }
+    o.compared_to_current = compared_to_spec(app);
     const auto phase = string_at(app, {"status", "operationState", "phase"});
     o.operation_phase = phase;
     o.operation_in_progress = (find_path(app, {"operation"}) && !find_path(app, {"operation"})->IsNull()) ||

@@ -57,6 +57,10 @@ std::optional<hold_refusal> decode_hold_refusal(const rapidjson::Value& event);
 // The names of every ownerReference of kind ApplicationSet, each once, in order.
 std::vector<std::string> application_set_owners(const rapidjson::Value& object);
 
+// Whether status.sync.comparedTo is the Application's current spec.source/sources (absent, null
+// and empty alike): Argo CD's sync status and resolved revision are about this spec, not an older one.
+bool compared_to_spec(const rapidjson::Value& application);
+
 // `now` is not needed: operation times are read from the object.
 application_record decode_application(const rapidjson::Value& application);
 

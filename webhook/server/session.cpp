@@ -30,8 +30,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto on_connection = net::as_tuple(net::use_awaitable_t<connection_executor>{});
-
 // A connection keeps its body buffer between requests (no allocation per request once it has
 // seen the usual size), but not an unusually large one: 500 idle connections that each once
 // received a 7 MiB body must not pin 3.5 GB.

@@ -24,8 +24,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto on_connection = net::as_tuple(net::use_awaitable_t<connection_executor>{});
-
 tls_stream::transport&
 transport_of(BIO* bio) {
   return *static_cast<tls_stream::transport*>(BIO_get_data(bio));

@@ -13,10 +13,12 @@
 // waits only if there is nothing yet.
 #pragma once
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <openssl/ssl.h>
@@ -34,6 +36,10 @@ using connection_socket =
     boost::asio::ip::tcp::socket::rebind_executor<connection_executor>::other;
 template <class T>
 using connection_task = boost::asio::awaitable<T, connection_executor>;
+// A connection's completion token: awaits on its executor and yields (error_code, result...)
+// instead of throwing, so each step goes to one failure path.
+inline constexpr auto on_connection =
+    boost::asio::as_tuple(boost::asio::use_awaitable_t<connection_executor>{});
 
 struct tls_io_result {
   boost::system::error_code ec;

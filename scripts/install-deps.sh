@@ -14,6 +14,12 @@ packages=(
   # scripts/sanitize.sh: clang with its ASan/UBSan runtimes, libFuzzer, and llvm-symbolizer for
   # readable reports.
   clang-15 libfuzzer-15-dev llvm-15
+  # The house style (.clang-format, scripts/format.sh, the format_check test).
+  clang-format
+  # Time zones for rollout and Argo CD project windows (Howard Hinnant's date/tz on the system tzdata).
+  libhowardhinnant-date-dev tzdata
+  # Real components of the gate and dashboard tests: a Prometheus server with promtool, a headless browser.
+  prometheus chromium
 )
 
 missing=()

@@ -20,10 +20,12 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<double> time_status_writes(kube::client& app_controller, const std::string& path, int count, const std::string& tag) {
+std::vector<double> time_status_writes(kube::client& app_controller, const std::string& path, int count,
+                                       const std::string& tag) {
     std::vector<double> us;
     for (int i = 0; i < count; ++i) {
-        const std::string patch = R"({"status":{"reconciledAt":"2026-11-27T00:00:00Z","observedAt":")" + tag + std::to_string(i) + "\"}}";
+        const std::string patch =
+            R"({"status":{"reconciledAt":"2026-11-27T00:00:00Z","observedAt":")" + tag + std::to_string(i) + "\"}}";
         const auto start = clock_type::now();
         auto res = app_controller.merge_patch(path, patch);
         const auto took = std::chrono::duration<double, std::micro>(clock_type::now() - start).count();
@@ -34,14 +36,18 @@ std::vector<double> time_status_writes(kube::client& app_controller, const std::
     return us;
 }
 
-double at(const std::vector<double>& sorted, double q) { return sorted[static_cast<std::size_t>(q * (sorted.size() - 1))]; }
+double at(const std::vector<double>& sorted, double q) {
+    return sorted[static_cast<std::size_t>(q * (sorted.size() - 1))];
+}
 
 // Sum of a histogram bucket (or _count) series of the API server's metrics for our webhook.
 double webhook_metric(const std::string& metrics, const std::string& series, const std::string& le) {
     double total = 0;
     std::istringstream in(metrics);
     for (std::string line; std::getline(in, line);) {
-        if (!line.starts_with(series) || line.find("name=\"applications.deployment.skyscanner.net\"") == std::string::npos) continue;
+        if (!line.starts_with(series) ||
+            line.find("name=\"applications.deployment.skyscanner.net\"") == std::string::npos)
+            continue;
         if (!le.empty() && line.find("le=\"" + le + "\"") == std::string::npos) continue;
         total += std::stod(line.substr(line.rfind(' ') + 1));
     }
@@ -60,12 +66,15 @@ int main(int argc, char** argv) {
     argo.create_clusters({{"bench-eu-west-1a-1", {{"region", "eu-west-1"}, {"bench", "admission"}}}});
     argo.create_application_set("bench-set", "v1", {{"bench", "admission"}});
     argo.step_application_controller(std::chrono::system_clock::now());
-    const std::string path = "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/bench-bench-eu-west-1a-1";
+    const std::string path =
+        "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/bench-bench-eu-west-1a-1";
     // A realistic status: ~20 KB of resources.
     std::string resources;
     for (int i = 0; resources.size() < 20000; ++i)
-        resources += std::string(i ? "," : "") + R"({"group":"apps","version":"v1","kind":"Deployment","namespace":"guestbook","name":"guestbook-ui-)" +
-                     std::to_string(i) + R"(","status":"Synced","health":{"status":"Healthy"}})";
+        resources +=
+            std::string(i ? "," : "") +
+            R"({"group":"apps","version":"v1","kind":"Deployment","namespace":"guestbook","name":"guestbook-ui-)" +
+            std::to_string(i) + R"(","status":"Synced","health":{"status":"Healthy"}})";
     if (auto r = appctrl.merge_patch(path, R"({"status":{"resources":[)" + resources + "]}}"); !r)
         throw std::runtime_error("status: " + r.error().describe());
     // The Application is managed: a rollout names its ApplicationSet.
@@ -93,11 +102,15 @@ spec:
 
     const std::string h = "apiserver_admission_webhook_admission_duration_seconds";
     const double calls = webhook_metric(after->body, h + "_count", "") - webhook_metric(before->body, h + "_count", "");
-    const double under_5ms = webhook_metric(after->body, h + "_bucket", "0.005") - webhook_metric(before->body, h + "_bucket", "0.005");
-    std::printf("RESULT case=status_write_without_webhook n=%d p50_us=%.0f p99_us=%.0f\n", count, at(without, 0.5), at(without, 0.99));
-    std::printf("RESULT case=status_write_with_webhook n=%d p50_us=%.0f p99_us=%.0f\n", count, at(with, 0.5), at(with, 0.99));
+    const double under_5ms =
+        webhook_metric(after->body, h + "_bucket", "0.005") - webhook_metric(before->body, h + "_bucket", "0.005");
+    std::printf("RESULT case=status_write_without_webhook n=%d p50_us=%.0f p99_us=%.0f\n", count, at(without, 0.5),
+                at(without, 0.99));
+    std::printf("RESULT case=status_write_with_webhook n=%d p50_us=%.0f p99_us=%.0f\n", count, at(with, 0.5),
+                at(with, 0.99));
     std::printf("RESULT case=added_by_webhook p50_us=%.0f p99_us=%.0f\n", at(with, 0.5) - at(without, 0.5),
                 at(with, 0.99) - at(without, 0.99));
-    std::printf("RESULT case=apiserver_webhook_call calls=%.0f share_under_5ms=%.3f\n", calls, calls > 0 ? under_5ms / calls : 0.0);
+    std::printf("RESULT case=apiserver_webhook_call calls=%.0f share_under_5ms=%.3f\n", calls,
+                calls > 0 ? under_5ms / calls : 0.0);
     return 0;
 }

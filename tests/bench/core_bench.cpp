@@ -60,10 +60,12 @@ int main(int argc, char** argv) {
     auto wanted = [&](const std::string& name) { return only.empty() || name.find(only) != std::string::npos; };
     std::vector<core::cluster> fleet;
     for (int i = 0; i < 5000; ++i)
-        fleet.push_back({"prod-" + std::to_string(i), "https://prod-" + std::to_string(i) + ".example.com",
+        fleet.push_back({"prod-" + std::to_string(i),
+                         "https://prod-" + std::to_string(i) + ".example.com",
                          {{"region", "r" + std::to_string(i % 20)}, {"zone", "z" + std::to_string(i % 3)}}});
     const auto spec = twenty_stages();
-    if (wanted("plan")) report("plan_5000_clusters_20_stages", measure(50, [&] { (void)core::make_plan(spec, fleet); }));
+    if (wanted("plan"))
+        report("plan_5000_clusters_20_stages", measure(50, [&] { (void)core::make_plan(spec, fleet); }));
 
     // One step in the middle of a rollout: stage 10 progressing, half its clusters updating.
     core::rollout r;
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
     r.spec = spec;
     core::observations obs;
     obs.clusters = fleet;
-    for (const auto& c : fleet) obs.applications.push_back({"app-" + c.name, c.name, "abcdef0123456789", "Synced", "Healthy", true});
+    for (const auto& c : fleet)
+        obs.applications.push_back({"app-" + c.name, c.name, "abcdef0123456789", "Synced", "Healthy", true});
     auto result = core::step(r, obs, core::time_point{std::chrono::seconds(1'800'000'000)});
     for (int i = 0; i < 30; ++i) {
         r.status = result.status;
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
         x.status.current_stage = "canary in EMEA";
         core::stage_status st{"eu-west-1", core::stage_phase::pending};
         for (int i = 0; i < 100; ++i) {
-            auto name = k == 0 && i == 0 ? std::string("eu-west-1a-1") : "c-" + std::to_string(k) + "-" + std::to_string(i);
+            auto name =
+                k == 0 && i == 0 ? std::string("eu-west-1a-1") : "c-" + std::to_string(k) + "-" + std::to_string(i);
             st.clusters.push_back({name, core::cluster_phase::pending});
             clusters.push_back({name, "https://" + name + ".example.com", {}});
         }
@@ -118,15 +122,21 @@ int main(int argc, char** argv) {
                          R"({"automated":{}})"};
     facts.new_desired = {R"({"repoURL":"https://git.example.com/x","targetRevision":"v2"})", std::nullopt, std::nullopt,
                          R"({"automated":{}})"};
-    facts.new_pending = {R"({"source":{"repoURL":"https://git.example.com/x","targetRevision":"v2"},"syncPolicy":{"automated":{}}})",
-                         "0123456789abcdef"};
+    facts.new_pending = {
+        R"({"source":{"repoURL":"https://git.example.com/x","targetRevision":"v2"},"syncPolicy":{"automated":{}}})",
+        "0123456789abcdef"};
     facts.new_has_annotations = true;
-    if (wanted("decide")) report("decide_hold_10000_apps_100_rollouts", measure(2000, [&] { (void)core::decide(facts, state.admission, ids); }, 100));
+    if (wanted("decide"))
+        report("decide_hold_10000_apps_100_rollouts",
+               measure(
+                   2000, [&] { (void)core::decide(facts, state.admission, ids); }, 100));
     auto unchanged = facts;
     unchanged.new_desired = unchanged.old_desired;
     unchanged.username = ids.application_controller;
-    if (wanted("decide")) report("decide_status_write_10000_apps_100_rollouts",
-           measure(2000, [&] { (void)core::decide(unchanged, state.admission, ids); }, 100));
+    if (wanted("decide"))
+        report("decide_status_write_10000_apps_100_rollouts",
+               measure(
+                   2000, [&] { (void)core::decide(unchanged, state.admission, ids); }, 100));
 
     // The whole review (parse, decide, render) for a 20 KB and a 3 KB Application update.
     for (std::size_t padding : {std::size_t(18000), std::size_t(1000)}) {
@@ -138,7 +148,10 @@ int main(int argc, char** argv) {
         rs.old_object = test::application_json(before);
         const auto body = test::review_json(rs);
         const std::string name = "review_application_" + std::to_string(body.size() / 1024) + "KB";
-        if (wanted(name)) report(name.c_str(), measure(500, [&] { (void)codec::review_application("application/json", body, state, ids); }, 10));
+        if (wanted(name))
+            report(name.c_str(),
+                   measure(
+                       500, [&] { (void)codec::review_application("application/json", body, state, ids); }, 10));
     }
     return 0;
 }

@@ -30,7 +30,9 @@ result run(const std::string& args) {
     return r;
 }
 
-std::string source(const std::string& path) { return std::string(APR_SOURCE_DIR) + "/" + path; }
+std::string source(const std::string& path) {
+    return std::string(APR_SOURCE_DIR) + "/" + path;
+}
 
 std::string read(const std::string& path) {
     std::ifstream in(source(path));
@@ -54,8 +56,10 @@ BOOST_AUTO_TEST_CASE(validate_reports_every_error_with_file_name_and_path) {
     BOOST_TEST(r.status == 1);
     const std::string where = source("tests/data/invalid-rollout.yaml") + ": ProgressiveRollout \"broken\": ";
     for (const char* e : {
-             "spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or a percentage between 0% and 100%",
-             "spec.stages[0].requeue.interval: Invalid value: \"half an hour\": must be a duration such as \"90s\", \"30m\" or \"1h30m\"",
+             "spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or a percentage between 0% "
+             "and 100%",
+             "spec.stages[0].requeue.interval: Invalid value: \"half an hour\": must be a duration such as \"90s\", "
+             "\"30m\" or \"1h30m\"",
              "spec.stages[1].name: Duplicate value: \"canary\"",
              "unknown field \"spec.stages[1].maxUnavailble\"",
          })
@@ -80,10 +84,10 @@ BOOST_AUTO_TEST_CASE(plan_text_shows_stages_waves_requeued_and_unstaged) {
     auto r = run("plan --rollout " + source("manifests/samples/progressiverollout.yaml") + " --clusters " +
                  source("tests/data/fleet-secrets.yaml"));
     BOOST_TEST(r.status == 0, r.out);
-    for (const char* line : {"stage 1: canary in EMEA  (2 clusters, 2 at a time)",
-                             "  wave 1: eu-central-1a-1, eu-north-1a-1",
-                             "  requeued now (matching the requeue selector, moved last): eu-west-1b-1",
-                             "unstaged (held, never updated): us-east-1a-1"})
+    for (const char* line :
+         {"stage 1: canary in EMEA  (2 clusters, 2 at a time)", "  wave 1: eu-central-1a-1, eu-north-1a-1",
+          "  requeued now (matching the requeue selector, moved last): eu-west-1b-1",
+          "unstaged (held, never updated): us-east-1a-1"})
         BOOST_TEST(r.out.find(line) != std::string::npos, line << "\n" << r.out);
     BOOST_TEST(r.out.find("not-a-real-token") == std::string::npos);  // credentials are never read out
 }

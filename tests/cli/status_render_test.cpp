@@ -41,7 +41,8 @@ core::rollout progressing() {
     st.current_stage = "eu-west-1";
 
     core::stage_status canary{"canary in EMEA", core::stage_phase::completed, now - 3min, now - 80s, {}, {}, {}};
-    canary.clusters = {cluster("eu-central-1a-1", core::cluster_phase::done), cluster("eu-west-1a-1", core::cluster_phase::done)};
+    canary.clusters = {cluster("eu-central-1a-1", core::cluster_phase::done),
+                       cluster("eu-west-1a-1", core::cluster_phase::done)};
     core::stage_status west{"eu-west-1", core::stage_phase::progressing, now - 80s, {}, {}, {}, {}};
     auto updating = cluster("eu-west-1b-1", core::cluster_phase::updating);
     updating.admitted_at = now - 12s;
@@ -50,7 +51,8 @@ core::rollout progressing() {
     requeued.next_attempt_at = now + 18s;
     west.clusters = {updating, requeued};
     core::stage_status central{"eu-central-1", core::stage_phase::pending, {}, {}, {}, {}, {}};
-    central.clusters = {cluster("eu-central-1b-1", core::cluster_phase::pending), cluster("eu-central-1c-1", core::cluster_phase::pending)};
+    central.clusters = {cluster("eu-central-1b-1", core::cluster_phase::pending),
+                        cluster("eu-central-1c-1", core::cluster_phase::pending)};
     st.stages = {canary, west, central};
     st.unstaged_clusters = {"ap-southeast-1a-1", "us-east-1a-1"};
     st.conditions = {{"Ready", "False", "Progressing", "stage eu-west-1: 0/2 done", now - 2min},
@@ -80,7 +82,8 @@ BOOST_AUTO_TEST_CASE(each_stage_has_a_bar_and_its_clusters_by_state) {
     const auto text = cli::render_status(progressing(), now);
     BOOST_TEST(contains(text, "1 canary in EMEA         [####################] 2/2  Completed (took 1m40s)\n"));
     BOOST_TEST(contains(text, "Done       eu-central-1a-1, eu-west-1a-1\n"));
-    BOOST_TEST(contains(text, "2 eu-west-1              [>>>>>>>>>>..........] 0/2  Progressing (started 1m20s ago)\n"));
+    BOOST_TEST(
+        contains(text, "2 eu-west-1              [>>>>>>>>>>..........] 0/2  Progressing (started 1m20s ago)\n"));
     BOOST_TEST(contains(text, "Updating   eu-west-1b-1 (admitted 12s ago)\n"));
     BOOST_TEST(contains(text, "3 eu-central-1           [....................] 0/2  Pending\n"));
     BOOST_TEST(contains(text, "Pending    eu-central-1b-1, eu-central-1c-1\n"));
@@ -96,7 +99,8 @@ BOOST_AUTO_TEST_CASE(requeued_cluster_shows_attempt_of_limit_and_next_try) {
 
 BOOST_AUTO_TEST_CASE(unstaged_clusters_and_conditions_are_listed) {
     const auto text = cli::render_status(progressing(), now);
-    BOOST_TEST(contains(text, "Unstaged:  ap-southeast-1a-1, us-east-1a-1 (no stage selects them: held, never updated)\n"));
+    BOOST_TEST(
+        contains(text, "Unstaged:  ap-southeast-1a-1, us-east-1a-1 (no stage selects them: held, never updated)\n"));
     BOOST_TEST(contains(text, "Ready        False  Progressing: stage eu-west-1: 0/2 done (2m ago)\n"));
     BOOST_TEST(contains(text, "Stalled      False (3m ago)\n"));
 }
@@ -148,7 +152,8 @@ BOOST_AUTO_TEST_CASE(long_cluster_lists_are_cut_with_a_count) {
     auto r = progressing();
     auto& canary = r.status.stages[0];
     canary.clusters.clear();
-    for (int i = 0; i < 12; ++i) canary.clusters.push_back(cluster(std::string("c").append(std::to_string(i)), core::cluster_phase::done));
+    for (int i = 0; i < 12; ++i)
+        canary.clusters.push_back(cluster(std::string("c").append(std::to_string(i)), core::cluster_phase::done));
     BOOST_TEST(contains(cli::render_status(r, now), "Done       c0, c1, c2, c3, c4, c5, c6, c7, ... (+4 more)\n"));
 }
 

@@ -19,7 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::string_view rollout_path = "/apis/deployment.skyscanner.net/v1alpha1/namespaces/argocd/progressiverollouts/web";
+constexpr std::string_view rollout_path =
+    "/apis/deployment.skyscanner.net/v1alpha1/namespaces/argocd/progressiverollouts/web";
 constexpr std::string_view apps_path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/";
 constexpr std::string_view appset_path = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets/web-set";
 
@@ -55,7 +56,8 @@ public:
     // Index of the first call with `verb` whose path starts with `prefix`; -1 when none.
     long index_of(std::string_view verb, std::string_view prefix) const {
         for (std::size_t i = 0; i < calls.size(); ++i)
-            if (calls[i].verb == verb && std::string_view(calls[i].path).starts_with(prefix)) return static_cast<long>(i);
+            if (calls[i].verb == verb && std::string_view(calls[i].path).starts_with(prefix))
+                return static_cast<long>(i);
         return -1;
     }
 
@@ -78,12 +80,13 @@ public:
     std::shared_ptr<const core::fleet_state> state() const override {
         std::vector<core::rollout> rollouts;
         for (const auto& r : rollout_list) rollouts.push_back(r->rollout);
-        return std::make_shared<const core::fleet_state>(
-            core::build_fleet_state(rollouts, cluster_list, std::vector<core::application_set_ref>{{"argocd", "web-set"}}));
+        return std::make_shared<const core::fleet_state>(core::build_fleet_state(
+            rollouts, cluster_list, std::vector<core::application_set_ref>{{"argocd", "web-set"}}));
     }
     std::vector<std::shared_ptr<const cached_rollout>> rollouts() const override { return rollout_list; }
     std::vector<core::cluster> clusters() const override { return cluster_list; }
-    std::vector<std::shared_ptr<const codec::application_record>> applications_of(const std::string& set) const override {
+    std::vector<std::shared_ptr<const codec::application_record>> applications_of(
+        const std::string& set) const override {
         std::vector<std::shared_ptr<const codec::application_record>> out;
         for (const auto& a : applications)
             if (a->application_set == set) out.push_back(a);
@@ -94,10 +97,11 @@ public:
 
 std::shared_ptr<const cached_rollout> rollout(std::string_view resource_version, std::string_view finalizers,
                                               bool deleting = false) {
-    const std::string json = std::string(R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout",
+    const std::string json =
+        std::string(R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout",
         "metadata":{"name":"web","namespace":"argocd","uid":"u-1","generation":1,"resourceVersion":")") +
-                             std::string(resource_version) + R"(","finalizers":)" + std::string(finalizers) +
-                             (deleting ? R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")" : "") + R"(},
+        std::string(resource_version) + R"(","finalizers":)" + std::string(finalizers) +
+        (deleting ? R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")" : "") + R"(},
         "spec":{"sourceRef":{"apiGroup":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"web-set"},
                 "stages":[{"name":"all","maxUnavailable":1,"maxClusters":"100%",
                            "clusters":{"selector":{"matchLabels":{"env":"prod"}}}}]}})";

@@ -59,13 +59,19 @@ BOOST_AUTO_TEST_CASE(decoys_forged_records_overrides_are_denied_and_argo_cds_syn
     auto after_decoy = kubectl("ALICE", "patch " + app + " --type json -p '[" + to_v3 + "]'");
     BOOST_TEST(after_decoy.status != 0, after_decoy.out);
     // Dropping every owner while changing the source.
-    auto orphaned = kubectl("ALICE", "patch " + app + " --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/ownerReferences\"}," + to_v3 + "]'");
+    auto orphaned = kubectl(
+        "ALICE", "patch " + app + " --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/ownerReferences\"}," +
+                     to_v3 + "]'");
     BOOST_TEST(orphaned.status != 0, orphaned.out);
 
     // Queueing a change through the hold's record.
-    auto forged = kubectl("ALICE", "annotate --overwrite " + app + " 'deployment.skyscanner.net/pending-spec={\"source\":{\"repoURL\":\"https://evil.example.com/x.git\"}}'");
+    auto forged = kubectl(
+        "ALICE",
+        "annotate --overwrite " + app +
+            " 'deployment.skyscanner.net/pending-spec={\"source\":{\"repoURL\":\"https://evil.example.com/x.git\"}}'");
     BOOST_TEST(forged.status != 0);
-    BOOST_TEST(forged.out.find("change to annotation deployment.skyscanner.net/pending-spec") != std::string::npos, forged.out);
+    BOOST_TEST(forged.out.find("change to annotation deployment.skyscanner.net/pending-spec") != std::string::npos,
+               forged.out);
 
     // Moving it to a cluster of an earlier stage.
     auto moved = kubectl("ALICE", "patch " + app + " --type merge -p '{\"spec\":{\"destination\":{\"server\":\"" +
@@ -74,19 +80,31 @@ BOOST_AUTO_TEST_CASE(decoys_forged_records_overrides_are_denied_and_argo_cds_syn
     BOOST_TEST(moved.out.find("change to spec.destination") != std::string::npos, moved.out);
 
     // A rollback-style sync whose source override carries another revision.
-    auto override = kubectl("ALICE", "patch " + app + " --type merge -p '{\"operation\":{\"sync\":{\"source\":{\"repoURL\":\"https://github.com/argoproj/argocd-example-apps.git\",\"path\":\"guestbook\",\"targetRevision\":\"v2\"}}}}'");
+    auto override =
+        kubectl("ALICE", "patch " + app +
+                             " --type merge -p "
+                             "'{\"operation\":{\"sync\":{\"source\":{\"repoURL\":\"https://github.com/argoproj/"
+                             "argocd-example-apps.git\",\"path\":\"guestbook\",\"targetRevision\":\"v2\"}}}}'");
     BOOST_TEST(override.status != 0);
     BOOST_TEST(override.out.find("sync operation") != std::string::npos, override.out);
 
     // Argo CD's Sync button: argocd-server writes the commit the spec resolved to. Here the
     // application controller records a commit as Argo CD would, then the sync names it.
     const std::string sha = "53e28ff20cc530b9ada2173fbbd64d48338583ba";
-    auto resolved = kubectl("APPCTRL", "patch " + app + " --type merge -p '{\"status\":{\"sync\":{\"revision\":\"" + sha + "\"}}}'");
+    auto resolved = kubectl(
+        "APPCTRL", "patch " + app + " --type merge -p '{\"status\":{\"sync\":{\"revision\":\"" + sha + "\"}}}'");
     BOOST_REQUIRE_MESSAGE(resolved.status == 0, resolved.out);
     // Nobody else may say what it resolved to.
-    auto planted = kubectl("ALICE", "patch " + app + " --type merge -p '{\"status\":{\"sync\":{\"revision\":\"0000000000000000000000000000000000000000\"}}}'");
+    auto planted = kubectl(
+        "ALICE",
+        "patch " + app +
+            " --type merge -p '{\"status\":{\"sync\":{\"revision\":\"0000000000000000000000000000000000000000\"}}}'");
     BOOST_TEST(planted.status != 0, planted.out);
-    auto sync_button = kubectl("ALICE", "patch " + app + " --type merge -p '{\"operation\":{\"initiatedBy\":{\"username\":\"alice\"},\"sync\":{\"revision\":\"" + sha + "\"}}}'");
+    auto sync_button = kubectl(
+        "ALICE",
+        "patch " + app +
+            " --type merge -p '{\"operation\":{\"initiatedBy\":{\"username\":\"alice\"},\"sync\":{\"revision\":\"" +
+            sha + "\"}}}'");
     BOOST_TEST(sync_button.status == 0, sync_button.out);
     BOOST_TEST(jsonpath(app, ".operation.sync.revision") == sha);
     BOOST_TEST(jsonpath(app, ".spec.source.targetRevision") == "v1");  // nothing of v2 leaked
@@ -98,13 +116,17 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_and_admitted_intac
     auto fleet = s.emea_fleet();
     fleet.resize(3);  // eu-west-1{a,b,c}-1
     s.create_fleet(fleet);
-    s.apply_rollout("  - name: canary\n    maxClusters: 1\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id +
-                    "\n  - name: rest\n    maxUnavailable: 100%\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id + "\n");
+    s.apply_rollout(
+        "  - name: canary\n    maxClusters: 1\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " +
+        s.id +
+        "\n  - name: rest\n    maxUnavailable: 100%\n    clusters:\n      selector:\n        matchLabels:\n          "
+        "e2e: " +
+        s.id + "\n");
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
     std::string values;
     for (int i = 0; values.size() < 400 * 1024; ++i)
-        values += "service-" + std::to_string(i) + ":\n  image: registry.example.com/team/service-" + std::to_string(i % 97) +
-                  ":v2\n  cpu: " + std::to_string(i % 13) + "00m\n";
+        values += "service-" + std::to_string(i) + ":\n  image: registry.example.com/team/service-" +
+                  std::to_string(i % 97) + ":v2\n  cpu: " + std::to_string(i % 13) + "00m\n";
     s.argo.set_template_helm_values(values);
     // Held first, the values recorded compressed. The canary may be admitted at once; the clusters
     // of the later stage wait for it to be done, which needs the application controller's pass.
@@ -114,8 +136,10 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_and_admitted_intac
         BOOST_TEST(record.starts_with(codec::compressed_marker), app << ": " << record.substr(0, 80));
         BOOST_TEST(jsonpath(app, ".spec.source.helm.values").empty(), app << " runs the values before its turn");
     }
-    BOOST_REQUIRE_MESSAGE(s.play_until([](const core::rollout& r) { return phase_is(r, core::rollout_phase::completed); }, 180s),
-                          "rollout did not complete:\n" << s.webhook->log());
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [](const core::rollout& r) { return phase_is(r, core::rollout_phase::completed); }, 180s),
+                          "rollout did not complete:\n"
+                              << s.webhook->log());
     for (const auto& c : fleet) {
         const std::string app = "applications.argoproj.io/" + s.id + "-" + c.name;
         const auto got = jsonpath(app, ".spec.source.helm.values");
@@ -135,7 +159,8 @@ BOOST_AUTO_TEST_CASE(is_denied_and_reported_in_an_event_and_the_clusters_status)
     auto fleet = s.emea_fleet();
     fleet.resize(1);
     s.create_fleet(fleet);
-    s.apply_rollout("  - name: all\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id + "\n");
+    s.apply_rollout("  - name: all\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id +
+                    "\n");
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
     // Values that do not compress: ~300 KB of base64 of pseudo-random bytes.
     std::mt19937_64 random(42);
@@ -150,15 +175,22 @@ BOOST_AUTO_TEST_CASE(is_denied_and_reported_in_an_event_and_the_clusters_status)
     }
     const std::string app = "applications.argoproj.io/" + s.id + "-" + fleet[0].name;
     BOOST_TEST(jsonpath(app, ".spec.source.helm.values").empty());
-    BOOST_TEST(eventually([&] {
-        return kubectl("ADMIN", "get events --field-selector reason=PendingSpecTooLarge,involvedObject.name=" + s.id + "-" +
-                                    fleet[0].name + " -o custom-columns=MSG:.message")
-                   .out.find("262144-byte limit") != std::string::npos;
-    }, 20s));
-    BOOST_TEST_REQUIRE(s.play_until([&](const core::rollout& r) {
-        const auto* c = s.cluster_state(r, fleet[0].name.substr(s.id.size() + 1));
-        return c && c->message.starts_with(core::hold_refused_prefix) && c->message.find("262144") != std::string::npos;
-    }, 60s), "the cluster's status does not report the refused hold:\n" << s.webhook->log());
+    BOOST_TEST(eventually(
+        [&] {
+            return kubectl("ADMIN", "get events --field-selector reason=PendingSpecTooLarge,involvedObject.name=" +
+                                        s.id + "-" + fleet[0].name + " -o custom-columns=MSG:.message")
+                       .out.find("262144-byte limit") != std::string::npos;
+        },
+        20s));
+    BOOST_TEST_REQUIRE(s.play_until(
+                           [&](const core::rollout& r) {
+                               const auto* c = s.cluster_state(r, fleet[0].name.substr(s.id.size() + 1));
+                               return c && c->message.starts_with(core::hold_refused_prefix) &&
+                                      c->message.find("262144") != std::string::npos;
+                           },
+                           60s),
+                       "the cluster's status does not report the refused hold:\n"
+                           << s.webhook->log());
     BOOST_TEST(s.events().find("HoldRefused") != std::string::npos);
 }
 

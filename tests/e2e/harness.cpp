@@ -25,7 +25,9 @@ const bool ignore_sigpipe = [] {
 }();
 }  // namespace
 
-std::string env(const std::string& key) { return kube::test::testenv::get().value(key); }
+std::string env(const std::string& key) {
+    return kube::test::testenv::get().value(key);
+}
 
 std::string read_source(const std::string& relative_path) {
     std::ifstream in(std::string(APR_SOURCE_DIR) + "/" + relative_path);
@@ -55,7 +57,8 @@ command_result run(const std::string& command, const std::string& input) {
 }
 
 command_result kubectl(const std::string& who, const std::string& args, const std::string& input) {
-    return run("kubectl --kubeconfig " + env("KUBECONFIG_" + who) + " -n " + env("ARGOCD_NAMESPACE") + " " + args, input);
+    return run("kubectl --kubeconfig " + env("KUBECONFIG_" + who) + " -n " + env("ARGOCD_NAMESPACE") + " " + args,
+               input);
 }
 
 namespace {
@@ -94,7 +97,8 @@ webhook_process::webhook_process(options opts) {
         {"--retry-period", "1"},
     };
     for (std::size_t i = 0; i + 1 < opts.extra_args.size(); i += 2) {
-        auto it = std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == opts.extra_args[i]; });
+        auto it =
+            std::find_if(flags.begin(), flags.end(), [&](const auto& f) { return f.first == opts.extra_args[i]; });
         if (it != flags.end())
             it->second = opts.extra_args[i + 1];
         else
@@ -158,22 +162,26 @@ std::string webhook_process::log() const {
     return s.str();
 }
 
-bool webhook_process::log_contains(const std::string& text) const { return log().find(text) != std::string::npos; }
+bool webhook_process::log_contains(const std::string& text) const {
+    return log().find(text) != std::string::npos;
+}
 
 bool webhook_process::ready() const {
-    auto r = run("curl -s -o /dev/null -w '%{http_code}' --cacert " + env("WEBHOOK_CA") + " https://127.0.0.1:" +
-                 std::to_string(port_) + "/readyz");
+    auto r = run("curl -s -o /dev/null -w '%{http_code}' --cacert " + env("WEBHOOK_CA") +
+                 " https://127.0.0.1:" + std::to_string(port_) + "/readyz");
     return r.out == "200";
 }
 
 std::string webhook_process::metrics() const {
-    return run("curl -s --cacert " + env("WEBHOOK_CA") + " https://127.0.0.1:" + std::to_string(port_) + "/metrics").out;
+    return run("curl -s --cacert " + env("WEBHOOK_CA") + " https://127.0.0.1:" + std::to_string(port_) + "/metrics")
+        .out;
 }
 
 void register_webhooks(unsigned short port) {
     // The configurations an install uses (manifests/webhook/), pointed at this process.
-    auto manifest = run(std::string(APR_SOURCE_DIR) + "/scripts/local-webhooks.sh https://127.0.0.1:" + std::to_string(port) +
-                        " " + env("WEBHOOK_CA_BUNDLE") + " argocd-progressive-rollout-e2e");
+    auto manifest =
+        run(std::string(APR_SOURCE_DIR) + "/scripts/local-webhooks.sh https://127.0.0.1:" + std::to_string(port) + " " +
+            env("WEBHOOK_CA_BUNDLE") + " argocd-progressive-rollout-e2e");
     if (manifest.status != 0) throw std::runtime_error("rendering webhook configurations failed: " + manifest.out);
     auto r = kubectl("ADMIN", "apply -f -", manifest.out);
     if (r.status != 0) throw std::runtime_error("registering webhooks failed: " + r.out);

@@ -38,11 +38,11 @@ public:
 
     unsigned short port() const { return port_; }
     bool running() const;
-    void kill_hard();           // SIGKILL: a crash, the Lease is not released
-    int terminate();            // SIGTERM and wait; returns the exit status
-    std::string log() const;    // what it wrote so far
+    void kill_hard();         // SIGKILL: a crash, the Lease is not released
+    int terminate();          // SIGTERM and wait; returns the exit status
+    std::string log() const;  // what it wrote so far
     bool log_contains(const std::string& text) const;
-    bool ready() const;         // GET /readyz over TLS answers 200
+    bool ready() const;  // GET /readyz over TLS answers 200
     std::string metrics() const;
 
 private:

@@ -17,7 +17,9 @@ using names = std::vector<std::string>;
 
 namespace {
 
-std::string seed_example() { return read_source("manifests/samples/progressiverollout.yaml"); }
+std::string seed_example() {
+    return read_source("manifests/samples/progressiverollout.yaml");
+}
 
 // The seed's stages with a requeue interval short enough for a test.
 std::string seed_stages(const std::string& interval) {
@@ -49,17 +51,22 @@ BOOST_AUTO_TEST_CASE(seed_example_rolls_canary_then_regions_and_holds_unstaged_c
     const auto preview = run(std::string(APR_BINARY_PATH) + " plan --live " + s.id + " -n argocd --kubeconfig " +
                              env("KUBECONFIG_ADMIN") + " -o json");
     BOOST_TEST(preview.status == 0, preview.out);
-    const std::string canary = "{\"name\":\"canary in EMEA\",\"clusters\":[\"" + s.cluster("eu-central-1a-1") + "\",\"" +
-                               s.cluster("eu-west-1a-1") + "\"]";
+    const std::string canary = "{\"name\":\"canary in EMEA\",\"clusters\":[\"" + s.cluster("eu-central-1a-1") +
+                               "\",\"" + s.cluster("eu-west-1a-1") + "\"]";
     BOOST_TEST(preview.out.find(canary) != std::string::npos, preview.out);
-    BOOST_TEST(preview.out.find("\"unstaged\":[\"" + s.cluster("ap-southeast-1a-1") + "\",\"" + s.cluster("us-east-1a-1") + "\"]") !=
-               std::string::npos, preview.out);
+    BOOST_TEST(preview.out.find("\"unstaged\":[\"" + s.cluster("ap-southeast-1a-1") + "\",\"" +
+                                s.cluster("us-east-1a-1") + "\"]") != std::string::npos,
+               preview.out);
 
     s.argo.set_template_revision("v2");
     std::vector<core::rollout> seen;
-    BOOST_REQUIRE_MESSAGE(s.play_until([](const core::rollout& r) { return phase_is(r, rollout_phase::completed) && r.status.pass == 1; },
-                                       180s, [&](const core::rollout& r) { seen.push_back(r); }),
-                          "rollout did not complete:\n" << s.webhook->log());
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [](const core::rollout& r) {
+                                  return phase_is(r, rollout_phase::completed) && r.status.pass == 1;
+                              },
+                              180s, [&](const core::rollout& r) { seen.push_back(r); }),
+                          "rollout did not complete:\n"
+                              << s.webhook->log());
 
     const auto order = s.updated("v2");
     BOOST_TEST_MESSAGE("update order: " << boost::algorithm::join(order, ", "));
@@ -110,18 +117,20 @@ BOOST_AUTO_TEST_CASE(drained_cluster_is_requeued_and_updated_once_undrained) {
     s.apply_rollout(seed_stages("4s"));
     s.argo.set_template_revision("v2");
 
-    BOOST_REQUIRE(s.play_until([&](const core::rollout& r) {
-        const auto* c = s.cluster_state(r, "eu-west-1b-1");
-        return c && c->phase == cluster_phase::requeued && c->attempts >= 2;
-    }, 120s));
+    BOOST_REQUIRE(s.play_until(
+        [&](const core::rollout& r) {
+            const auto* c = s.cluster_state(r, "eu-west-1b-1");
+            return c && c->phase == cluster_phase::requeued && c->attempts >= 2;
+        },
+        120s));
     auto r = s.rollout();
     BOOST_TEST(r.status.current_stage == "eu-west-1");
     const auto* drained = s.cluster_state(r, "eu-west-1b-1");
     BOOST_TEST(drained->next_attempt_at.has_value());
     BOOST_TEST(r.status.stages[1].clusters.back().name == s.cluster("eu-west-1b-1"));  // moved to the end
     auto order = s.updated("v2");
-    BOOST_TEST(position(order, "eu-west-1c-1") < order.size());       // the stage went on without it
-    BOOST_TEST(position(order, "eu-central-1b-1") == order.size());   // but did not finish
+    BOOST_TEST(position(order, "eu-west-1c-1") < order.size());      // the stage went on without it
+    BOOST_TEST(position(order, "eu-central-1b-1") == order.size());  // but did not finish
 
     s.argo.set_cluster_labels(s.cluster("eu-west-1b-1"), {{"area", "emea"}, {"region", "eu-west-1"}, {"e2e", s.id}});
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return phase_is(r, rollout_phase::completed); }, 120s));
@@ -189,29 +198,44 @@ BOOST_AUTO_TEST_CASE(humans_are_denied_unless_they_bypass_and_dry_runs_change_no
     auto dry = kubectl("ALICE", "patch " + app + " --dry-run=server " + edit);
     BOOST_TEST(dry.status != 0);
     BOOST_TEST(dry.out.find("denied the request") != std::string::npos);
-    auto dry_ops = kubectl("OPS", "patch " + app + " --dry-run=server " + R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
+    auto dry_ops = kubectl(
+        "OPS",
+        "patch " + app + " --dry-run=server " +
+            R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
     BOOST_TEST(dry_ops.status == 0, dry_ops.out);
     BOOST_TEST(kubectl("ADMIN", "get " + app + " -o jsonpath={.spec.source.targetRevision}").out == "v1");
 
     // A bypass needs the annotation and a bypass group; alice has neither group.
-    auto alice_bypass = kubectl("ALICE", "patch " + app + " " + R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
+    auto alice_bypass = kubectl(
+        "ALICE",
+        "patch " + app + " " +
+            R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
     BOOST_TEST(alice_bypass.status != 0);
-    auto ops = kubectl("OPS", "patch " + app + " " + R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"hotfix INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
+    auto ops = kubectl(
+        "OPS",
+        "patch " + app + " " +
+            R"(--type merge -p '{"metadata":{"annotations":{"deployment.skyscanner.net/bypass":"hotfix INC-1"}},"spec":{"source":{"targetRevision":"v3"}}}')");
     BOOST_TEST(ops.status == 0, ops.out);
     BOOST_TEST(kubectl("ADMIN", "get " + app + " -o jsonpath={.spec.source.targetRevision}").out == "v3");
-    BOOST_TEST(eventually([&] {
-        return kubectl("ADMIN", "get events --field-selector reason=Bypassed -o custom-columns=MSG:.message").out.find("hotfix INC-1") !=
-               std::string::npos;
-    }, 20s));
+    BOOST_TEST(eventually(
+        [&] {
+            return kubectl("ADMIN", "get events --field-selector reason=Bypassed -o custom-columns=MSG:.message")
+                       .out.find("hotfix INC-1") != std::string::npos;
+        },
+        20s));
 
     // A dry run of the ApplicationSet controller's write is held the same way and stores nothing.
     const std::string app2 = "applications.argoproj.io/" + s.id + "-" + s.cluster("eu-central-1b-1");
-    auto appset_dry = kubectl("APPSET", "patch " + app2 + " --dry-run=server -o jsonpath={.spec.source.targetRevision} " +
-                                            R"(--type merge -p '{"spec":{"source":{"targetRevision":"v4"}}}')");
+    auto appset_dry =
+        kubectl("APPSET", "patch " + app2 + " --dry-run=server -o jsonpath={.spec.source.targetRevision} " +
+                              R"(--type merge -p '{"spec":{"source":{"targetRevision":"v4"}}}')");
     BOOST_TEST(appset_dry.status == 0, appset_dry.out);
     BOOST_TEST(appset_dry.out.find("v1") != std::string::npos, appset_dry.out);  // the answer restored v1
     // The stored record is still the held v2 change (read it: the jsonpath must be quoted for the shell).
-    const auto stored = kubectl("ADMIN", "get " + app2 + " -o 'jsonpath={.metadata.annotations.deployment\\.skyscanner\\.net/pending-spec}'").out;
+    const auto stored =
+        kubectl("ADMIN",
+                "get " + app2 + " -o 'jsonpath={.metadata.annotations.deployment\\.skyscanner\\.net/pending-spec}'")
+            .out;
     BOOST_TEST(stored.find("\"targetRevision\":\"v2\"") != std::string::npos, stored);
     BOOST_TEST(stored.find("v4") == std::string::npos, stored);
 }
@@ -225,11 +249,14 @@ BOOST_AUTO_TEST_CASE(deleting_the_rollout_releases_its_applications) {
     BOOST_REQUIRE(s.play_until([&](const core::rollout& r) { return r.status.current_stage == "eu-west-1"; }, 120s));
     BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "delete pr " + s.id + " --wait=true --timeout=60s").status, 0);
     // Argo CD's own behaviour returns: the refresh rewrites every Application to the template.
-    BOOST_TEST(eventually([&] {
-        s.argo_round();
-        auto apps = s.argo.applications();
-        return std::all_of(apps.begin(), apps.end(), [](const sim::application_view& a) { return !a.held && a.target_revision == "v2"; });
-    }, 60s, 300ms));
+    BOOST_TEST(eventually(
+        [&] {
+            s.argo_round();
+            auto apps = s.argo.applications();
+            return std::all_of(apps.begin(), apps.end(),
+                               [](const sim::application_view& a) { return !a.held && a.target_revision == "v2"; });
+        },
+        60s, 300ms));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -65,15 +65,17 @@ public:
 
     // The rollout manifest: `stages_yaml` is the spec's stages list, indented by two spaces.
     void apply_rollout(const std::string& stages_yaml) {
-        const auto manifest = "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " +
-                              id + "\nspec:\n  sourceRef:\n    apiGroup: argoproj.io/v1alpha1\n    kind: ApplicationSet\n    name: " +
-                              id + "-set\n  stages:\n" + stages_yaml;
+        const auto manifest =
+            "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " + id +
+            "\nspec:\n  sourceRef:\n    apiGroup: argoproj.io/v1alpha1\n    kind: ApplicationSet\n    name: " + id +
+            "-set\n  stages:\n" + stages_yaml;
         auto r = kubectl("ADMIN", "apply -f -", manifest);
         BOOST_REQUIRE_MESSAGE(r.status == 0, r.out);
     }
 
     core::rollout rollout() {
-        auto doc = admin->get("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + env.ns() + "/progressiverollouts/" + id);
+        auto doc = admin->get("/apis/deployment.skyscanner.net/v1alpha1/namespaces/" + env.ns() +
+                              "/progressiverollouts/" + id);
         BOOST_REQUIRE_MESSAGE(doc.has_value(), "cannot read rollout " << id);
         return codec::decode_rollout(doc.value()).rollout;
     }
@@ -115,9 +117,15 @@ public:
         return out;
     }
 
-    std::string events() { return kubectl("ADMIN", "get events --field-selector involvedObject.name=" + id + " -o custom-columns=REASON:.reason,MESSAGE:.message").out; }
+    std::string events() {
+        return kubectl("ADMIN", "get events --field-selector involvedObject.name=" + id +
+                                    " -o custom-columns=REASON:.reason,MESSAGE:.message")
+            .out;
+    }
 };
 
-inline bool phase_is(const core::rollout& r, core::rollout_phase p) { return r.status.phase == p; }
+inline bool phase_is(const core::rollout& r, core::rollout_phase p) {
+    return r.status.phase == p;
+}
 
 }  // namespace apr::e2e

@@ -11,12 +11,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string seed_example() { return read_source("manifests/samples/progressiverollout.yaml"); }
+std::string seed_example() {
+    return read_source("manifests/samples/progressiverollout.yaml");
+}
 
 struct webhook_fixture {
     webhook_process webhook;
     webhook_fixture() {
-        BOOST_REQUIRE_MESSAGE(eventually([&] { return webhook.ready(); }, 60s), "webhook not ready:\n" << webhook.log());
+        BOOST_REQUIRE_MESSAGE(eventually([&] { return webhook.ready(); }, 60s), "webhook not ready:\n"
+                                                                                    << webhook.log());
         register_webhooks(webhook.port());
     }
     ~webhook_fixture() {
@@ -60,7 +63,8 @@ spec:
     for (const char* expected : {
              "denied the request: ProgressiveRollout.deployment.skyscanner.net \"bad-rollout\" is invalid",
              "spec.sourceRef.kind: Unsupported value: \"Deployment\"",
-             "spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or a percentage between 0% and 100%",
+             "spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or a percentage between 0% "
+             "and 100%",
              "spec.stages[0].clusters.selector.matchExpressions[0].operator: Unsupported value: \"Near\"",
              "spec.stages[0].requeue.attempts: Invalid value: -1",
              "spec.stages[0].requeue.interval: Invalid value: \"soon\"",
@@ -85,12 +89,15 @@ spec:
 )";
     // The webhook learns of the first rollout through its watch: allow it a moment.
     command_result r;
-    BOOST_TEST(eventually([&] {
-        r = kubectl("ADMIN", "apply --dry-run=server -f -", second);
-        return r.status != 0;
-    }, 20s));
+    BOOST_TEST(eventually(
+        [&] {
+            r = kubectl("ADMIN", "apply --dry-run=server -f -", second);
+            return r.status != 0;
+        },
+        20s));
     BOOST_TEST(r.out.find("spec.sourceRef.name: Invalid value: \"my-app-set\": ApplicationSet is already rolled out by "
-                          "ProgressiveRollout \"progressiverollout-sample\"") != std::string::npos, r.out);
+                          "ProgressiveRollout \"progressiverollout-sample\"") != std::string::npos,
+               r.out);
     BOOST_TEST(kubectl("ADMIN", "apply -f -", second).status != 0);
 }
 
@@ -108,34 +115,42 @@ spec:
     auto r = kubectl("ADMIN", "apply -f -", lonely);
     BOOST_TEST(r.status == 0, r.out);
     BOOST_TEST(r.out.find("Warning: spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster") !=
-               std::string::npos, r.out);
+                   std::string::npos,
+               r.out);
 }
 
 BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_says_so_until_it_exists) {
     const auto suffix = apr::kube::test::unique_suffix();
     const std::string set = "late-set-" + suffix, name = "late-rollout-" + suffix;
-    const std::string rollout = "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " +
-                                name + "\nspec:\n  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: " + set +
-                                "}\n  stages:\n  - name: all\n    clusters: {selector: {}}\n";
+    const std::string rollout =
+        "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " + name +
+        "\nspec:\n  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: " + set +
+        "}\n  stages:\n  - name: all\n    clusters: {selector: {}}\n";
     // Allowed (creating the rollout first is legitimate), with a warning.
     auto r = kubectl("ADMIN", "apply -f -", rollout);
     BOOST_TEST(r.status == 0, r.out);
     BOOST_TEST(r.out.find("Warning: spec.sourceRef.name: ApplicationSet \"" + set + "\" not found in namespace \"" +
-                          env("ARGOCD_NAMESPACE") + "\"; the rollout waits until it exists") != std::string::npos, r.out);
+                          env("ARGOCD_NAMESPACE") + "\"; the rollout waits until it exists") != std::string::npos,
+               r.out);
 
     const auto ready = [&] {
-        return kubectl("ADMIN", "get pr " + name +
-                                    " -o 'jsonpath={range .status.conditions[?(@.type==\"Ready\")]}{.status}/{.reason}{end}'")
+        return kubectl("ADMIN",
+                       "get pr " + name +
+                           " -o 'jsonpath={range .status.conditions[?(@.type==\"Ready\")]}{.status}/{.reason}{end}'")
             .out;
     };
     BOOST_TEST(eventually([&] { return ready() == "False/SourceNotFound"; }, 30s), ready());
-    BOOST_TEST(eventually([&] {
-        return !kubectl("ADMIN", "get events --field-selector involvedObject.name=" + name + ",reason=SourceNotFound -o name")
-                    .out.empty();
-    }, 30s));
+    BOOST_TEST(eventually(
+        [&] {
+            return !kubectl("ADMIN", "get events --field-selector involvedObject.name=" + name +
+                                         ",reason=SourceNotFound -o name")
+                        .out.empty();
+        },
+        30s));
 
-    const std::string application_set = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: " + set +
-                                        "\nspec:\n  generators: []\n  template: {metadata: {name: unused}, spec: {project: default}}\n";
+    const std::string application_set =
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: " + set +
+        "\nspec:\n  generators: []\n  template: {metadata: {name: unused}, spec: {project: default}}\n";
     BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "apply -f -", application_set).status, 0);
     BOOST_TEST(eventually([&] { return ready() == "True/UpToDate"; }, 30s), ready());
     kubectl("ADMIN", "delete applicationset " + set + " --wait=false");

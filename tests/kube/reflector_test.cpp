@@ -22,7 +22,7 @@ public:
     std::vector<std::string> items;
     std::deque<std::string> watch_bodies;
 
-    api_result<list_page_info> list(std::string_view path, std::size_t, list_item_handler const& on_item,
+    api_result<list_page_info> list(std::string_view path, std::size_t, const list_item_handler& on_item,
                                     std::stop_token) override {
         {
             std::lock_guard lock(mutex_);
@@ -37,7 +37,7 @@ public:
         return list_page_info{"10", items.size(), 1};
     }
 
-    api_result<void> watch(std::string_view path, stream_handler const& on_bytes, std::stop_token stop,
+    api_result<void> watch(std::string_view path, const stream_handler& on_bytes, std::stop_token stop,
                            std::chrono::seconds) override {
         std::string body;
         {
@@ -76,12 +76,12 @@ public:
     std::string refuse;
 
     void begin_list() override { add("begin"); }
-    bool list_item(std::string const& key, rapidjson::Value const&) override {
+    bool list_item(const std::string& key, const rapidjson::Value&) override {
         add("item " + key);
         return key != refuse;
     }
     void end_list() override { add("end"); }
-    bool apply(watch_event_type type, std::string const& key, rapidjson::Value const&) override {
+    bool apply(watch_event_type type, const std::string& key, const rapidjson::Value&) override {
         add(std::string(type == watch_event_type::added      ? "added "
                         : type == watch_event_type::modified ? "modified "
                                                              : "deleted ") +
@@ -91,7 +91,7 @@ public:
     void end_batch() override { add("batch"); }
 
     // Waits until `line` was recorded; returns everything recorded so far.
-    std::vector<std::string> wait_for(std::string const& line) {
+    std::vector<std::string> wait_for(const std::string& line) {
         std::unique_lock lock(mutex_);
         cv_.wait_for(lock, 10s, [&] { return std::find(lines_.begin(), lines_.end(), line) != lines_.end(); });
         return lines_;
@@ -111,11 +111,11 @@ private:
     std::vector<std::string> lines_;
 };
 
-std::string object(std::string const& name) {
+std::string object(const std::string& name) {
     return R"({"metadata":{"namespace":"ns","name":")" + name + R"(","resourceVersion":"11"}})";
 }
 
-std::string event(std::string const& type, std::string const& name) {
+std::string event(const std::string& type, const std::string& name) {
     return R"({"type":")" + type + R"(","object":)" + object(name) + "}\n";
 }
 
@@ -137,7 +137,8 @@ BOOST_AUTO_TEST_CASE(lists_then_applies_watch_events_from_the_lists_resource_ver
     r.start();
     BOOST_TEST(r.wait_synced(10s));
     const auto lines = store.wait_for("batch");
-    const std::vector<std::string> expected{"begin", "item ns/a", "item ns/b", "end", "added ns/c", "deleted ns/a", "batch"};
+    const std::vector<std::string> expected{"begin",      "item ns/a",    "item ns/b", "end",
+                                            "added ns/c", "deleted ns/a", "batch"};
     BOOST_TEST(lines == expected, boost::test_tools::per_element());
     r.stop();
     const auto paths = source.paths();

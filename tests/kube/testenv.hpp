@@ -16,30 +16,28 @@
 
 namespace apr::kube::test {
 
-class testenv
-{
+class testenv {
 public:
     static testenv& get();  // reads $APR_TESTENV once; throws if it is unset or unreadable
 
-    std::string const& value(std::string const& key) const;
-    std::string const& ns() const { return value("ARGOCD_NAMESPACE"); }
+    const std::string& value(const std::string& key) const;
+    const std::string& ns() const { return value("ARGOCD_NAMESPACE"); }
 
     std::unique_ptr<client> admin(client_options opts = {}) const;
     std::unique_ptr<client> webhook(client_options opts = {}) const;
 
     // scripts/testenv.sh COMMAND DIR; throws when it fails.
-    void run_script(std::string const& command) const;
+    void run_script(const std::string& command) const;
 
 private:
     std::map<std::string, std::string> values_;
 };
 
 // Set by on_change callbacks; tests wait on it for a predicate with a deadline.
-class change_signal
-{
+class change_signal {
 public:
     void notify();
-    bool wait_until(std::function<bool()> const& pred, std::chrono::milliseconds timeout);
+    bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
 private:
     std::mutex mutex_;
@@ -50,7 +48,6 @@ private:
 using apr::test::eventually;
 
 // A short random suffix so runs never collide with leftovers.
-std::string
-unique_suffix();
+std::string unique_suffix();
 
-} // namespace apr::kube::test
+}  // namespace apr::kube::test

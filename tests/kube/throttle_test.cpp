@@ -37,7 +37,8 @@ using steady = std::chrono::steady_clock;
 struct canned {
     unsigned status;
     std::string retry_after;  // empty: no header
-    std::string body = R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","message":"too many requests, please try again later","code":429})";
+    std::string body =
+        R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"TooManyRequests","message":"too many requests, please try again later","code":429})";
 };
 
 struct arrival {
@@ -48,7 +49,10 @@ struct arrival {
 class scripted_api_server {
 public:
     explicit scripted_api_server(std::deque<canned> script)
-        : dir_(), ca_(dir_.path()), script_(std::move(script)), acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
+        : dir_(),
+          ca_(dir_.path()),
+          script_(std::move(script)),
+          acceptor_(ioc_, {net::ip::make_address("127.0.0.1"), 0}) {
         auto pair = ca_.issue(1, "kube-apiserver");
         tls_.use_certificate_chain(net::buffer(pair.cert_pem));
         tls_.use_private_key(net::buffer(pair.key_pem), ssl::context::pem);
@@ -169,7 +173,8 @@ BOOST_AUTO_TEST_CASE(retries_stop_after_ten_and_the_caller_sees_the_429) {
 }
 
 BOOST_AUTO_TEST_CASE(unavailable_is_retried_for_reads_only) {
-    const canned unavailable{503, "0", R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"ServiceUnavailable","code":503})"};
+    const canned unavailable{
+        503, "0", R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"ServiceUnavailable","code":503})"};
     {
         scripted_api_server server({unavailable});
         apr::kube::client client(server.config());
@@ -195,8 +200,8 @@ BOOST_AUTO_TEST_CASE(stopping_ends_the_wait_at_once) {
         stop.request_stop();
     });
     const auto started = steady::now();
-    auto r = client.request(apr::kube::method::get, "/api/v1/namespaces/argocd/configmaps/x", {}, {}, 0ms,
-                            stop.get_token());
+    auto r =
+        client.request(apr::kube::method::get, "/api/v1/namespaces/argocd/configmaps/x", {}, {}, 0ms, stop.get_token());
     BOOST_REQUIRE(r.has_value() == false);
     BOOST_TEST(r.error().reason == "Cancelled");
     BOOST_TEST(std::chrono::duration<double>(steady::now() - started).count() < 5.0);

@@ -22,12 +22,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<std::string>
-frame(std::vector<std::string_view> const& chunks, line_framer& f)
-{
+std::vector<std::string> frame(const std::vector<std::string_view>& chunks, line_framer& f) {
     std::vector<std::string> out;
-    for(auto c : chunks)
-        BOOST_REQUIRE(f.feed(c, [&](std::string& line) { out.push_back(line); }));
+    for (auto c : chunks) BOOST_REQUIRE(f.feed(c, [&](std::string& line) { out.push_back(line); }));
     return out;
 }
 
@@ -37,69 +34,55 @@ std::string const stream_text =
     "\n"
     "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n";
 
-std::vector<std::string> const expected_lines = {
+const std::vector<std::string> expected_lines = {
     "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}",
     "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\",\"x\":\"\\n\"}}}",
     "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}",
 };
 
-struct temp_dir
-{
+struct temp_dir {
     fs::path path;
-    temp_dir()
-    {
-        path = fs::temp_directory_path() /
-            ("apr-kube-unit-" + std::to_string(std::random_device{}()));
+    temp_dir() {
+        path = fs::temp_directory_path() / ("apr-kube-unit-" + std::to_string(std::random_device{}()));
         fs::create_directories(path);
     }
     ~temp_dir() { fs::remove_all(path); }
-    std::string write(std::string const& name, std::string const& text) const
-    {
+    std::string write(const std::string& name, const std::string& text) const {
         std::ofstream(path / name) << text;
         return (path / name).string();
     }
 };
 
-std::string
-b64(std::string_view s)
-{
+std::string b64(std::string_view s) {
     return apr::codec::base64_encode(s);
 }
 
-bool
-message_has(std::runtime_error const& e, std::vector<std::string> const& parts)
-{
+bool message_has(const std::runtime_error& e, const std::vector<std::string>& parts) {
     std::string m = e.what();
-    for(auto const& p : parts)
-        if(m.find(p) == std::string::npos)
-            return false;
+    for (const auto& p : parts)
+        if (m.find(p) == std::string::npos) return false;
     return true;
 }
 
-} // namespace
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(watch_stream_framing)
 
-BOOST_AUTO_TEST_CASE(events_split_byte_by_byte_come_out_whole)
-{
+BOOST_AUTO_TEST_CASE(events_split_byte_by_byte_come_out_whole) {
     line_framer f;
     std::vector<std::string_view> chunks;
-    for(std::size_t i = 0; i < stream_text.size(); ++i)
-        chunks.push_back(std::string_view(stream_text).substr(i, 1));
+    for (std::size_t i = 0; i < stream_text.size(); ++i) chunks.push_back(std::string_view(stream_text).substr(i, 1));
     BOOST_TEST(frame(chunks, f) == expected_lines, boost::test_tools::per_element());
     BOOST_TEST(f.pending() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(events_split_at_random_points_come_out_whole)
-{
+BOOST_AUTO_TEST_CASE(events_split_at_random_points_come_out_whole) {
     std::mt19937 rng(42);
-    for(int round = 0; round < 500; ++round)
-    {
+    for (int round = 0; round < 500; ++round) {
         line_framer f;
         std::vector<std::string_view> chunks;
         std::string_view rest = stream_text;
-        while(!rest.empty())
-        {
+        while (!rest.empty()) {
             std::size_t n = std::uniform_int_distribution<std::size_t>(1, 40)(rng);
             n = std::min(n, rest.size());
             chunks.push_back(rest.substr(0, n));
@@ -109,14 +92,12 @@ BOOST_AUTO_TEST_CASE(events_split_at_random_points_come_out_whole)
     }
 }
 
-BOOST_AUTO_TEST_CASE(many_events_in_one_chunk_all_come_out)
-{
+BOOST_AUTO_TEST_CASE(many_events_in_one_chunk_all_come_out) {
     line_framer f;
     BOOST_TEST(frame({stream_text}, f).size() == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(truncated_stream_leaves_the_partial_event_pending)
-{
+BOOST_AUTO_TEST_CASE(truncated_stream_leaves_the_partial_event_pending) {
     line_framer f;
     auto lines = frame({std::string_view(stream_text).substr(0, stream_text.size() - 10)}, f);
     BOOST_TEST(lines.size() == 2u);
@@ -125,8 +106,7 @@ BOOST_AUTO_TEST_CASE(truncated_stream_leaves_the_partial_event_pending)
     BOOST_TEST(f.pending() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(oversized_event_is_rejected_not_buffered_forever)
-{
+BOOST_AUTO_TEST_CASE(oversized_event_is_rejected_not_buffered_forever) {
     line_framer f(16);
     std::vector<std::string> out;
     BOOST_TEST(f.feed(std::string(10, 'x'), [&](std::string& l) { out.push_back(l); }));
@@ -141,8 +121,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(kubeconfig_loading)
 
-BOOST_AUTO_TEST_CASE(current_context_selects_cluster_and_token_user)
-{
+BOOST_AUTO_TEST_CASE(current_context_selects_cluster_and_token_user) {
     temp_dir d;
     auto path = d.write("config", R"(apiVersion: v1
 kind: Config
@@ -153,7 +132,8 @@ clusters:
 - name: cb
   cluster:
     server: https://api.example.com:8443/prefix/
-    certificate-authority-data: )" + b64("CA-PEM") + R"(
+    certificate-authority-data: )" + b64("CA-PEM") +
+                                      R"(
     tls-server-name: kubernetes.default.svc
 contexts:
 - name: a
@@ -181,8 +161,7 @@ users:
     BOOST_TEST(other.token == "wrong");
 }
 
-BOOST_AUTO_TEST_CASE(relative_files_resolve_against_the_kubeconfig_directory)
-{
+BOOST_AUTO_TEST_CASE(relative_files_resolve_against_the_kubeconfig_directory) {
     temp_dir d;
     d.write("ca.pem", "CA");
     d.write("client.crt", "CERT");
@@ -207,8 +186,7 @@ users: [{name: u, user: {client-certificate: client.crt, client-key: client.key,
     BOOST_TEST(ts.current() == "file-token");
 }
 
-BOOST_AUTO_TEST_CASE(insecure_skip_tls_verify_only_when_the_file_says_so)
-{
+BOOST_AUTO_TEST_CASE(insecure_skip_tls_verify_only_when_the_file_says_so) {
     temp_dir d;
     auto path = d.write("config", R"(current-context: x
 clusters: [{name: c, cluster: {server: "https://h", insecure-skip-tls-verify: true}}]
@@ -220,67 +198,70 @@ users: [{name: u, user: {token: t}}]
     BOOST_TEST(cfg.port == "443");
 }
 
-BOOST_AUTO_TEST_CASE(errors_name_the_file_and_the_field)
-{
+BOOST_AUTO_TEST_CASE(errors_name_the_file_and_the_field) {
     temp_dir d;
     auto no_ctx = d.write("a", "clusters: []\n");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(no_ctx), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {no_ctx, "current-context"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(no_ctx), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {no_ctx, "current-context"});
+    });
 
     auto bad_b64 = d.write("b", R"(current-context: x
 clusters: [{name: c, cluster: {server: "https://h", certificate-authority-data: "@@@"}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 users: [{name: u, user: {token: t}}]
 )");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(bad_b64), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {bad_b64, "certificate-authority-data"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(bad_b64), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {bad_b64, "certificate-authority-data"});
+    });
 
     auto plain_http = d.write("c", R"(current-context: x
 clusters: [{name: c, cluster: {server: "http://h:80"}}]
 contexts: [{name: x, context: {cluster: c}}]
 )");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(plain_http), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {plain_http, "https://"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(plain_http), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {plain_http, "https://"});
+    });
 
     auto missing_user = d.write("d", R"(current-context: x
 clusters: [{name: c, cluster: {server: "https://h"}}]
 contexts: [{name: x, context: {cluster: c, user: nobody}}]
 users: []
 )");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(missing_user), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {missing_user, "nobody"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(missing_user), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {missing_user, "nobody"});
+    });
 
     auto missing_file = d.write("e", R"(current-context: x
 clusters: [{name: c, cluster: {server: "https://h", certificate-authority: /nonexistent/ca.pem}}]
 contexts: [{name: x, context: {cluster: c}}]
 )");
     BOOST_CHECK_EXCEPTION(load_kubeconfig(missing_file), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {"/nonexistent/ca.pem"}); });
+                          [&](const auto& e) { return message_has(e, {"/nonexistent/ca.pem"}); });
 
     BOOST_CHECK_EXCEPTION(load_kubeconfig((d.path / "absent").string()), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {"absent"}); });
+                          [&](const auto& e) { return message_has(e, {"absent"}); });
 }
 
-BOOST_AUTO_TEST_CASE(deeply_nested_or_self_referencing_kubeconfig_is_refused_clearly)
-{
+BOOST_AUTO_TEST_CASE(deeply_nested_or_self_referencing_kubeconfig_is_refused_clearly) {
     temp_dir d;
-    auto deep = d.write("deep", "current-context: x\nextensions: " + std::string(100000, '[') +
-        std::string(100000, ']') + "\n");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(deep), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {deep, "nesting deeper than 256 levels"}); });
+    auto deep = d.write(
+        "deep", "current-context: x\nextensions: " + std::string(100000, '[') + std::string(100000, ']') + "\n");
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(deep), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {deep, "nesting deeper than 256 levels"});
+    });
     std::string blocks = "current-context: x\nextensions:\n";
-    for(int i = 0; i < 300; ++i)
-        blocks += "- ";
+    for (int i = 0; i < 300; ++i) blocks += "- ";
     auto block = d.write("block", blocks + "x\n");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(block), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {block, "nesting deeper than 256 levels"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(block), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {block, "nesting deeper than 256 levels"});
+    });
     auto loop = d.write("loop", "current-context: x\nclusters: &c [*c]\n");
-    BOOST_CHECK_EXCEPTION(load_kubeconfig(loop), std::runtime_error,
-        [&](auto const& e) { return message_has(e, {loop, "nesting deeper than 256 levels"}); });
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(loop), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {loop, "nesting deeper than 256 levels"});
+    });
 }
 
-BOOST_AUTO_TEST_CASE(in_cluster_reads_service_env_and_mounted_files)
-{
+BOOST_AUTO_TEST_CASE(in_cluster_reads_service_env_and_mounted_files) {
     temp_dir d;
     d.write("ca.crt", "CA");
     auto token_path = d.write("token", "t1\n");
@@ -315,13 +296,11 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(reconnect_backoff)
 
-BOOST_AUTO_TEST_CASE(delays_double_from_800ms_to_30s_with_jitter_up_to_100_percent)
-{
+BOOST_AUTO_TEST_CASE(delays_double_from_800ms_to_30s_with_jitter_up_to_100_percent) {
     backoff b({}, 7);
     auto t0 = std::chrono::steady_clock::now();
     std::chrono::milliseconds base{800};
-    for(int i = 0; i < 12; ++i)
-    {
+    for (int i = 0; i < 12; ++i) {
         auto d = b.next(t0, t0);
         BOOST_TEST(d.count() >= base.count());
         BOOST_TEST(d.count() <= 2 * base.count());
@@ -330,19 +309,16 @@ BOOST_AUTO_TEST_CASE(delays_double_from_800ms_to_30s_with_jitter_up_to_100_perce
     BOOST_TEST(b.current_base().count() == 30'000);
 }
 
-BOOST_AUTO_TEST_CASE(two_minutes_healthy_resets_to_the_initial_delay)
-{
+BOOST_AUTO_TEST_CASE(two_minutes_healthy_resets_to_the_initial_delay) {
     backoff b({}, 1);
     auto t0 = std::chrono::steady_clock::now();
-    for(int i = 0; i < 6; ++i)
-        b.next(t0, t0);
+    for (int i = 0; i < 6; ++i) b.next(t0, t0);
     BOOST_TEST(b.current_base().count() > 800);
     auto d = b.next(t0 + 121s, t0);
     BOOST_TEST(d.count() <= 1600);
 }
 
-BOOST_AUTO_TEST_CASE(jitter_spreads_replicas)
-{
+BOOST_AUTO_TEST_CASE(jitter_spreads_replicas) {
     backoff a({}, 1), b({}, 2);
     auto t0 = std::chrono::steady_clock::now();
     BOOST_TEST(a.next(t0, t0) != b.next(t0, t0));
@@ -353,13 +329,11 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(lease_decisions)
 
 using steady = std::chrono::steady_clock;
-auto const wall0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
-auto const t0 = steady::time_point(std::chrono::hours(1000));
-lease_timings const timings{15s, 10s, 2s};
+const auto wall0 = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+const auto t0 = steady::time_point(std::chrono::hours(1000));
+const lease_timings timings{15s, 10s, 2s};
 
-lease_record
-held_by(std::string holder, int transitions = 3)
-{
+lease_record held_by(std::string holder, int transitions = 3) {
     lease_record r;
     r.holder = std::move(holder);
     r.lease_duration_seconds = 15;
@@ -370,8 +344,7 @@ held_by(std::string holder, int transitions = 3)
     return r;
 }
 
-BOOST_AUTO_TEST_CASE(absent_lease_is_created_by_us)
-{
+BOOST_AUTO_TEST_CASE(absent_lease_is_created_by_us) {
     auto d = decide_lease(std::nullopt, t0, t0, wall0, "me", timings);
     BOOST_TEST((d.action == lease_action::create));
     BOOST_TEST(d.next.holder == "me");
@@ -380,14 +353,12 @@ BOOST_AUTO_TEST_CASE(absent_lease_is_created_by_us)
     BOOST_TEST((d.next.acquire_time == wall0));
 }
 
-BOOST_AUTO_TEST_CASE(valid_lease_of_another_holder_is_waited_for)
-{
+BOOST_AUTO_TEST_CASE(valid_lease_of_another_holder_is_waited_for) {
     auto d = decide_lease(held_by("other"), t0, t0 + 14s, wall0, "me", timings);
     BOOST_TEST((d.action == lease_action::wait));
 }
 
-BOOST_AUTO_TEST_CASE(expiry_is_judged_by_the_local_observation_time_not_renew_time)
-{
+BOOST_AUTO_TEST_CASE(expiry_is_judged_by_the_local_observation_time_not_renew_time) {
     // The holder's renewTime is far in the past by our wall clock (clock skew), but we only
     // saw the record change 1 s ago: still valid.
     auto rec = held_by("other");
@@ -401,15 +372,13 @@ BOOST_AUTO_TEST_CASE(expiry_is_judged_by_the_local_observation_time_not_renew_ti
     BOOST_TEST((d.next.acquire_time == wall0));
 }
 
-BOOST_AUTO_TEST_CASE(record_duration_wins_over_local_configuration)
-{
+BOOST_AUTO_TEST_CASE(record_duration_wins_over_local_configuration) {
     auto rec = held_by("other");
     rec.lease_duration_seconds = 60;
     BOOST_TEST((decide_lease(rec, t0, t0 + 30s, wall0, "me", timings).action == lease_action::wait));
 }
 
-BOOST_AUTO_TEST_CASE(our_own_lease_is_renewed_keeping_acquire_time_and_transitions)
-{
+BOOST_AUTO_TEST_CASE(our_own_lease_is_renewed_keeping_acquire_time_and_transitions) {
     auto rec = held_by("me");
     auto d = decide_lease(rec, t0, t0 + 100s, wall0, "me", timings);
     BOOST_TEST((d.action == lease_action::renew));
@@ -418,8 +387,7 @@ BOOST_AUTO_TEST_CASE(our_own_lease_is_renewed_keeping_acquire_time_and_transitio
     BOOST_TEST((d.next.renew_time == wall0));
 }
 
-BOOST_AUTO_TEST_CASE(released_lease_is_taken_at_once)
-{
+BOOST_AUTO_TEST_CASE(released_lease_is_taken_at_once) {
     auto rec = held_by("");
     rec.lease_duration_seconds = 1;
     auto d = decide_lease(rec, t0, t0, wall0, "me", timings);
@@ -427,8 +395,7 @@ BOOST_AUTO_TEST_CASE(released_lease_is_taken_at_once)
     BOOST_TEST(d.next.transitions == 4);
 }
 
-BOOST_AUTO_TEST_CASE(lease_json_parses_micro_times)
-{
+BOOST_AUTO_TEST_CASE(lease_json_parses_micro_times) {
     rapidjson::Document doc;
     doc.Parse(R"({"metadata":{"resourceVersion":"7"},"spec":{"holderIdentity":"h",
         "leaseDurationSeconds":15,"acquireTime":"2026-11-27T10:00:00.000000Z",
@@ -449,13 +416,13 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(decoding)
 
-BOOST_AUTO_TEST_CASE(cluster_secret_keeps_name_server_labels_and_no_credentials)
-{
+BOOST_AUTO_TEST_CASE(cluster_secret_keeps_name_server_labels_and_no_credentials) {
     rapidjson::Document doc;
     std::string const json = R"({"metadata":{"name":"prod-1","namespace":"argocd",
         "labels":{"argocd.argoproj.io/secret-type":"cluster","region":"eu-west-1"}},
-        "data":{"server":")" + b64("https://prod-1.example.com") + R"(","name":")" + b64("prod 1") +
-        R"(","config":")" + b64(R"({"bearerToken":"SUPERSECRET"})") + R"("}})";
+        "data":{"server":")" +
+                             b64("https://prod-1.example.com") + R"(","name":")" + b64("prod 1") + R"(","config":")" +
+                             b64(R"({"bearerToken":"SUPERSECRET"})") + R"("}})";
     doc.Parse(json.c_str());
     auto s = apr::codec::decode_cluster_secret(doc);
     BOOST_REQUIRE(s);
@@ -465,25 +432,20 @@ BOOST_AUTO_TEST_CASE(cluster_secret_keeps_name_server_labels_and_no_credentials)
     BOOST_TEST(sizeof(apr::core::cluster) < 256u);
 }
 
-BOOST_AUTO_TEST_CASE(cluster_secret_with_unexpected_types_is_rejected)
-{
-    for(char const* json : {
-            R"({"metadata":{"name":"x","namespace":"n"},"data":{"server":"@@@@"}})",
-            R"({"metadata":{"name":"x","namespace":"n","labels":{"a":1}},"data":{"server":"aA=="}})",
-            R"({"metadata":{"name":7},"data":{"server":"aA=="}})",
-            R"({"metadata":{"name":"x","namespace":"n"},"data":{"server":42}})",
-            R"({"metadata":{"name":"x","namespace":"n"},"data":[]})",
-            R"({"metadata":{"name":"x","namespace":"n"}})",
-            R"([])"})
-    {
+BOOST_AUTO_TEST_CASE(cluster_secret_with_unexpected_types_is_rejected) {
+    for (const char* json : {R"({"metadata":{"name":"x","namespace":"n"},"data":{"server":"@@@@"}})",
+                             R"({"metadata":{"name":"x","namespace":"n","labels":{"a":1}},"data":{"server":"aA=="}})",
+                             R"({"metadata":{"name":7},"data":{"server":"aA=="}})",
+                             R"({"metadata":{"name":"x","namespace":"n"},"data":{"server":42}})",
+                             R"({"metadata":{"name":"x","namespace":"n"},"data":[]})",
+                             R"({"metadata":{"name":"x","namespace":"n"}})", R"([])"}) {
         rapidjson::Document doc;
         doc.Parse(json);
         BOOST_TEST(!apr::codec::decode_cluster_secret(doc), json);
     }
 }
 
-BOOST_AUTO_TEST_CASE(status_bodies_become_typed_errors)
-{
+BOOST_AUTO_TEST_CASE(status_bodies_become_typed_errors) {
     auto e = decode_status(409, R"({"kind":"Status","apiVersion":"v1","status":"Failure",
         "message":"the object has been modified","reason":"Conflict","code":409})");
     BOOST_TEST(e.code == 409);
@@ -500,14 +462,12 @@ BOOST_AUTO_TEST_CASE(status_bodies_become_typed_errors)
     BOOST_TEST(raw.message == "<html>bad gateway</html>");
 }
 
-BOOST_AUTO_TEST_CASE(query_values_are_percent_encoded)
-{
+BOOST_AUTO_TEST_CASE(query_values_are_percent_encoded) {
     BOOST_TEST(query_escape("argocd.argoproj.io/secret-type=cluster,env!=prod") ==
-        "argocd.argoproj.io%2Fsecret-type%3Dcluster%2Cenv%21%3Dprod");
+               "argocd.argoproj.io%2Fsecret-type%3Dcluster%2Cenv%21%3Dprod");
 }
 
-BOOST_AUTO_TEST_CASE(base64_padding_is_not_returned_as_bytes)
-{
+BOOST_AUTO_TEST_CASE(base64_padding_is_not_returned_as_bytes) {
     BOOST_TEST(base64_decode("aA==") == "h");
     BOOST_TEST(base64_decode("aGk=") == "hi");
     BOOST_TEST(base64_decode("aGl4") == "hix");

@@ -25,7 +25,8 @@ namespace {
 using namespace apr;
 using clock_type = std::chrono::system_clock;
 
-constexpr std::string_view usage = R"(apr-fleet-sim - plays Argo CD (ApplicationSet + application controllers) against a real API server
+constexpr std::string_view usage =
+    R"(apr-fleet-sim - plays Argo CD (ApplicationSet + application controllers) against a real API server
 
 Usage: apr-fleet-sim --env FILE COMMAND [flags]
   FILE is the env file of scripts/testenv.sh (KUBECONFIG_ADMIN, KUBECONFIG_APPSET, KUBECONFIG_APPCTRL,
@@ -72,7 +73,8 @@ struct flags {
     std::chrono::milliseconds duration(const std::string& name, std::string fallback) const {
         const std::string text = get(name, fallback);
         auto d = core::parse_duration(text);
-        if (!d || *d < std::chrono::milliseconds::zero()) throw std::runtime_error("--" + name + ": not a duration: " + text);
+        if (!d || *d < std::chrono::milliseconds::zero())
+            throw std::runtime_error("--" + name + ": not a duration: " + text);
         return *d;
     }
 };
@@ -107,12 +109,14 @@ std::string clock_now() {
 
 void print_apps(const std::vector<sim::application_view>& apps) {
     std::cout << std::left << std::setw(22) << "CLUSTER" << std::setw(10) << "TARGET" << std::setw(10) << "SYNCED"
-              << std::setw(11) << "SYNC" << std::setw(10) << "HEALTH" << std::setw(11) << "OPERATION" << "HELD\n";
+              << std::setw(11) << "SYNC" << std::setw(10) << "HEALTH" << std::setw(11) << "OPERATION"
+              << "HELD\n";
     for (const auto& a : apps) {
         std::cout << std::left << std::setw(22) << a.cluster << std::setw(10) << a.target_revision << std::setw(10)
-                  << (a.synced_revision.empty() ? "-" : a.synced_revision) << std::setw(11) << (a.sync.empty() ? "-" : a.sync)
-                  << std::setw(10) << (a.health.empty() ? "-" : a.health) << std::setw(11)
-                  << (a.operation_phase.empty() ? "-" : a.operation_phase) << (a.held ? "held" : "") << "\n";
+                  << (a.synced_revision.empty() ? "-" : a.synced_revision) << std::setw(11)
+                  << (a.sync.empty() ? "-" : a.sync) << std::setw(10) << (a.health.empty() ? "-" : a.health)
+                  << std::setw(11) << (a.operation_phase.empty() ? "-" : a.operation_phase) << (a.held ? "held" : "")
+                  << "\n";
     }
 }
 
@@ -135,15 +139,15 @@ std::vector<std::string> undrain(sim::argocd_simulator& sim, kube::client& admin
     std::vector<std::pair<std::string, std::map<std::string, std::string>>> drained;
     auto listed = admin.list("/api/v1/namespaces/" + ns + "/secrets?labelSelector=" +
                                  kube::query_escape(std::string(sim::cluster_secret_label) + "=cluster,drained=true"),
-        100, [&](const rapidjson::Value& item) {
-            rapidjson::Document secret;
-            secret.Parse(kube::to_json(item).c_str());  // the page is parsed in situ: own copy
-            if (auto c = codec::decode_cluster_secret(secret)) {
-                std::map<std::string, std::string> labels(c->labels.begin(), c->labels.end());
-                labels.erase("drained");
-                drained.emplace_back(c->name, std::move(labels));
-            }
-        });
+                             100, [&](const rapidjson::Value& item) {
+                                 rapidjson::Document secret;
+                                 secret.Parse(kube::to_json(item).c_str());  // the page is parsed in situ: own copy
+                                 if (auto c = codec::decode_cluster_secret(secret)) {
+                                     std::map<std::string, std::string> labels(c->labels.begin(), c->labels.end());
+                                     labels.erase("drained");
+                                     drained.emplace_back(c->name, std::move(labels));
+                                 }
+                             });
     if (!listed) throw std::runtime_error("list drained clusters: " + listed.error().describe());
     std::vector<std::string> changed;
     for (const auto& [name, labels] : drained) {
@@ -169,8 +173,8 @@ int run_play(sim::argocd_simulator& sim, kube::client& admin, const std::string&
     }
 
     const auto start = clock_type::now();
-    std::cout << clock_now() << " ApplicationSet " << sim.application_set() << ": template targetRevision -> " << revision
-              << " (the ApplicationSet controller rewrites every Application)" << std::endl;
+    std::cout << clock_now() << " ApplicationSet " << sim.application_set() << ": template targetRevision -> "
+              << revision << " (the ApplicationSet controller rewrites every Application)" << std::endl;
     sim.set_template_revision(revision);
     auto last_refresh = start;
     bool undrained = false;
@@ -186,24 +190,29 @@ int run_play(sim::argocd_simulator& sim, kube::client& admin, const std::string&
             if (now - last_refresh >= refresh_every) {
                 const int written = sim.refresh();
                 last_refresh = now;
-                if (written) std::cout << clock_now() << " ApplicationSet refresh: rewrote " << written << " Application(s)" << std::endl;
+                if (written)
+                    std::cout << clock_now() << " ApplicationSet refresh: rewrote " << written << " Application(s)"
+                              << std::endl;
             }
             if (undrain_after && !undrained && now - start >= *undrain_after) {
-                for (const auto& c : undrain(sim, admin, ns)) std::cout << clock_now() << " cluster " << c << ": drained label removed" << std::endl;
+                for (const auto& c : undrain(sim, admin, ns))
+                    std::cout << clock_now() << " cluster " << c << ": drained label removed" << std::endl;
                 undrained = true;
             }
             const auto unstaged = unstaged_clusters(admin, ns, rollout);
             bool done = true;
             for (const auto& a : sim.applications()) {
                 std::ostringstream state;
-                state << "target " << a.target_revision << ", synced " << (a.synced_revision.empty() ? "-" : a.synced_revision)
-                      << ", " << (a.sync.empty() ? "-" : a.sync) << "/" << (a.health.empty() ? "-" : a.health)
+                state << "target " << a.target_revision << ", synced "
+                      << (a.synced_revision.empty() ? "-" : a.synced_revision) << ", "
+                      << (a.sync.empty() ? "-" : a.sync) << "/" << (a.health.empty() ? "-" : a.health)
                       << (a.operation_phase == "Running" ? ", syncing" : "") << (a.held ? ", held" : "");
                 if (last_state[a.cluster] != state.str()) {
                     std::cout << clock_now() << " " << a.cluster << ": " << state.str() << std::endl;
                     last_state[a.cluster] = state.str();
                 }
-                if (!unstaged.contains(a.cluster) && !(a.synced_revision == revision && a.target_revision == revision && !a.held))
+                if (!unstaged.contains(a.cluster) &&
+                    !(a.synced_revision == revision && a.target_revision == revision && !a.held))
                     done = false;
             }
             if (done) {

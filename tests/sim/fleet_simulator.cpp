@@ -119,12 +119,14 @@ bool auto_sync_on(const Value& app) {
 
 std::vector<rapidjson::Document> list_all(kube::client& c, const std::string& path, std::string_view what) {
     std::vector<rapidjson::Document> items;
-    must(c.list(path, 500, [&](const Value& item) {
-        rapidjson::Document d;
-        // LIST pages are parsed in situ and CopyFrom keeps such strings by reference: re-parse.
-        d.Parse(kube::to_json(item).c_str());
-        items.push_back(std::move(d));
-    }), what);
+    must(c.list(path, 500,
+                [&](const Value& item) {
+                    rapidjson::Document d;
+                    // LIST pages are parsed in situ and CopyFrom keeps such strings by reference: re-parse.
+                    d.Parse(kube::to_json(item).c_str());
+                    items.push_back(std::move(d));
+                }),
+         what);
     return items;
 }
 
@@ -166,7 +168,8 @@ std::vector<fleet_cluster> demo_fleet(int count) {
     std::vector<fleet_cluster> fleet;
     for (int i = 0; i < std::max(count, 8); ++i) {
         const auto& s = pattern[i % pattern.size()];
-        fleet_cluster c{s.zone + "-" + std::to_string(i / pattern.size() + 1), {{"area", s.area}, {"region", s.region}}};
+        fleet_cluster c{s.zone + "-" + std::to_string(i / pattern.size() + 1),
+                        {{"area", s.area}, {"region", s.region}}};
         if (i == 2) c.labels["drained"] = "true";
         fleet.push_back(std::move(c));
     }
@@ -174,7 +177,7 @@ std::vector<fleet_cluster> demo_fleet(int count) {
 }
 
 argocd_simulator::argocd_simulator(kube::client& admin, kube::client& appset_controller, kube::client& app_controller,
-    std::string ns)
+                                   std::string ns)
     : admin_(admin), appset_controller_(appset_controller), app_controller_(app_controller), ns_(std::move(ns)) {}
 
 std::string argocd_simulator::applications_path() const {
@@ -200,7 +203,8 @@ void argocd_simulator::create_clusters(const std::vector<fleet_cluster>& cluster
         for (const auto& [k, v] : c.labels) set_member(labels, k, text(v, a), a);
         s.AddMember("type", "Opaque", a);
         // A fake credential, shaped like Argo CD's: the webhook must never need or log it.
-        const std::string config = R"({"bearerToken":"simulated-token-)" + c.name + R"(","tlsClientConfig":{"insecure":false}})";
+        const std::string config =
+            R"({"bearerToken":"simulated-token-)" + c.name + R"(","tlsClientConfig":{"insecure":false}})";
         Value& data = object_member(s, "data", a);
         data.AddMember("name", text(base64_encode(c.name), a), a);
         data.AddMember("server", text(base64_encode(cluster_server(c.name)), a), a);
@@ -208,39 +212,45 @@ void argocd_simulator::create_clusters(const std::vector<fleet_cluster>& cluster
 
         auto created = admin_.create(secrets, kube::to_json(s));
         if (created) continue;
-        if (!created.error().is_already_exists()) throw std::runtime_error("create Secret cluster-" + c.name + ": " + created.error().describe());
-        must(kube::update_with_retry(admin_, secrets + "/cluster-" + c.name, [&](rapidjson::Document& live) {
-            auto& la = live.GetAllocator();
-            set_member(object_member(live, "metadata", la), "labels", copy_of(&labels, la), la);
-            set_member(live, "data", copy_of(&data, la), la);
-            return true;
-        }), "replace Secret cluster-" + c.name);
+        if (!created.error().is_already_exists())
+            throw std::runtime_error("create Secret cluster-" + c.name + ": " + created.error().describe());
+        must(kube::update_with_retry(admin_, secrets + "/cluster-" + c.name,
+                                     [&](rapidjson::Document& live) {
+                                         auto& la = live.GetAllocator();
+                                         set_member(object_member(live, "metadata", la), "labels", copy_of(&labels, la),
+                                                    la);
+                                         set_member(live, "data", copy_of(&data, la), la);
+                                         return true;
+                                     }),
+             "replace Secret cluster-" + c.name);
     }
 }
 
 void argocd_simulator::set_cluster_labels(const std::string& cluster, std::map<std::string, std::string> labels) {
     labels[std::string(cluster_secret_label)] = "cluster";
     must(kube::update_with_retry(admin_, "/api/v1/namespaces/" + ns_ + "/secrets/cluster-" + cluster,
-             [&](rapidjson::Document& live) {
-                 auto& a = live.GetAllocator();
-                 Value l(rapidjson::kObjectType);
-                 for (const auto& [k, v] : labels) l.AddMember(text(k, a), text(v, a), a);
-                 set_member(object_member(live, "metadata", a), "labels", std::move(l), a);
-                 return true;
-             }),
-        "label cluster " + cluster);
+                                 [&](rapidjson::Document& live) {
+                                     auto& a = live.GetAllocator();
+                                     Value l(rapidjson::kObjectType);
+                                     for (const auto& [k, v] : labels) l.AddMember(text(k, a), text(v, a), a);
+                                     set_member(object_member(live, "metadata", a), "labels", std::move(l), a);
+                                     return true;
+                                 }),
+         "label cluster " + cluster);
 }
 
 void argocd_simulator::create_application_set(const std::string& name, const std::string& revision,
-    const std::map<std::string, std::string>& cluster_labels) {
+                                              const std::map<std::string, std::string>& cluster_labels) {
     appset_ = name;
     // The same ApplicationSet as manifests/samples/applicationset.yaml, with the revision given.
     const std::string spec = R"({"generators":[{"clusters":{"selector":{"matchLabels":{")" +
-        std::string(cluster_secret_label) + R"(":"cluster"}}}}],
-        "template":{"metadata":{"name":")" + application_name_prefix(name) + R"(-{{name}}"},
+                             std::string(cluster_secret_label) + R"(":"cluster"}}}}],
+        "template":{"metadata":{"name":")" +
+                             application_name_prefix(name) + R"(-{{name}}"},
         "spec":{"project":"default",
-          "source":{"repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" + revision +
-        R"(","path":"guestbook"},
+          "source":{"repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" +
+                             revision +
+                             R"(","path":"guestbook"},
           "destination":{"server":"{{server}}","namespace":"guestbook"},
           "syncPolicy":{"automated":{"prune":true,"selfHeal":true},"syncOptions":["CreateNamespace=true"]}}}})";
     rapidjson::Document spec_doc;
@@ -248,7 +258,8 @@ void argocd_simulator::create_application_set(const std::string& name, const std
     if (spec_doc.HasParseError()) throw std::logic_error("ApplicationSet template is not JSON");
     {
         auto& sa = spec_doc.GetAllocator();
-        Value& match = const_cast<Value&>(*codec::find_path(spec_doc["generators"][0], {"clusters", "selector", "matchLabels"}));
+        Value& match =
+            const_cast<Value&>(*codec::find_path(spec_doc["generators"][0], {"clusters", "selector", "matchLabels"}));
         for (const auto& [k, v] : cluster_labels) set_member(match, k, text(v, sa), sa);
     }
 
@@ -263,11 +274,15 @@ void argocd_simulator::create_application_set(const std::string& name, const std
     const std::string collection = "/apis/argoproj.io/v1alpha1/namespaces/" + ns_ + "/applicationsets";
     auto created = admin_.create(collection, kube::to_json(appset));
     if (!created) {
-        if (!created.error().is_already_exists()) throw std::runtime_error("create ApplicationSet " + name + ": " + created.error().describe());
-        must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
-            set_member(live, "spec", copy_of(&spec_doc, live.GetAllocator()), live.GetAllocator());
-            return true;
-        }), "replace ApplicationSet " + name);
+        if (!created.error().is_already_exists())
+            throw std::runtime_error("create ApplicationSet " + name + ": " + created.error().describe());
+        must(kube::update_with_retry(admin_, application_set_path(),
+                                     [&](rapidjson::Document& live) {
+                                         set_member(live, "spec", copy_of(&spec_doc, live.GetAllocator()),
+                                                    live.GetAllocator());
+                                         return true;
+                                     }),
+             "replace ApplicationSet " + name);
     }
     refresh();
 }
@@ -277,25 +292,33 @@ void argocd_simulator::attach_application_set(const std::string& name) {
 }
 
 void argocd_simulator::set_template_revision(const std::string& revision) {
-    must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
-        Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
-        if (!source || !source->IsObject()) throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
-        set_member(*source, "targetRevision", text(revision, live.GetAllocator()), live.GetAllocator());
-        return true;
-    }), "set template revision of " + appset_);
+    must(kube::update_with_retry(
+             admin_, application_set_path(),
+             [&](rapidjson::Document& live) {
+                 Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
+                 if (!source || !source->IsObject())
+                     throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
+                 set_member(*source, "targetRevision", text(revision, live.GetAllocator()), live.GetAllocator());
+                 return true;
+             }),
+         "set template revision of " + appset_);
     refresh();
 }
 
 void argocd_simulator::set_template_helm_values(const std::string& values) {
-    must(kube::update_with_retry(admin_, application_set_path(), [&](rapidjson::Document& live) {
-        Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
-        if (!source || !source->IsObject()) throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
-        auto& a = live.GetAllocator();
-        Value helm(rapidjson::kObjectType);
-        helm.AddMember("values", text(values, a), a);
-        set_member(*source, "helm", std::move(helm), a);
-        return true;
-    }), "set template helm values of " + appset_);
+    must(kube::update_with_retry(
+             admin_, application_set_path(),
+             [&](rapidjson::Document& live) {
+                 Value* source = const_cast<Value*>(codec::find_path(live, {"spec", "template", "spec", "source"}));
+                 if (!source || !source->IsObject())
+                     throw std::runtime_error("ApplicationSet " + appset_ + " has no template source");
+                 auto& a = live.GetAllocator();
+                 Value helm(rapidjson::kObjectType);
+                 helm.AddMember("values", text(values, a), a);
+                 set_member(*source, "helm", std::move(helm), a);
+                 return true;
+             }),
+         "set template helm values of " + appset_);
     refresh();
 }
 
@@ -308,8 +331,8 @@ int argocd_simulator::refresh() {
 
     // Argo CD's cluster generator reads the Secrets with the ApplicationSet controller's own
     // access; the test RBAC gives that actor none, so the simulator reads them as admin.
-    auto secrets = list_all(admin_,
-        "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" + kube::query_escape(label_selector_of(appset)),
+    auto secrets = list_all(
+        admin_, "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" + kube::query_escape(label_selector_of(appset)),
         "list cluster Secrets");
     std::vector<core::cluster> clusters;
     for (const auto& s : secrets) {
@@ -347,25 +370,31 @@ int argocd_simulator::refresh() {
             ++writes;
             continue;
         }
-        if (!created.error().is_already_exists()) throw std::runtime_error("create Application " + name + ": " + created.error().describe());
+        if (!created.error().is_already_exists())
+            throw std::runtime_error("create Application " + name + ": " + created.error().describe());
         // As Argo CD's ApplicationSet controller: the spec is the template's, wholesale; the
         // webhook turns this write into a hold, and the next reconcile writes it again.
         const Value& desired = app["spec"];
         bool wrote = false;
-        must(kube::update_with_retry(appset_controller_, applications_path() + "/" + name, [&](rapidjson::Document& live) {
-            const Value* live_spec = codec::find_path(live, {"spec"});
-            wrote = !same(live_spec, &desired);
-            if (wrote) set_member(live, "spec", copy_of(&desired, live.GetAllocator()), live.GetAllocator());
-            return wrote;
-        }), "update Application " + name);
+        must(kube::update_with_retry(appset_controller_, applications_path() + "/" + name,
+                                     [&](rapidjson::Document& live) {
+                                         const Value* live_spec = codec::find_path(live, {"spec"});
+                                         wrote = !same(live_spec, &desired);
+                                         if (wrote)
+                                             set_member(live, "spec", copy_of(&desired, live.GetAllocator()),
+                                                        live.GetAllocator());
+                                         return wrote;
+                                     }),
+             "update Application " + name);
         writes += wrote ? 1 : 0;
     }
 
     if (const Value* annotations = codec::find_path(appset, {"metadata", "annotations"});
         annotations && annotations->IsObject() && annotations->HasMember(appset_refresh_annotation.data())) {
-        must(appset_controller_.merge_patch(application_set_path(),
+        must(appset_controller_.merge_patch(
+                 application_set_path(),
                  R"({"metadata":{"annotations":{")" + std::string(appset_refresh_annotation) + R"(":null}}})"),
-            "clear the refresh annotation of " + appset_);
+             "clear the refresh annotation of " + appset_);
     }
     return writes;
 }
@@ -373,8 +402,9 @@ int argocd_simulator::refresh() {
 std::map<std::string, std::string> argocd_simulator::clusters_by_server() {
     std::map<std::string, std::string> out;
     for (const auto& s : list_all(admin_,
-             "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" + kube::query_escape(std::string(cluster_secret_label) + "=cluster"),
-             "list cluster Secrets")) {
+                                  "/api/v1/namespaces/" + ns_ + "/secrets?labelSelector=" +
+                                      kube::query_escape(std::string(cluster_secret_label) + "=cluster"),
+                                  "list cluster Secrets")) {
         if (auto c = codec::decode_cluster_secret(s)) out[c->server] = c->name;
     }
     return out;
@@ -389,83 +419,93 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
 
         enum class outcome { none, started, synced, failed, out_of_sync } result = outcome::none;
         std::string source_key, revision, cluster;
-        auto written = kube::update_with_retry(app_controller_, applications_path() + "/" + name, [&](rapidjson::Document& app) {
-            auto& a = app.GetAllocator();
-            result = outcome::none;
-            const Value* source = codec::find_path(app, {"spec", "source"});
-            const Value* destination = codec::find_path(app, {"spec", "destination"});
-            const std::string server = codec::string_at(app, {"spec", "destination", "server"});
-            cluster = servers.contains(server) ? servers.at(server) : server;
-            revision = source ? codec::string_at(*source, {"targetRevision"}) : "";
-            source_key = (source ? kube::to_json(*source) : "") + (destination ? kube::to_json(*destination) : "");
-            const std::string sync_status = codec::string_at(app, {"status", "sync", "status"});
-            const std::string op_phase = codec::string_at(app, {"status", "operationState", "phase"});
-            const bool compared_current = same(codec::find_path(app, {"status", "sync", "comparedTo", "source"}), source) &&
-                same(codec::find_path(app, {"status", "sync", "comparedTo", "destination"}), destination);
-            const bool automated = auto_sync_on(app);
+        auto written =
+            kube::update_with_retry(app_controller_, applications_path() + "/" + name, [&](rapidjson::Document& app) {
+                auto& a = app.GetAllocator();
+                result = outcome::none;
+                const Value* source = codec::find_path(app, {"spec", "source"});
+                const Value* destination = codec::find_path(app, {"spec", "destination"});
+                const std::string server = codec::string_at(app, {"spec", "destination", "server"});
+                cluster = servers.contains(server) ? servers.at(server) : server;
+                revision = source ? codec::string_at(*source, {"targetRevision"}) : "";
+                source_key = (source ? kube::to_json(*source) : "") + (destination ? kube::to_json(*destination) : "");
+                const std::string sync_status = codec::string_at(app, {"status", "sync", "status"});
+                const std::string op_phase = codec::string_at(app, {"status", "operationState", "phase"});
+                const bool compared_current =
+                    same(codec::find_path(app, {"status", "sync", "comparedTo", "source"}), source) &&
+                    same(codec::find_path(app, {"status", "sync", "comparedTo", "destination"}), destination);
+                const bool automated = auto_sync_on(app);
 
-            if (sync_status.empty()) {
-                result = automated ? outcome::synced : outcome::out_of_sync;  // first reconcile of a new Application
-            } else if (!automated) {
-                if (!(sync_status == "OutOfSync" && compared_current) && !(sync_status == "Synced" && compared_current))
-                    result = outcome::out_of_sync;
-            } else if (!(sync_status == "Synced" && compared_current)) {
-                // Auto-sync does not retry a revision whose sync failed (no retry policy here).
-                if (op_phase == "Failed" && compared_current) return false;
-                auto seen = syncing_.find(name);
-                const bool first_sight = seen == syncing_.end() || seen->second.first != source_key;
-                if (first_sight && sync_delay > std::chrono::milliseconds::zero())
-                    result = outcome::started;
-                else if (first_sight || now - seen->second.second >= sync_delay)
-                    result = failing_sync.contains(cluster) ? outcome::failed : outcome::synced;
-            }
-            if (result == outcome::none) return false;
-
-            const bool was_tracked = syncing_.contains(name) && syncing_.at(name).first == source_key;
-            const auto started_at = was_tracked ? syncing_.at(name).second : now;
-            Value& status = object_member(app, "status", a);
-            Value& sync = object_member(status, "sync", a);
-            set_member(sync, "status", text(result == outcome::synced ? "Synced" : "OutOfSync", a), a);
-            Value& compared = object_member(sync, "comparedTo", a);
-            set_member(compared, "source", copy_of(source, a), a);
-            set_member(compared, "destination", copy_of(destination, a), a);
-            set_member(sync, "revision", text(revision, a), a);
-            Value& health = object_member(status, "health", a);
-            if (result == outcome::synced) {
-                const bool bad = degraded.contains(cluster);
-                set_member(health, "status", text(bad ? "Degraded" : "Healthy", a), a);
-                if (bad)
-                    set_member(health, "message", text("simulated: " + cluster + " runs " + revision + " degraded", a), a);
-                else
-                    health.RemoveMember("message");
-            } else if (!codec::find_path(health, {"status"})) {
-                set_member(health, "status", text("Missing", a), a);
-            }
-            if (result != outcome::out_of_sync) {
-                Value op(rapidjson::kObjectType);
-                Value sync_op(rapidjson::kObjectType);
-                sync_op.AddMember("revision", text(revision, a), a);
-                Value operation(rapidjson::kObjectType);
-                operation.AddMember("sync", sync_op, a);
-                op.AddMember("operation", operation, a);
-                const char* phase = result == outcome::started ? "Running" : result == outcome::failed ? "Failed" : "Succeeded";
-                op.AddMember("phase", Value(phase, a), a);
-                op.AddMember("message", text(result == outcome::failed ? "simulated: one or more objects failed to apply"
-                                                 : result == outcome::started ? "waiting for completion of hook and sync"
-                                                                              : "successfully synced (all tasks run)", a), a);
-                op.AddMember("startedAt", text(codec::format_time(started_at), a), a);
-                if (result != outcome::started) {
-                    op.AddMember("finishedAt", text(codec::format_time(now), a), a);
-                    Value sync_result(rapidjson::kObjectType);
-                    sync_result.AddMember("revision", text(revision, a), a);
-                    sync_result.AddMember("source", copy_of(source, a), a);
-                    op.AddMember("syncResult", sync_result, a);
+                if (sync_status.empty()) {
+                    result =
+                        automated ? outcome::synced : outcome::out_of_sync;  // first reconcile of a new Application
+                } else if (!automated) {
+                    if (!(sync_status == "OutOfSync" && compared_current) &&
+                        !(sync_status == "Synced" && compared_current))
+                        result = outcome::out_of_sync;
+                } else if (!(sync_status == "Synced" && compared_current)) {
+                    // Auto-sync does not retry a revision whose sync failed (no retry policy here).
+                    if (op_phase == "Failed" && compared_current) return false;
+                    auto seen = syncing_.find(name);
+                    const bool first_sight = seen == syncing_.end() || seen->second.first != source_key;
+                    if (first_sight && sync_delay > std::chrono::milliseconds::zero())
+                        result = outcome::started;
+                    else if (first_sight || now - seen->second.second >= sync_delay)
+                        result = failing_sync.contains(cluster) ? outcome::failed : outcome::synced;
                 }
-                set_member(status, "operationState", std::move(op), a);
-            }
-            set_member(status, "reconciledAt", text(codec::format_time(now), a), a);
-            return true;
-        });
+                if (result == outcome::none) return false;
+
+                const bool was_tracked = syncing_.contains(name) && syncing_.at(name).first == source_key;
+                const auto started_at = was_tracked ? syncing_.at(name).second : now;
+                Value& status = object_member(app, "status", a);
+                Value& sync = object_member(status, "sync", a);
+                set_member(sync, "status", text(result == outcome::synced ? "Synced" : "OutOfSync", a), a);
+                Value& compared = object_member(sync, "comparedTo", a);
+                set_member(compared, "source", copy_of(source, a), a);
+                set_member(compared, "destination", copy_of(destination, a), a);
+                set_member(sync, "revision", text(revision, a), a);
+                Value& health = object_member(status, "health", a);
+                if (result == outcome::synced) {
+                    const bool bad = degraded.contains(cluster);
+                    set_member(health, "status", text(bad ? "Degraded" : "Healthy", a), a);
+                    if (bad)
+                        set_member(health, "message",
+                                   text("simulated: " + cluster + " runs " + revision + " degraded", a), a);
+                    else
+                        health.RemoveMember("message");
+                } else if (!codec::find_path(health, {"status"})) {
+                    set_member(health, "status", text("Missing", a), a);
+                }
+                if (result != outcome::out_of_sync) {
+                    Value op(rapidjson::kObjectType);
+                    Value sync_op(rapidjson::kObjectType);
+                    sync_op.AddMember("revision", text(revision, a), a);
+                    Value operation(rapidjson::kObjectType);
+                    operation.AddMember("sync", sync_op, a);
+                    op.AddMember("operation", operation, a);
+                    const char* phase = result == outcome::started  ? "Running"
+                                        : result == outcome::failed ? "Failed"
+                                                                    : "Succeeded";
+                    op.AddMember("phase", Value(phase, a), a);
+                    op.AddMember("message",
+                                 text(result == outcome::failed    ? "simulated: one or more objects failed to apply"
+                                      : result == outcome::started ? "waiting for completion of hook and sync"
+                                                                   : "successfully synced (all tasks run)",
+                                      a),
+                                 a);
+                    op.AddMember("startedAt", text(codec::format_time(started_at), a), a);
+                    if (result != outcome::started) {
+                        op.AddMember("finishedAt", text(codec::format_time(now), a), a);
+                        Value sync_result(rapidjson::kObjectType);
+                        sync_result.AddMember("revision", text(revision, a), a);
+                        sync_result.AddMember("source", copy_of(source, a), a);
+                        op.AddMember("syncResult", sync_result, a);
+                    }
+                    set_member(status, "operationState", std::move(op), a);
+                }
+                set_member(status, "reconciledAt", text(codec::format_time(now), a), a);
+                return true;
+            });
         if (!written) {
             // Deleted meanwhile: nothing to reconcile.
             if (written.error().is_not_found()) continue;
@@ -484,7 +524,7 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
 }
 
 bool argocd_simulator::play_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
-    play_options options) {
+                                  play_options options) {
     const auto start = std::chrono::steady_clock::now();
     auto last_refresh = start;
     for (auto next = start;; next += options.tick) {
@@ -513,7 +553,8 @@ std::vector<application_view> argocd_simulator::applications() {
         v.cluster = servers.contains(server) ? servers.at(server) : server;
         v.target_revision = codec::string_at(app, {"spec", "source", "targetRevision"});
         v.sync = codec::string_at(app, {"status", "sync", "status"});
-        if (v.sync == "Synced") v.synced_revision = codec::string_at(app, {"status", "sync", "comparedTo", "source", "targetRevision"});
+        if (v.sync == "Synced")
+            v.synced_revision = codec::string_at(app, {"status", "sync", "comparedTo", "source", "targetRevision"});
         v.health = codec::string_at(app, {"status", "health", "status"});
         v.operation_phase = codec::string_at(app, {"status", "operationState", "phase"});
         v.auto_sync = auto_sync_on(app);
@@ -524,7 +565,8 @@ std::vector<application_view> argocd_simulator::applications() {
         }
         views.push_back(std::move(v));
     }
-    std::sort(views.begin(), views.end(), [](const auto& x, const auto& y) { return std::tie(x.cluster, x.name) < std::tie(y.cluster, y.name); });
+    std::sort(views.begin(), views.end(),
+              [](const auto& x, const auto& y) { return std::tie(x.cluster, x.name) < std::tie(y.cluster, y.name); });
     return views;
 }
 

@@ -57,7 +57,7 @@ public:
     // Applications (USER_APPSET); app_controller: writes Application status (USER_APPCTRL).
     // The clients must outlive the simulator.
     argocd_simulator(kube::client& admin, kube::client& appset_controller, kube::client& app_controller,
-        std::string ns = "argocd");
+                     std::string ns = "argocd");
 
     // Argo CD cluster Secrets "cluster-<name>" (data.name, data.server, data.config with a fake
     // bearer token). Existing Secrets are replaced (labels and data).
@@ -71,7 +71,7 @@ public:
     // `cluster_labels` narrows the cluster generator (matchLabels besides the secret type), so
     // tests sharing a namespace each get only their own clusters.
     void create_application_set(const std::string& name, const std::string& revision,
-        const std::map<std::string, std::string>& cluster_labels = {});
+                                const std::map<std::string, std::string>& cluster_labels = {});
     // Works on an ApplicationSet created earlier (e.g. by another process's setup).
     void attach_application_set(const std::string& name);
     const std::string& application_set() const { return appset_; }

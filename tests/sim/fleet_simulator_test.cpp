@@ -47,7 +47,9 @@ struct fleet_fixture {
     }
 
     rapidjson::Document application(const std::string& cluster) {
-        return admin->get("/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-" + cluster).value();
+        return admin
+            ->get("/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-" + cluster)
+            .value();
     }
 
     std::map<std::string, sim::application_view> by_cluster() {
@@ -62,7 +64,8 @@ struct fleet_fixture {
 BOOST_FIXTURE_TEST_SUITE(fleet_simulator, fleet_fixture)
 
 BOOST_AUTO_TEST_CASE(application_set_generates_one_owned_application_per_cluster) {
-    const auto appset_object = admin->get("/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applicationsets/" + appset_name).value();
+    const auto appset_object =
+        admin->get("/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applicationsets/" + appset_name).value();
     const auto apps = sim.applications();
     BOOST_TEST_REQUIRE(apps.size() == 3u);  // only this test's clusters: the generator's selector
     for (const auto& c : fleet) {
@@ -116,7 +119,8 @@ BOOST_AUTO_TEST_CASE(template_change_syncs_after_the_delay_and_degraded_clusters
     BOOST_TEST(apps[fleet[1].name].health == "Degraded");
     const auto app = application(fleet[0].name);
     BOOST_TEST(codec::string_at(app, {"status", "operationState", "syncResult", "revision"}) == "v2");
-    BOOST_TEST(codec::string_at(app, {"status", "sync", "comparedTo", "destination", "server"}) == sim::cluster_server(fleet[0].name));
+    BOOST_TEST(codec::string_at(app, {"status", "sync", "comparedTo", "destination", "server"}) ==
+               sim::cluster_server(fleet[0].name));
     const std::vector<std::string> order{fleet[0].name, fleet[1].name, fleet[2].name};
     BOOST_TEST(sim.updates("v2") == order, boost::test_tools::per_element());
 }
@@ -124,13 +128,17 @@ BOOST_AUTO_TEST_CASE(template_change_syncs_after_the_delay_and_degraded_clusters
 BOOST_AUTO_TEST_CASE(without_auto_sync_the_application_goes_out_of_sync_until_refresh_restores_the_template) {
     sim.step_application_controller(std::chrono::system_clock::now());
     // Someone turns auto-sync off and points one Application elsewhere.
-    const std::string path = "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-" + fleet[0].name;
-    BOOST_TEST_REQUIRE(admin->merge_patch(path, R"({"spec":{"source":{"targetRevision":"hotfix"},"syncPolicy":{"automated":null}}})").has_value());
+    const std::string path =
+        "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-" + fleet[0].name;
+    BOOST_TEST_REQUIRE(
+        admin->merge_patch(path, R"({"spec":{"source":{"targetRevision":"hotfix"},"syncPolicy":{"automated":null}}})")
+            .has_value());
     BOOST_TEST(sim.step_application_controller(std::chrono::system_clock::now()) == 1);
     auto a = by_cluster()[fleet[0].name];
     BOOST_TEST(a.sync == "OutOfSync");
     BOOST_TEST(!a.auto_sync);
-    BOOST_TEST(codec::string_at(application(fleet[0].name), {"status", "sync", "comparedTo", "source", "targetRevision"}) == "hotfix");
+    BOOST_TEST(codec::string_at(application(fleet[0].name),
+                                {"status", "sync", "comparedTo", "source", "targetRevision"}) == "hotfix");
 
     // The ApplicationSet controller's reconcile puts the template back; auto-sync then syncs v1.
     BOOST_TEST(sim.refresh() == 1);
@@ -141,9 +149,13 @@ BOOST_AUTO_TEST_CASE(without_auto_sync_the_application_goes_out_of_sync_until_re
 }
 
 BOOST_AUTO_TEST_CASE(refresh_annotation_is_removed_and_cluster_labels_can_be_changed) {
-    const std::string appset_path = "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applicationsets/" + appset_name;
-    BOOST_TEST_REQUIRE(admin->merge_patch(appset_path,
-        R"({"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}})").has_value());
+    const std::string appset_path =
+        "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applicationsets/" + appset_name;
+    BOOST_TEST_REQUIRE(
+        admin
+            ->merge_patch(appset_path,
+                          R"({"metadata":{"annotations":{"argocd.argoproj.io/application-set-refresh":"true"}}})")
+            .has_value());
     sim.refresh();
     const auto appset_object = admin->get(appset_path).value();
     const auto* annotations = codec::find_path(appset_object, {"metadata", "annotations"});

@@ -97,7 +97,8 @@ void set(json& doc, std::initializer_list<std::string_view> path, const value& v
         if (!cur->IsObject()) cur->SetObject();
         auto it = cur->FindMember(rapidjson::StringRef(key.data(), key.size()));
         if (it == cur->MemberEnd()) {
-            cur->AddMember(value(key.data(), static_cast<rapidjson::SizeType>(key.size()), a), value(rapidjson::kObjectType), a);
+            cur->AddMember(value(key.data(), static_cast<rapidjson::SizeType>(key.size()), a),
+                           value(rapidjson::kObjectType), a);
             it = cur->FindMember(rapidjson::StringRef(key.data(), key.size()));
         }
         cur = &it->value;
@@ -123,7 +124,9 @@ void erase(json& doc, std::initializer_list<std::string_view> path) {
     if (parent->IsObject()) parent->RemoveMember(rapidjson::StringRef(p.back().data(), p.back().size()));
 }
 
-std::string str(const value& root, std::initializer_list<std::string_view> path) { return codec::string_at(root, path); }
+std::string str(const value& root, std::initializer_list<std::string_view> path) {
+    return codec::string_at(root, path);
+}
 
 // ---------------------------------------------------------------------------------------------
 // RFC 6902 as the API server applies it: add/remove/replace/test. A remove of a missing path or a
@@ -153,7 +156,8 @@ bool apply_patch(json& doc, const std::string& patch_text, std::string& error) {
             auto it = parent->FindMember(rapidjson::StringRef(last.name, last.length));
             if (it != parent->MemberEnd()) target = &it->value;
         } else if (parent->IsArray()) {
-            if (last.index != rapidjson::kPointerInvalidIndex && last.index < parent->Size()) target = &(*parent)[last.index];
+            if (last.index != rapidjson::kPointerInvalidIndex && last.index < parent->Size())
+                target = &(*parent)[last.index];
         } else {
             return error = kind + " " + path + ": parent is not a container", false;
         }
@@ -161,8 +165,10 @@ bool apply_patch(json& doc, const std::string& patch_text, std::string& error) {
             if (!v || !target || !(*target == *v)) return error = "test " + path + " failed", false;
         } else if (kind == "remove") {
             if (!target) return error = "remove " + path + ": missing", false;
-            if (parent->IsObject()) parent->RemoveMember(rapidjson::StringRef(last.name, last.length));
-            else parent->Erase(parent->Begin() + last.index);
+            if (parent->IsObject())
+                parent->RemoveMember(rapidjson::StringRef(last.name, last.length));
+            else
+                parent->Erase(parent->Begin() + last.index);
         } else if (kind == "replace") {
             if (!target || !v) return error = "replace " + path + ": missing", false;
             target->CopyFrom(*v, a);
@@ -171,8 +177,10 @@ bool apply_patch(json& doc, const std::string& patch_text, std::string& error) {
             value copy;
             copy.CopyFrom(*v, a);
             if (parent->IsObject()) {
-                if (target) *target = std::move(copy);
-                else parent->AddMember(value(name.c_str(), static_cast<rapidjson::SizeType>(name.size()), a), copy, a);
+                if (target)
+                    *target = std::move(copy);
+                else
+                    parent->AddMember(value(name.c_str(), static_cast<rapidjson::SizeType>(name.size()), a), copy, a);
             } else if (name == "-") {
                 parent->PushBack(copy, a);
             } else {
@@ -223,7 +231,9 @@ const std::vector<app_slot> slots = {
     {"metrics-c3", "c3", "metrics"},
 };
 
-std::string server_of(const std::string& cluster) { return "https://" + cluster + ".example.com"; }
+std::string server_of(const std::string& cluster) {
+    return "https://" + cluster + ".example.com";
+}
 
 std::vector<core::cluster> fleet_clusters() {
     return {{"c1", server_of("c1"), {{"env", "canary"}}},
@@ -285,7 +295,8 @@ std::string template_spec_fields(const template_state& t, const app_slot& slot) 
 std::string commit_of(const std::string& revision) {
     if (revision.size() == 40 && revision.find_first_not_of("0123456789abcdef") == std::string::npos) return revision;
     const std::string r = revision.empty() ? "HEAD" : revision;
-    std::string h = codec::content_hash("commit:" + r) + codec::content_hash("again:" + r) + codec::content_hash("more:" + r);
+    std::string h =
+        codec::content_hash("commit:" + r) + codec::content_hash("again:" + r) + codec::content_hash("more:" + r);
     return h.substr(0, 40);
 }
 
@@ -344,7 +355,9 @@ std::string run_identity(const value& spec, const value* sync) {
     return codec::canonical_json(out);
 }
 
-std::string short_id(const std::string& identity) { return codec::content_hash(identity).substr(0, 8); }
+std::string short_id(const std::string& identity) {
+    return codec::content_hash(identity).substr(0, 8);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Actions. Each carries its own seed for its random choices, so deleting other steps (shrinking)
@@ -392,13 +405,27 @@ public:
         std::mt19937_64 rng(act.seed);
         line_.clear();
         switch (act.kind) {
-            case action_kind::template_change: template_change(rng); break;
-            case action_kind::appset_sync: appset_sync(rng); break;
-            case action_kind::controller_step: controller_step(rng); break;
-            case action_kind::app_controller: app_controller(rng); break;
-            case action_kind::tick: tick(rng); break;
-            case action_kind::human: human(rng); break;
-            case action_kind::human_recreate: human_recreate(rng); break;
+            case action_kind::template_change:
+                template_change(rng);
+                break;
+            case action_kind::appset_sync:
+                appset_sync(rng);
+                break;
+            case action_kind::controller_step:
+                controller_step(rng);
+                break;
+            case action_kind::app_controller:
+                app_controller(rng);
+                break;
+            case action_kind::tick:
+                tick(rng);
+                break;
+            case action_kind::human:
+                human(rng);
+                break;
+            case action_kind::human_recreate:
+                human_recreate(rng);
+                break;
         }
         log.push_back(line_);
         if (failure_) return failure_;
@@ -437,8 +464,7 @@ public:
             }
             json app = parse(apps_[slot.name]);
             why += "pending=" + str(app, {"metadata", "annotations", core::pending_hash_annotation}) +
-                   " deployed=" + short_id(deployed_[slot.name]) +
-                   " template=" + short_id(template_identity(slot));
+                   " deployed=" + short_id(deployed_[slot.name]) + " template=" + short_id(template_identity(slot));
         }
         log.push_back("drain: did not converge");
         return failure{why};
@@ -456,8 +482,9 @@ private:
 
     std::string application_json(const app_slot& slot, const template_state& t) const {
         return R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{"name":")" + slot.name +
-               R"(","namespace":")" + ns + R"(","labels":{"team":"web"},"annotations":{"team":"web"},"ownerReferences":[)" +
-               owner_json(appset) + R"(]},"spec":{"project":"default","destination":{"server":")" + server_of(slot.cluster) +
+               R"(","namespace":")" + ns +
+               R"(","labels":{"team":"web"},"annotations":{"team":"web"},"ownerReferences":[)" + owner_json(appset) +
+               R"(]},"spec":{"project":"default","destination":{"server":")" + server_of(slot.cluster) +
                R"(","namespace":")" + slot.component + R"("},)" + template_spec_fields(t, slot) + "}}";
     }
 
@@ -490,13 +517,13 @@ private:
     // One CREATE or UPDATE through the webhook, applied as the API server would.
     outcome write(const std::string& user, const std::string& name, const std::optional<std::string>& old_object,
                   json next) {
-        std::string review = R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-)" +
-                             std::to_string(++uid_) +
-                             R"(","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Application"},)"
-                             R"("resource":{"group":"argoproj.io","version":"v1alpha1","resource":"applications"},"name":")" +
-                             name + R"(","namespace":")" + ns + R"(","operation":")" + (old_object ? "UPDATE" : "CREATE") +
-                             R"(","userInfo":{"username":")" + user +
-                             R"(","groups":["system:authenticated"]},"object":)" + dump(next);
+        std::string review =
+            R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"u-)" +
+            std::to_string(++uid_) +
+            R"(","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Application"},)"
+            R"("resource":{"group":"argoproj.io","version":"v1alpha1","resource":"applications"},"name":")" +
+            name + R"(","namespace":")" + ns + R"(","operation":")" + (old_object ? "UPDATE" : "CREATE") +
+            R"(","userInfo":{"username":")" + user + R"(","groups":["system:authenticated"]},"object":)" + dump(next);
         if (old_object) review += ",\"oldObject\":" + *old_object;
         review += R"(,"dryRun":false}})";
         // A replica whose cache has not seen the last status write answers from the one before.
@@ -511,7 +538,8 @@ private:
             out.code = codec::find_path(response, {"status", "code"}) ? response["status"]["code"].GetInt() : 0;
             out.message = str(response, {"status", "message"});
             if (out.code == 400)
-                fail("the webhook refused a well-formed review with 400: " + out.message + "\n    object: " + dump(next));
+                fail("the webhook refused a well-formed review with 400: " + out.message +
+                     "\n    object: " + dump(next));
             return out;
         }
         if (const auto* p = codec::find_path(response, {"patch"})) {
@@ -573,7 +601,8 @@ private:
         // The ApplicationSet controller sets itself as the controller owner; other owners stay.
         if (auto* owners = at(next, {"metadata", "ownerReferences"}); owners && owners->IsArray()) {
             bool found = false;
-            for (const auto& o : owners->GetArray()) found = found || (str(o, {"kind"}) == "ApplicationSet" && str(o, {"name"}) == appset);
+            for (const auto& o : owners->GetArray())
+                found = found || (str(o, {"kind"}) == "ApplicationSet" && str(o, {"name"}) == appset);
             if (!found) owners->PushBack(value().CopyFrom(parse(owner_json(appset)), a), a);
         } else {
             json list = parse("[" + owner_json(appset) + "]");
@@ -587,7 +616,8 @@ private:
             json past = parse(application_json(slot, templates_[stale % templates_.size()]));
             const std::string canonical = codec::desired_state_canonical(past["spec"]);
             set_string(next, {"metadata", "annotations", core::pending_spec_annotation}, canonical);
-            set_string(next, {"metadata", "annotations", core::pending_hash_annotation}, codec::content_hash(canonical));
+            set_string(next, {"metadata", "annotations", core::pending_hash_annotation},
+                       codec::content_hash(canonical));
             how = "stale record v" + std::to_string(templates_[stale % templates_.size()].version);
         }
         auto o = write(appset_user, slot.name, old, std::move(next));
@@ -828,14 +858,22 @@ private:
 
     std::string pick_revision(std::mt19937_64& rng, const json& app) {
         switch (rng() % 8) {
-            case 0: return "v" + std::to_string(templates_.size() + 1 + rng() % 3);  // a revision no template named
-            case 1: return "v" + std::to_string(1 + rng() % templates_.size());       // some template's
-            case 2: return commit_of("v" + std::to_string(1 + rng() % templates_.size()));
-            case 3: return str(app, {"status", "sync", "revision"});                 // the resolved commit (UI)
-            case 4: return str(app, {"spec", "source", "targetRevision"});
-            case 5: return "HEAD";
-            case 6: return "";
-            default: return commit_of(str(app, {"spec", "source", "targetRevision"}));
+            case 0:
+                return "v" + std::to_string(templates_.size() + 1 + rng() % 3);  // a revision no template named
+            case 1:
+                return "v" + std::to_string(1 + rng() % templates_.size());  // some template's
+            case 2:
+                return commit_of("v" + std::to_string(1 + rng() % templates_.size()));
+            case 3:
+                return str(app, {"status", "sync", "revision"});  // the resolved commit (UI)
+            case 4:
+                return str(app, {"spec", "source", "targetRevision"});
+            case 5:
+                return "HEAD";
+            case 6:
+                return "";
+            default:
+                return commit_of(str(app, {"spec", "source", "targetRevision"}));
         }
     }
 
@@ -922,13 +960,16 @@ private:
                 if (rng() % 3) {
                     json t = template_spec(rng, slot);
                     canonical = codec::desired_state_canonical(t["spec"]);
-                    what = "template " + str(t, {"spec", "source", "targetRevision"}) + str(t, {"spec", "sources", "0", "targetRevision"});
+                    what = "template " + str(t, {"spec", "source", "targetRevision"}) +
+                           str(t, {"spec", "sources", "0", "targetRevision"});
                 } else {
                     canonical = R"({"source":{"path":"evil","repoURL":")" + repo + R"(","targetRevision":"evil"}})";
                     what = "invented";
                 }
                 set_string(app, {"metadata", "annotations", core::pending_spec_annotation}, canonical);
-                if (rng() % 4) set_string(app, {"metadata", "annotations", core::pending_hash_annotation}, codec::content_hash(canonical));
+                if (rng() % 4)
+                    set_string(app, {"metadata", "annotations", core::pending_hash_annotation},
+                               codec::content_hash(canonical));
                 return "pending record of " + what;
             }
             case 8:
@@ -1022,8 +1063,8 @@ private:
         for (int i = 0; i < n; ++i) what += (i ? ", " : "") + mutate(rng, app, slot);
         const std::string& user = rng() % 3 ? human_user : ui_user;
         auto o = write(user, slot.name, old, std::move(app));
-        say((user == human_user ? "alice" : "argocd-server") + std::string(" edits ") + slot.name + ": " + what + " -> " +
-            verdict(o));
+        say((user == human_user ? "alice" : "argocd-server") + std::string(" edits ") + slot.name + ": " + what +
+            " -> " + verdict(o));
     }
 
     void human_recreate(std::mt19937_64& rng) {
@@ -1085,15 +1126,17 @@ private:
                 return failure{"Application " + slot.name + " auto-syncs a spec never admitted for cluster " +
                                slot.cluster + ": " + spec_identity};
             }
-            return failure{"Application " + slot.name + " carries an operation deploying a state never admitted for cluster " +
-                           slot.cluster + ": " + identity + "\n    operation: " + dump(*op)};
+            return failure{"Application " + slot.name +
+                           " carries an operation deploying a state never admitted for cluster " + slot.cluster + ": " +
+                           identity + "\n    operation: " + dump(*op)};
         }
         return std::nullopt;
     }
 
     bool converged() const {
         // Completed, or never started because nothing was ever held.
-        if (rollout_.status.phase != core::rollout_phase::completed && rollout_.status.phase != core::rollout_phase::pending)
+        if (rollout_.status.phase != core::rollout_phase::completed &&
+            rollout_.status.phase != core::rollout_phase::pending)
             return false;
         for (const auto& slot : slots) {
             auto it = apps_.find(slot.name);
@@ -1145,13 +1188,20 @@ sequence generate(std::uint64_t seed, int steps) {
     for (int i = 0; i < steps; ++i) {
         const auto roll = rng() % 100;
         action_kind k;
-        if (s.humans && roll < 22) k = action_kind::human;
-        else if (s.humans && roll < 25) k = action_kind::human_recreate;
-        else if (roll < 35) k = action_kind::template_change;
-        else if (roll < 45) k = action_kind::appset_sync;
-        else if (roll < 68) k = action_kind::controller_step;
-        else if (roll < 90) k = action_kind::app_controller;
-        else k = action_kind::tick;
+        if (s.humans && roll < 22)
+            k = action_kind::human;
+        else if (s.humans && roll < 25)
+            k = action_kind::human_recreate;
+        else if (roll < 35)
+            k = action_kind::template_change;
+        else if (roll < 45)
+            k = action_kind::appset_sync;
+        else if (roll < 68)
+            k = action_kind::controller_step;
+        else if (roll < 90)
+            k = action_kind::app_controller;
+        else
+            k = action_kind::tick;
         s.actions.push_back({k, rng()});
     }
     return s;
@@ -1196,8 +1246,9 @@ sequence shrink(sequence s) {
             progress = false;
             for (std::size_t start = 0; start < s.actions.size();) {
                 sequence c = s;
-                c.actions.erase(c.actions.begin() + static_cast<std::ptrdiff_t>(start),
-                                c.actions.begin() + static_cast<std::ptrdiff_t>(std::min(s.actions.size(), start + chunk)));
+                c.actions.erase(
+                    c.actions.begin() + static_cast<std::ptrdiff_t>(start),
+                    c.actions.begin() + static_cast<std::ptrdiff_t>(std::min(s.actions.size(), start + chunk)));
                 if (fails(c)) {
                     s = std::move(c);
                     progress = true;
@@ -1214,9 +1265,9 @@ sequence shrink(sequence s) {
 std::string describe(const sequence& s, int steps) {
     const auto r = execute(s);
     std::ostringstream out;
-    out << "seed " << s.seed << (s.humans ? " (with humans)" : " (no humans: must complete)") << ", shortest failing sequence ("
-        << s.actions.size() << " steps; replay the whole sequence with APR_MODEL_SEED=" << s.seed
-        << " APR_MODEL_STEPS=" << steps << "):\n";
+    out << "seed " << s.seed << (s.humans ? " (with humans)" : " (no humans: must complete)")
+        << ", shortest failing sequence (" << s.actions.size()
+        << " steps; replay the whole sequence with APR_MODEL_SEED=" << s.seed << " APR_MODEL_STEPS=" << steps << "):\n";
     std::size_t drained = 0;
     for (std::size_t i = 0; i < r.log.size(); ++i) {
         // Of a drain that never converges, the last rounds say why.
@@ -1237,9 +1288,10 @@ long env_number(const char* name, long fallback) {
 BOOST_AUTO_TEST_CASE(patch_applier_is_rfc6902) {
     json doc = parse(R"({"a":{"b":1},"l":[1,2]})");
     std::string error;
-    BOOST_TEST(apply_patch(doc, R"([{"op":"add","path":"/a/c","value":2},{"op":"add","path":"/l/1","value":9},)"
-                                R"({"op":"add","path":"/l/-","value":3},{"op":"replace","path":"/a/b","value":5},)"
-                                R"({"op":"test","path":"/a/c","value":2},{"op":"remove","path":"/l/0"}])",
+    BOOST_TEST(apply_patch(doc,
+                           R"([{"op":"add","path":"/a/c","value":2},{"op":"add","path":"/l/1","value":9},)"
+                           R"({"op":"add","path":"/l/-","value":3},{"op":"replace","path":"/a/b","value":5},)"
+                           R"({"op":"test","path":"/a/c","value":2},{"op":"remove","path":"/l/0"}])",
                            error));
     BOOST_TEST(dump(doc) == R"({"a":{"b":5,"c":2},"l":[9,2,3]})");
     const std::string before = dump(doc);
@@ -1253,7 +1305,8 @@ BOOST_AUTO_TEST_CASE(random_sequences_keep_every_cluster_on_admitted_states) {
     const int steps = static_cast<int>(env_number("APR_MODEL_STEPS", 60));
     const char* one = std::getenv("APR_MODEL_SEED");
     std::vector<std::uint64_t> seeds;
-    if (one && *one) seeds.push_back(std::strtoull(one, nullptr, 10));
+    if (one && *one)
+        seeds.push_back(std::strtoull(one, nullptr, 10));
     else
         for (long i = 0; i < sequences; ++i) seeds.push_back(static_cast<std::uint64_t>(i + 1));
 
@@ -1275,5 +1328,6 @@ BOOST_AUTO_TEST_CASE(random_sequences_keep_every_cluster_on_admitted_states) {
     BOOST_TEST(failures == 0u);
     std::ostringstream covered;
     for (const auto& [what, n] : totals.counts) covered << "\n  " << n << " " << what;
-    BOOST_TEST_MESSAGE(seeds.size() << " sequences of " << steps << " steps in " << seconds << " s; covered:" << covered.str());
+    BOOST_TEST_MESSAGE(seeds.size() << " sequences of " << steps << " steps in " << seconds
+                                    << " s; covered:" << covered.str());
 }

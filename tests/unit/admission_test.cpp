@@ -110,10 +110,12 @@ BOOST_AUTO_TEST_CASE(a_new_revision_is_held_and_the_patch_restores_the_old_spec)
     const auto pending = codec::string_at(annotations, {"deployment.skyscanner.net/pending-spec"});
     const auto new_spec = parse(application_json(after));
     BOOST_TEST(pending == codec::desired_state_canonical(new_spec["spec"]));
-    BOOST_TEST(codec::string_at(annotations, {"deployment.skyscanner.net/pending-hash"}) == codec::content_hash(pending));
+    BOOST_TEST(codec::string_at(annotations, {"deployment.skyscanner.net/pending-hash"}) ==
+               codec::content_hash(pending));
     BOOST_REQUIRE_EQUAL(a.warnings().size(), 1u);
-    BOOST_TEST(a.warnings()[0] == "change held by ProgressiveRollout argocd/guestbook-rollout: cluster \"eu-west-1a-1\" is "
-                                  "in stage \"eu-west-1\", current stage is \"canary in EMEA\"");
+    BOOST_TEST(a.warnings()[0] ==
+               "change held by ProgressiveRollout argocd/guestbook-rollout: cluster \"eu-west-1a-1\" is "
+               "in stage \"eu-west-1\", current stage is \"canary in EMEA\"");
 }
 
 BOOST_AUTO_TEST_CASE(annotations_are_created_when_the_object_has_none) {
@@ -159,13 +161,16 @@ BOOST_AUTO_TEST_CASE(a_new_application_is_created_with_auto_sync_held) {
     const auto patched = parse(apply_json_patch(r.object, a.patch()));
     BOOST_TEST(!codec::find_path(patched, {"spec", "syncPolicy", "automated"}));
     BOOST_TEST(codec::string_at(patched, {"spec", "source", "targetRevision"}) == "v1");
-    const auto pending = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
+    const auto pending =
+        codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
     BOOST_TEST(pending.find("\"automated\":{\"prune\":true,\"selfHeal\":true}") != std::string::npos);
     const auto hash = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-hash"});
-    BOOST_TEST(codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/created-held"}) == hash);
+    BOOST_TEST(codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/created-held"}) ==
+               hash);
     // The controller's admission restores auto-sync and removes every record of the hold.
     const auto record = codec::decode_application(patched);
-    const auto admitted = parse(apply_json_patch(apply_json_patch(r.object, a.patch()), *codec::admit_patch(record, hash)));
+    const auto admitted =
+        parse(apply_json_patch(apply_json_patch(r.object, a.patch()), *codec::admit_patch(record, hash)));
     BOOST_TEST(codec::find_path(admitted, {"spec", "syncPolicy", "automated"}));
     BOOST_TEST(!codec::find_path(admitted, {"metadata", "annotations", "deployment.skyscanner.net/created-held"}));
 }
@@ -203,9 +208,11 @@ BOOST_AUTO_TEST_CASE(status_and_managed_fields_do_not_change_the_decision) {
     std::string noisy = update_by(appset_user, before, after);
     const std::string managed =
         R"("managedFields":[{"manager":"argocd-applicationset-controller","operation":"Update","fieldsV1":{"f:spec":{"f:source":{"f:targetRevision":{}}},"f:metadata":{"f:annotations":{".":{},"f:deployment.skyscanner.net/pending-spec":{}}}}}],)";
-    for (std::size_t at = noisy.find("\"metadata\":{"); at != std::string::npos; at = noisy.find("\"metadata\":{", at + 1))
+    for (std::size_t at = noisy.find("\"metadata\":{"); at != std::string::npos;
+         at = noisy.find("\"metadata\":{", at + 1))
         noisy.insert(at + 12, managed);
-    for (std::size_t at = noisy.find("\"resources\":["); at != std::string::npos; at = noisy.find("\"resources\":[", at + 1))
+    for (std::size_t at = noisy.find("\"resources\":["); at != std::string::npos;
+         at = noisy.find("\"resources\":[", at + 1))
         noisy.insert(at + 13, R"({"message":"a \"quoted\" ]} message\\","status":{"x":[[],{}]}},)");
     const auto held = ask(noisy);
     BOOST_TEST(held.raw.outcome == plain.raw.outcome);
@@ -218,7 +225,8 @@ BOOST_AUTO_TEST_CASE(a_truncated_or_unbalanced_status_is_still_bad_json) {
     const auto body = update_by(appset_user, before, after);
     const auto status = body.find("\"status\":{\"health\"");
     BOOST_REQUIRE(status != std::string::npos);
-    for (const auto& broken : {body.substr(0, status + 40), body.substr(0, status + 9) + "[" + body.substr(status + 9)}) {
+    for (const auto& broken :
+         {body.substr(0, status + 40), body.substr(0, status + 9) + "[" + body.substr(status + 9)}) {
         auto raw = codec::review_application("application/json", broken, fleet, ids);
         BOOST_TEST(raw.http_status == 400u);
         BOOST_TEST(raw.body.find("request body is not valid JSON") != std::string::npos, raw.body);
@@ -345,7 +353,8 @@ BOOST_AUTO_TEST_CASE(manual_sync_to_another_revision_before_the_clusters_turn_is
         holding_after.operation = other;
         BOOST_TEST(!ask_with(update_by("system:serviceaccount:argocd:argocd-server", holding_before, holding_after),
                              admitting("eu-west-1a-1", hash))
-                        .allowed(), other);
+                        .allowed(),
+                   other);
     }
 }
 
@@ -382,7 +391,8 @@ BOOST_AUTO_TEST_CASE(dropping_the_owner_reference_while_changing_the_source_is_d
 
 BOOST_AUTO_TEST_CASE(a_decoy_owner_reference_in_front_is_seen_through) {
     app_spec before, after;
-    const std::string decoy = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"decoy","uid":"d"},)";
+    const std::string decoy =
+        R"({"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"decoy","uid":"d"},)";
     std::string old_json = application_json(before);
     after.revision = "v2";
     std::string new_json = application_json(after);
@@ -396,7 +406,8 @@ BOOST_AUTO_TEST_CASE(a_decoy_owner_reference_in_front_is_seen_through) {
 
 BOOST_AUTO_TEST_CASE(a_human_edit_of_the_pending_spec_is_denied) {
     app_spec before, after;
-    after.extra_annotations = R"("deployment.skyscanner.net/pending-spec":"{}","deployment.skyscanner.net/pending-hash":"x")";
+    after.extra_annotations =
+        R"("deployment.skyscanner.net/pending-spec":"{}","deployment.skyscanner.net/pending-hash":"x")";
     auto a = ask(update_by("alice", before, after));
     BOOST_TEST(!a.allowed());
     BOOST_TEST(a.code() == 403);
@@ -404,7 +415,8 @@ BOOST_AUTO_TEST_CASE(a_human_edit_of_the_pending_spec_is_denied) {
 
 BOOST_AUTO_TEST_CASE(an_operation_sync_source_override_is_denied) {
     app_spec before, after;
-    after.operation = R"({"sync":{"source":{"repoURL":"https://evil.example.com/x.git","path":"x","targetRevision":"v1"}}})";
+    after.operation =
+        R"({"sync":{"source":{"repoURL":"https://evil.example.com/x.git","path":"x","targetRevision":"v1"}}})";
     BOOST_TEST(!ask(update_by("system:serviceaccount:argocd:argocd-server", before, after)).allowed());
     after.operation = R"({"sync":{"manifests":["apiVersion: v1\nkind: ConfigMap"]}})";
     BOOST_TEST(!ask(update_by("system:serviceaccount:argocd:argocd-server", before, after)).allowed());
@@ -427,12 +439,13 @@ BOOST_AUTO_TEST_CASE(unreadable_bodies_get_a_plain_400_with_a_reason) {
         {"{}", "text/plain", "Content-Type must be application/json"},
         {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{}})", "application/json",
          "request.uid: Required value"},
-        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"x"}})", "application/json",
-         "unsupported AdmissionReview apiVersion"},
+        {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"x"}})",
+         "application/json", "unsupported AdmissionReview apiVersion"},
         {R"([1,2,3])", "application/json", "not an AdmissionReview"},
         {R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":7}})", "application/json",
          "request.uid"},
-        {std::string(R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"x"}})") + '\0' + "[]",
+        {std::string(R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"x"}})") + '\0' +
+             "[]",
          "application/json", "NUL byte at offset 83"},
     };
     for (const auto& c : cases) {
@@ -484,7 +497,8 @@ BOOST_AUTO_TEST_SUITE(rollout_validation_webhook)
 
 std::string rollout_review(const std::string& spec_yamlish_json, const std::string& name = "new-rollout") {
     return R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"v1","operation":"CREATE","namespace":"argocd","name":")" +
-           name + R"(","object":{"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":")" +
+           name +
+           R"(","object":{"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":")" +
            name + R"(","namespace":"argocd"},"spec":)" + spec_yamlish_json + "}}}";
 }
 
@@ -496,29 +510,33 @@ BOOST_AUTO_TEST_CASE(invalid_rollouts_are_rejected_with_every_field_path) {
     BOOST_TEST(!doc["response"]["allowed"].GetBool());
     BOOST_TEST(doc["response"]["status"]["code"].GetInt() == 422);
     BOOST_TEST(!doc["response"].HasMember("patch"));
-    BOOST_TEST(codec::string_at(doc["response"], {"status", "message"}) ==
-               "ProgressiveRollout.deployment.skyscanner.net \"new-rollout\" is invalid: [unknown field "
-               "\"spec.stages[1].extra\", spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or "
-               "a percentage between 0% and 100%, spec.stages[1].bakeTime: Invalid value: \"soon\": must be a duration "
-               "such as \"90s\", \"30m\" or \"1h30m\", spec.stages[1].name: Duplicate value: \"a\"]");
+    BOOST_TEST(
+        codec::string_at(doc["response"], {"status", "message"}) ==
+        "ProgressiveRollout.deployment.skyscanner.net \"new-rollout\" is invalid: [unknown field "
+        "\"spec.stages[1].extra\", spec.stages[0].maxUnavailable: Invalid value: \"125%\": must be an integer or "
+        "a percentage between 0% and 100%, spec.stages[1].bakeTime: Invalid value: \"soon\": must be a duration "
+        "such as \"90s\", \"30m\" or \"1h30m\", spec.stages[1].name: Duplicate value: \"a\"]");
 }
 
 BOOST_AUTO_TEST_CASE(a_second_rollout_for_the_same_application_set_is_rejected) {
-    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    const std::string spec =
+        R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
     auto second = parse(codec::review_rollout("application/json", rollout_review(spec), fleet).body);
     BOOST_TEST(!second["response"]["allowed"].GetBool());
-    BOOST_TEST(codec::string_at(second["response"], {"status", "message"}).find("already rolled out by ProgressiveRollout \"guestbook-rollout\"") !=
-               std::string::npos);
+    BOOST_TEST(codec::string_at(second["response"], {"status", "message"})
+                   .find("already rolled out by ProgressiveRollout \"guestbook-rollout\"") != std::string::npos);
     // Updating the existing one is fine.
     auto same = parse(codec::review_rollout("application/json", rollout_review(spec, "guestbook-rollout"), fleet).body);
     BOOST_TEST(same["response"]["allowed"].GetBool());
 }
 
 BOOST_AUTO_TEST_CASE(valid_rollouts_are_allowed_with_warnings) {
-    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"mars","clusters":{"selector":{"matchLabels":{"region":"mars-1"}}}}]})";
+    const std::string spec =
+        R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"mars","clusters":{"selector":{"matchLabels":{"region":"mars-1"}}}}]})";
     auto doc = parse(codec::review_rollout("application/json", rollout_review(spec), fleet).body);
     BOOST_TEST(doc["response"]["allowed"].GetBool());
-    BOOST_TEST(codec::string_at(doc["response"]["warnings"][0], {}) == "spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster");
+    BOOST_TEST(codec::string_at(doc["response"]["warnings"][0], {}) ==
+               "spec.stages[0].clusters.selector: stage \"mars\" matches no known cluster");
 }
 
 BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_is_allowed_with_a_warning) {
@@ -526,10 +544,11 @@ BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_is_allowed_with_a_w
     existing.namespace_ = "argocd";
     existing.name = "guestbook-rollout";
     existing.spec.source = {"argoproj.io", "ApplicationSet", "guestbook"};
-    const auto state = core::build_fleet_state({existing}, {{"c1", "https://c1.example.com", {}}},
-                                               std::vector<core::application_set_ref>{{"argocd", "guestbook"},
-                                                                                      {"other-namespace", "new-set"}});
-    const std::string spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    const auto state = core::build_fleet_state(
+        {existing}, {{"c1", "https://c1.example.com", {}}},
+        std::vector<core::application_set_ref>{{"argocd", "guestbook"}, {"other-namespace", "new-set"}});
+    const std::string spec =
+        R"({"sourceRef":{"kind":"ApplicationSet","name":"new-set"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
     auto doc = parse(codec::review_rollout("application/json", rollout_review(spec), state).body);
     BOOST_TEST(doc["response"]["allowed"].GetBool());
     BOOST_REQUIRE(doc["response"].HasMember("warnings"));
@@ -538,8 +557,10 @@ BOOST_AUTO_TEST_CASE(a_rollout_for_a_missing_application_set_is_allowed_with_a_w
                "until it exists");
 
     // The rollout of an existing ApplicationSet gets no such warning.
-    const std::string existing_spec = R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
-    auto same = parse(codec::review_rollout("application/json", rollout_review(existing_spec, "guestbook-rollout"), state).body);
+    const std::string existing_spec =
+        R"({"sourceRef":{"kind":"ApplicationSet","name":"guestbook"},"stages":[{"name":"all","clusters":{"selector":{}}}]})";
+    auto same = parse(
+        codec::review_rollout("application/json", rollout_review(existing_spec, "guestbook-rollout"), state).body);
     BOOST_TEST(same["response"]["allowed"].GetBool());
     BOOST_TEST(!same["response"].HasMember("warnings"));
 }
@@ -561,8 +582,8 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_compressed_and_adm
     // Values as large as real charts carry: 400 KiB of varied, repetitive YAML-like text.
     std::string values;
     for (int i = 0; values.size() < 400 * 1024; ++i)
-        values += "replica-" + std::to_string(i) + ": {image: registry.example.com/team/service-" + std::to_string(i % 97) +
-                  ":v2, cpu: " + std::to_string(i % 13) + "00m}\\n";
+        values += "replica-" + std::to_string(i) + ": {image: registry.example.com/team/service-" +
+                  std::to_string(i % 97) + ":v2, cpu: " + std::to_string(i % 13) + "00m}\\n";
     app_spec before, after;
     after.revision = "v2";
     std::string new_json = application_json(after);
@@ -575,7 +596,8 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_compressed_and_adm
     auto a = ask(review_json(r));
     BOOST_TEST(a.raw.outcome == "held");
     const auto patched = parse(apply_json_patch(new_json, a.patch()));
-    const auto stored = codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
+    const auto stored =
+        codec::string_at(patched, {"metadata", "annotations", "deployment.skyscanner.net/pending-spec"});
     BOOST_TEST(stored.starts_with(codec::compressed_marker));
     std::size_t annotation_bytes = 0;
     for (const auto& m : patched["metadata"]["annotations"].GetObject())
@@ -588,7 +610,8 @@ BOOST_AUTO_TEST_CASE(four_hundred_kib_of_helm_values_are_held_compressed_and_adm
     const auto admit = codec::admit_patch(record, hash);
     BOOST_REQUIRE(admit.has_value());
     const auto admitted = parse(apply_json_patch(apply_json_patch(new_json, a.patch()), *admit));
-    BOOST_TEST(codec::string_at(admitted, {"spec", "source", "helm", "values"}) == parse(new_json)["spec"]["source"]["helm"]["values"].GetString());
+    BOOST_TEST(codec::string_at(admitted, {"spec", "source", "helm", "values"}) ==
+               parse(new_json)["spec"]["source"]["helm"]["values"].GetString());
     BOOST_TEST(codec::string_at(admitted, {"spec", "source", "targetRevision"}) == "v2");
     BOOST_TEST(!admitted["metadata"]["annotations"].HasMember("deployment.skyscanner.net/pending-spec"));
 }

@@ -94,7 +94,8 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {
 )");
     auto m = messages(decoded.errors);
     std::vector<std::string> expected = {"unknown field \"spec.stages[0].clusters.selector.matchLabel\"",
-                                         "unknown field \"spec.stages[0].maxUnavaliable\"", "unknown field \"spec.stage\""};
+                                         "unknown field \"spec.stages[0].maxUnavaliable\"",
+                                         "unknown field \"spec.stage\""};
     BOOST_TEST(m == expected, boost::test_tools::per_element());
 }
 
@@ -241,16 +242,16 @@ BOOST_AUTO_TEST_CASE(time_parser_accepts) {
     };
     const long long base = 1'764'237'600'000'000;  // 2025-11-27T10:00:00Z
     const row rows[] = {
-        {"2025-11-27T10:00:00Z", base},                          // metav1.Time
-        {"2025-11-27T10:00:00.123456Z", base + 123456},          // metav1.MicroTime
-        {"2025-11-27T10:00:00z", base},                          // lower-case zone
-        {"2025-11-27T10:00:00.5Z", base + 500000},               // short fraction
-        {"2025-11-27T10:00:00.123456789Z", base + 123456},       // nanoseconds, kept to the micro
-        {"2025-11-27T10:00:00+00:00", base},                     // explicit UTC offset
-        {"2025-11-27T12:00:00+02:00", base},                     // positive offset
-        {"2025-11-27T05:30:00-04:30", base},                     // negative offset
-        {"2025-11-27T11:00:00.250+01:00", base + 250000},        // fraction and offset
-        {"2024-02-29T00:00:00Z", 1'709'164'800'000'000},         // leap day
+        {"2025-11-27T10:00:00Z", base},                     // metav1.Time
+        {"2025-11-27T10:00:00.123456Z", base + 123456},     // metav1.MicroTime
+        {"2025-11-27T10:00:00z", base},                     // lower-case zone
+        {"2025-11-27T10:00:00.5Z", base + 500000},          // short fraction
+        {"2025-11-27T10:00:00.123456789Z", base + 123456},  // nanoseconds, kept to the micro
+        {"2025-11-27T10:00:00+00:00", base},                // explicit UTC offset
+        {"2025-11-27T12:00:00+02:00", base},                // positive offset
+        {"2025-11-27T05:30:00-04:30", base},                // negative offset
+        {"2025-11-27T11:00:00.250+01:00", base + 250000},   // fraction and offset
+        {"2024-02-29T00:00:00Z", 1'709'164'800'000'000},    // leap day
     };
     for (const auto& r : rows) {
         BOOST_TEST_CONTEXT(r.text) {
@@ -269,25 +270,25 @@ BOOST_AUTO_TEST_CASE(time_parser_rejects) {
     const char* rows[] = {
         "",
         "yesterday",
-        "2025-11-27",                   // date only
-        "2025-11-27T10:00:00",          // no zone
-        "2025-11-27 10:00:00Z",         // space for T
-        "2025-11-27T10:00Z",            // no seconds
-        "2025-11-27T10:00:00.Z",        // fraction without digits
-        "2025-11-27T10:00:00+0200",     // offset without colon
-        "2025-11-27T10:00:00+02",       // offset without minutes
-        "2025-11-27T10:00:00+24:00",    // offset hour out of range
-        "2025-11-27T10:00:00ZZ",        // trailing text
-        "2025-11-27T10:00:00Z ",        // trailing space
-        " 2025-11-27T10:00:00Z",        // leading space
-        "2025-13-01T10:00:00Z",         // month 13
-        "2025-02-29T10:00:00Z",         // not a leap year
-        "2025-11-27T24:00:00Z",         // hour 24
-        "2025-11-27T10:60:00Z",         // minute 60
-        "2025-11-27T10:00:61Z",         // second 61
-        "25-11-27T10:00:00Z",           // two-digit year
-        "2025-1-27T10:00:00Z",          // one-digit month
-        "+025-11-27T10:00:00Z",         // sign in a field
+        "2025-11-27",                 // date only
+        "2025-11-27T10:00:00",        // no zone
+        "2025-11-27 10:00:00Z",       // space for T
+        "2025-11-27T10:00Z",          // no seconds
+        "2025-11-27T10:00:00.Z",      // fraction without digits
+        "2025-11-27T10:00:00+0200",   // offset without colon
+        "2025-11-27T10:00:00+02",     // offset without minutes
+        "2025-11-27T10:00:00+24:00",  // offset hour out of range
+        "2025-11-27T10:00:00ZZ",      // trailing text
+        "2025-11-27T10:00:00Z ",      // trailing space
+        " 2025-11-27T10:00:00Z",      // leading space
+        "2025-13-01T10:00:00Z",       // month 13
+        "2025-02-29T10:00:00Z",       // not a leap year
+        "2025-11-27T24:00:00Z",       // hour 24
+        "2025-11-27T10:60:00Z",       // minute 60
+        "2025-11-27T10:00:61Z",       // second 61
+        "25-11-27T10:00:00Z",         // two-digit year
+        "2025-1-27T10:00:00Z",        // one-digit month
+        "+025-11-27T10:00:00Z",       // sign in a field
     };
     for (const char* text : rows) {
         BOOST_TEST_CONTEXT(text) {
@@ -355,8 +356,9 @@ BOOST_AUTO_TEST_SUITE(skipping_unread_values)
 std::string random_value(std::mt19937& rng, int depth) {
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
     auto random_string = [&] {
-        static const std::vector<std::string> pieces = {"a", "name", "{", "}", "[", "]", "\\\"", "\\\\", "\\\\\\\"",
-                                                        "\\n", "\\u00e9", "é", ":", ",", " ", "guestbook-ui-12"};
+        static const std::vector<std::string> pieces = {"a",    "name",           "{",   "}",       "[", "]", "\\\"",
+                                                        "\\\\", "\\\\\\\"",       "\\n", "\\u00e9", "é", ":", ",",
+                                                        " ",    "guestbook-ui-12"};
         std::string s = "\"";
         for (int i = pick(12); i > 0; --i) s += pieces[static_cast<std::size_t>(pick(static_cast<int>(pieces.size())))];
         return s + "\"";
@@ -387,7 +389,8 @@ BOOST_AUTO_TEST_CASE(the_end_of_every_container_is_found_exactly) {
         const char* fast = codec::skip_container(begin, end);
         const char* scalar = codec::skip_container_scalar(begin, end);
         BOOST_REQUIRE_MESSAGE(fast == begin + value.size(), "fast skip ended at " << (fast ? fast - begin : -1)
-                                                                                    << " of " << value.size() << " in " << value);
+                                                                                  << " of " << value.size() << " in "
+                                                                                  << value);
         BOOST_REQUIRE(scalar == fast);
         ++checked;
     }

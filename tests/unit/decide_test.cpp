@@ -23,7 +23,9 @@ const std::string argocd_server = "system:serviceaccount:argocd:argocd-server";
 std::string source_json(const std::string& revision, const std::string& repo = "https://git.example.com/app.git") {
     return R"({"path":"app","repoURL":")" + repo + R"(","targetRevision":")" + revision + "\"}";
 }
-std::string hash_of(const std::string& revision) { return "hash-" + revision; }
+std::string hash_of(const std::string& revision) {
+    return "hash-" + revision;
+}
 
 // Rollout "guestbook-rollout" of ApplicationSet "guestbook":
 //   stage canary: c-canary Updating for the v2 change, c-done Done for an older change (v2-old)
@@ -103,8 +105,8 @@ application_facts& holding(application_facts& f, const std::string& revision) {
     f.old_protected = {{std::string(pending_spec_annotation), "{\"source\":" + source_json(revision) + "}"},
                        {std::string(pending_hash_annotation), hash_of(revision)}};
     f.new_protected = f.old_protected;
-    f.held_desired = std::array<std::optional<std::string>, 4>{source_json(revision), std::nullopt, std::nullopt,
-                                                                std::nullopt};
+    f.held_desired =
+        std::array<std::optional<std::string>, 4>{source_json(revision), std::nullopt, std::nullopt, std::nullopt};
     f.held_revisions = {revision, {}};
     f.held_differs_only_in_revisions = true;  // source_json() differs only in targetRevision
     return f;
@@ -116,7 +118,9 @@ application_facts& syncing(application_facts& f, sync_operation op) {
     return f;
 }
 
-bool denied(const admission_verdict& v) { return v.kind == verdict_kind::deny && v.code == 403; }
+bool denied(const admission_verdict& v) {
+    return v.kind == verdict_kind::deny && v.code == 403;
+}
 
 bool has_op(const admission_verdict& v, const std::string& op, const std::string& path) {
     return std::any_of(v.patch.begin(), v.patch.end(),
@@ -242,7 +246,7 @@ BOOST_AUTO_TEST_CASE(the_bypass_group_may_change_them) {
 BOOST_AUTO_TEST_CASE(the_application_set_controller_cannot_set_them_either_its_write_is_put_back) {
     auto f = update(appset_user);
     holding(f, "v2");
-    to(f, "v1");  // desired state unchanged...
+    to(f, "v1");                                                              // desired state unchanged...
     f.new_protected[std::string(pending_hash_annotation)] = hash_of("evil");  // ...but the template rewrote the hash
     f.new_protected["deployment.skyscanner.net/previous-spec"] = "{}";
     // The template asks for what runs, so the held change is cancelled, and nothing of its own stays.
@@ -260,7 +264,8 @@ BOOST_AUTO_TEST_CASE(a_template_change_overwrites_whatever_pending_record_came_w
     f.new_protected[std::string(pending_hash_annotation)] = hash_of("evil");
     const auto v = decide(f, state, ids);
     BOOST_TEST((v.kind == verdict_kind::hold));
-    auto hash_op = std::find_if(v.patch.begin(), v.patch.end(), [](const auto& p) { return p.path == pending_hash_path; });
+    auto hash_op =
+        std::find_if(v.patch.begin(), v.patch.end(), [](const auto& p) { return p.path == pending_hash_path; });
     BOOST_REQUIRE(hash_op != v.patch.end());
     BOOST_TEST(*hash_op->value_json == "\"" + hash_of("v3") + "\"");
 }
@@ -344,7 +349,8 @@ BOOST_AUTO_TEST_CASE(a_sync_of_a_created_application_waits_for_its_turn) {
     auto template_drops_it = created_and_held(appset_user);
     template_drops_it.new_protected.erase(std::string(created_held_annotation));
     to(template_drops_it, "v2");
-    BOOST_TEST(has_op(decide(template_drops_it, state, ids), "add", "/metadata/annotations/deployment.skyscanner.net~1created-held"));
+    BOOST_TEST(has_op(decide(template_drops_it, state, ids), "add",
+                      "/metadata/annotations/deployment.skyscanner.net~1created-held"));
 }
 
 // Found by the model test: created at v2 (never admitted), then the template moved to v3; the
@@ -495,7 +501,8 @@ BOOST_AUTO_TEST_CASE(the_ui_sync_button_on_a_held_cluster_writes_the_resolved_co
 }
 
 BOOST_AUTO_TEST_CASE(head_and_an_empty_target_revision_are_the_same) {
-    for (auto [spec, op] : {std::pair{"", "HEAD"}, std::pair{"HEAD", ""}, std::pair{"HEAD", "HEAD"}, std::pair{"", ""}}) {
+    for (auto [spec, op] :
+         {std::pair{"", "HEAD"}, std::pair{"HEAD", ""}, std::pair{"HEAD", "HEAD"}, std::pair{"", ""}}) {
         auto f = update(argocd_server);
         f.old_desired[source_field] = f.new_desired[source_field] = source_json(spec);
         f.old_revisions.source = f.new_revisions.source = spec;

@@ -21,7 +21,8 @@ const auto fleet = guestbook_fleet();
 const auto ids = test_identities();
 
 // The reported body has 120,000 levels, around where an 8 MiB thread stack overflowed.
-std::string nested_brackets(std::size_t depth, std::string_view prefix = "{\"request\":", std::string_view suffix = "}") {
+std::string nested_brackets(std::size_t depth,
+                            std::string_view prefix = "{\"request\":", std::string_view suffix = "}") {
     std::string s(prefix);
     s.append(depth, '[');
     s.append(depth, ']');
@@ -48,7 +49,9 @@ std::string message_of(const codec::review_answer& a) {
     return codec::string_at(d, {"response", "status", "message"});
 }
 
-bool contains(const std::string& haystack, std::string_view needle) { return haystack.find(needle) != std::string::npos; }
+bool contains(const std::string& haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
@@ -109,7 +112,8 @@ BOOST_AUTO_TEST_CASE(deep_nesting_inside_a_parsed_part_of_an_application_review_
     after.revision = "v2";
     std::string object = application_json(after);
     const std::string marker = "\"project\":\"default\"";
-    object.replace(object.find(marker), marker.size(), "\"project\":\"default\",\"x\":" + nested_brackets(1000, "", ""));
+    object.replace(object.find(marker), marker.size(),
+                   "\"project\":\"default\",\"x\":" + nested_brackets(1000, "", ""));
     review_spec r;
     r.object = object;
     r.old_object = application_json(app_spec{});
@@ -135,8 +139,9 @@ BOOST_AUTO_TEST_CASE(deep_nesting_in_a_skipped_status_is_never_parsed) {
 
 BOOST_AUTO_TEST_CASE(a_rollout_nested_to_the_limit_is_answered) {
     // 256 levels in all, the review's own three included: still a normal (invalid) rollout.
-    std::string object = R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":"r","namespace":"argocd"},"spec":{"x":)" +
-                         nested_brackets(256 - 4, "", "") + "}}";
+    std::string object =
+        R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":"r","namespace":"argocd"},"spec":{"x":)" +
+        nested_brackets(256 - 4, "", "") + "}}";
     auto a = codec::review_rollout("application/json", rollout_review(object), fleet);
     BOOST_TEST(a.http_status == 200u);
     BOOST_TEST(!contains(message_of(a), "nesting"));
@@ -155,16 +160,22 @@ BOOST_AUTO_TEST_CASE(utf8_validation_follows_rfc_3629) {
     using codec::find_invalid_utf8;
     BOOST_TEST(!find_invalid_utf8("").has_value());
     BOOST_TEST(!find_invalid_utf8("plain ASCII text that is longer than eight bytes").has_value());
-    BOOST_TEST(!find_invalid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\x80 \xEF\xBF\xBF \xF4\x8F\xBF\xBF").has_value());
-    BOOST_TEST(find_invalid_utf8("abc\xFF").value() == 3u);            // never a UTF-8 byte
-    BOOST_TEST(find_invalid_utf8("0123456789\x80").value() == 10u);    // lone continuation
-    BOOST_TEST(find_invalid_utf8("\xC0\xAF").value() == 0u);           // overlong '/'
-    BOOST_TEST(find_invalid_utf8("\xE0\x80\xAF").value() == 0u);       // overlong
-    BOOST_TEST(find_invalid_utf8("ab\xED\xA0\x80").value() == 2u);     // surrogate U+D800
-    BOOST_TEST(find_invalid_utf8("\xF4\x90\x80\x80").value() == 0u);   // past U+10FFFF
-    BOOST_TEST(find_invalid_utf8("x\xE2\x82").value() == 1u);          // truncated at the end
-    BOOST_TEST(codec::to_valid_utf8("a\xFF" "b\xC3\xA9\xE2\x82").size() == 1 + 3 + 1 + 2 + 3 + 3);
-    BOOST_TEST(codec::to_valid_utf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+    BOOST_TEST(
+        !find_invalid_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x9A\x80 \xEF\xBF\xBF \xF4\x8F\xBF\xBF").has_value());
+    BOOST_TEST(find_invalid_utf8("abc\xFF").value() == 3u);           // never a UTF-8 byte
+    BOOST_TEST(find_invalid_utf8("0123456789\x80").value() == 10u);   // lone continuation
+    BOOST_TEST(find_invalid_utf8("\xC0\xAF").value() == 0u);          // overlong '/'
+    BOOST_TEST(find_invalid_utf8("\xE0\x80\xAF").value() == 0u);      // overlong
+    BOOST_TEST(find_invalid_utf8("ab\xED\xA0\x80").value() == 2u);    // surrogate U+D800
+    BOOST_TEST(find_invalid_utf8("\xF4\x90\x80\x80").value() == 0u);  // past U+10FFFF
+    BOOST_TEST(find_invalid_utf8("x\xE2\x82").value() == 1u);         // truncated at the end
+    BOOST_TEST(codec::to_valid_utf8("a\xFF"
+                                    "b\xC3\xA9\xE2\x82")
+                   .size() == 1 + 3 + 1 + 2 + 3 + 3);
+    BOOST_TEST(codec::to_valid_utf8("a\xFF"
+                                    "b") ==
+               "a\xEF\xBF\xBD"
+               "b");
 }
 
 BOOST_AUTO_TEST_CASE(invalid_utf8_in_a_review_gets_400_and_a_valid_answer) {

@@ -19,7 +19,8 @@ BOOST_AUTO_TEST_CASE(seed_example_on_an_emea_fleet_matches_the_hand_worked_plan)
     auto plan = make_plan(seed_spec(), fleet);
     BOOST_REQUIRE_EQUAL(plan.stages.size(), 3u);
     // Canary: one per region, regions in sorted order, 2 clusters.
-    BOOST_TEST(plan.stages[0].clusters == (names{"eu-central-1a-1", "eu-north-1a-1"}), boost::test_tools::per_element());
+    BOOST_TEST(plan.stages[0].clusters == (names{"eu-central-1a-1", "eu-north-1a-1"}),
+               boost::test_tools::per_element());
     BOOST_TEST(plan.stages[0].waves.size() == 1u);
     // eu-west-1: the rest of the region, 25% of 4 = 1 at a time, the drained cluster last.
     BOOST_TEST(plan.stages[1].clusters == (names{"eu-west-1a-1", "eu-west-1a-2", "eu-west-1c-1", "eu-west-1b-1"}),
@@ -28,7 +29,8 @@ BOOST_AUTO_TEST_CASE(seed_example_on_an_emea_fleet_matches_the_hand_worked_plan)
     BOOST_TEST(plan.stages[1].max_unavailable == 1);
     BOOST_TEST(plan.stages[1].waves.size() == 4u);
     // eu-central-1 without the canary.
-    BOOST_TEST(plan.stages[2].clusters == (names{"eu-central-1b-1", "eu-central-1c-1"}), boost::test_tools::per_element());
+    BOOST_TEST(plan.stages[2].clusters == (names{"eu-central-1b-1", "eu-central-1c-1"}),
+               boost::test_tools::per_element());
     // Outside every stage: eu-north-1 beyond the canary is not selected by any later stage either.
     BOOST_TEST(plan.unstaged == (names{"us-east-1a-1"}), boost::test_tools::per_element());
 }
@@ -48,9 +50,14 @@ BOOST_AUTO_TEST_CASE(same_input_in_any_order_gives_the_same_plan) {
 
 BOOST_AUTO_TEST_CASE(topology_round_robin_with_unequal_domains_and_unlabelled_last) {
     std::vector<cluster> fleet = {
-        make_cluster("a1", {{"zone", "a"}}), make_cluster("a2", {{"zone", "a"}}), make_cluster("a3", {{"zone", "a"}}),
-        make_cluster("b1", {{"zone", "b"}}), make_cluster("n1", {}),              make_cluster("n2", {}),
-        make_cluster("c1", {{"zone", "c"}}), make_cluster("c2", {{"zone", "c"}}),
+        make_cluster("a1", {{"zone", "a"}}),
+        make_cluster("a2", {{"zone", "a"}}),
+        make_cluster("a3", {{"zone", "a"}}),
+        make_cluster("b1", {{"zone", "b"}}),
+        make_cluster("n1", {}),
+        make_cluster("n2", {}),
+        make_cluster("c1", {{"zone", "c"}}),
+        make_cluster("c2", {{"zone", "c"}}),
     };
     rollout_spec spec;
     auto s = stage("all", label_selector{}, int_or_percent::integer(1));

@@ -19,10 +19,10 @@ struct app_spec {
     std::string revision = "v1";
     bool owned = true;
     bool automated = true;
-    bool annotations = true;          // metadata.annotations present
-    std::string extra_annotations;    // JSON members to add, e.g. "\"a\":\"b\""
-    std::string operation;            // JSON of `operation`, empty = none
-    std::size_t status_padding = 0;   // bytes of realistic status resources
+    bool annotations = true;         // metadata.annotations present
+    std::string extra_annotations;   // JSON members to add, e.g. "\"a\":\"b\""
+    std::string operation;           // JSON of `operation`, empty = none
+    std::size_t status_padding = 0;  // bytes of realistic status resources
     std::string health = "Healthy";
 };
 
@@ -33,25 +33,35 @@ inline std::string application_json(const app_spec& a) {
         if (!a.extra_annotations.empty()) annotations += "," + a.extra_annotations;
         annotations += "},";
     }
-    std::string owner = a.owned ? R"("ownerReferences":[{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"guestbook","uid":"6d6a8c3e-0000-0000-0000-000000000001","controller":true,"blockOwnerDeletion":true}],)"
-                                : "";
-    std::string sync = a.automated ? R"("syncPolicy":{"automated":{"prune":true,"selfHeal":true},"syncOptions":["CreateNamespace=true"]})"
-                                   : R"("syncPolicy":{"syncOptions":["CreateNamespace=true"]})";
+    std::string owner =
+        a.owned
+            ? R"("ownerReferences":[{"apiVersion":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"guestbook","uid":"6d6a8c3e-0000-0000-0000-000000000001","controller":true,"blockOwnerDeletion":true}],)"
+            : "";
+    std::string sync =
+        a.automated
+            ? R"("syncPolicy":{"automated":{"prune":true,"selfHeal":true},"syncOptions":["CreateNamespace=true"]})"
+            : R"("syncPolicy":{"syncOptions":["CreateNamespace=true"]})";
     std::string resources;
     for (std::size_t i = 0; resources.size() < a.status_padding; ++i)
-        resources += std::string(i ? "," : "") + R"({"group":"apps","version":"v1","kind":"Deployment","namespace":"guestbook","name":"guestbook-ui-)" +
-                     std::to_string(i) + R"(","status":"Synced","health":{"status":"Healthy"}})";
-    std::string json = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{)" + annotations +
-                       R"("labels":{"app.kubernetes.io/instance":"guestbook"},"name":")" + a.name +
-                       R"(","namespace":"argocd",)" + owner +
-                       R"("resourceVersion":"206","uid":"0a1b2c3d-0000-0000-0000-000000000002","generation":3},"spec":{"destination":{"namespace":"guestbook","server":")" +
-                       a.server + R"("},"project":"default","source":{"path":"guestbook","repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" +
-                       a.revision + "\"}," + sync + "}";
+        resources +=
+            std::string(i ? "," : "") +
+            R"({"group":"apps","version":"v1","kind":"Deployment","namespace":"guestbook","name":"guestbook-ui-)" +
+            std::to_string(i) + R"(","status":"Synced","health":{"status":"Healthy"}})";
+    std::string json =
+        R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Application","metadata":{)" + annotations +
+        R"("labels":{"app.kubernetes.io/instance":"guestbook"},"name":")" + a.name + R"(","namespace":"argocd",)" +
+        owner +
+        R"("resourceVersion":"206","uid":"0a1b2c3d-0000-0000-0000-000000000002","generation":3},"spec":{"destination":{"namespace":"guestbook","server":")" +
+        a.server +
+        R"("},"project":"default","source":{"path":"guestbook","repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" +
+        a.revision + "\"}," + sync + "}";
     if (!a.operation.empty()) json += ",\"operation\":" + a.operation;
-    json += R"(,"status":{"health":{"status":")" + a.health +
-            R"("},"sync":{"status":"Synced","revision":"53e28ff20cc530b9ada2173fbbd64d48338583ba","comparedTo":{"destination":{"server":")" +
-            a.server + R"("},"source":{"path":"guestbook","repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" +
-            a.revision + R"("}}},"resources":[)" + resources + "]}}";
+    json +=
+        R"(,"status":{"health":{"status":")" + a.health +
+        R"("},"sync":{"status":"Synced","revision":"53e28ff20cc530b9ada2173fbbd64d48338583ba","comparedTo":{"destination":{"server":")" +
+        a.server +
+        R"("},"source":{"path":"guestbook","repoURL":"https://github.com/argoproj/argocd-example-apps.git","targetRevision":")" +
+        a.revision + R"("}}},"resources":[)" + resources + "]}}";
     return json;
 }
 
@@ -59,7 +69,8 @@ struct review_spec {
     std::string uid = "705ab4f5-6393-11e8-b7cc-42010a800002";
     std::string operation = "UPDATE";
     std::string username = "system:serviceaccount:argocd:argocd-applicationset-controller";
-    std::vector<std::string> groups = {"system:serviceaccounts", "system:serviceaccounts:argocd", "system:authenticated"};
+    std::vector<std::string> groups = {"system:serviceaccounts", "system:serviceaccounts:argocd",
+                                       "system:authenticated"};
     bool dry_run = false;
     std::string object;
     std::string old_object;  // empty for CREATE
@@ -68,10 +79,11 @@ struct review_spec {
 inline std::string review_json(const review_spec& r) {
     std::string groups;
     for (const auto& g : r.groups) groups += (groups.empty() ? "\"" : ",\"") + g + "\"";
-    std::string json = R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":")" + r.uid +
-                       R"(","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Application"},"resource":{"group":"argoproj.io","version":"v1alpha1","resource":"applications"},"name":"guestbook-eu-west-1a-1","namespace":"argocd","operation":")" +
-                       r.operation + R"(","userInfo":{"username":")" + r.username + R"(","groups":[)" + groups +
-                       "]},\"object\":" + r.object;
+    std::string json =
+        R"({"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":")" + r.uid +
+        R"(","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Application"},"resource":{"group":"argoproj.io","version":"v1alpha1","resource":"applications"},"name":"guestbook-eu-west-1a-1","namespace":"argocd","operation":")" +
+        r.operation + R"(","userInfo":{"username":")" + r.username + R"(","groups":[)" + groups +
+        "]},\"object\":" + r.object;
     if (!r.old_object.empty()) json += ",\"oldObject\":" + r.old_object;
     json += std::string(",\"dryRun\":") + (r.dry_run ? "true" : "false") + "}}";
     return json;

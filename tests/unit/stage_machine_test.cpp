@@ -56,13 +56,14 @@ BOOST_AUTO_TEST_CASE(happy_path_walks_three_stages_in_order) {
     BOOST_TEST(st.phase == rollout_phase::completed);
     BOOST_TEST(st.pass == 1);
     // Canary first (two regions in parallel), then eu-west-1 one at a time, then eu-central-1.
-    names expected = {"eu-central-1a-1", "eu-north-1a-1", "eu-west-1a-1", "eu-west-1a-2",
+    names expected = {"eu-central-1a-1", "eu-north-1a-1", "eu-west-1a-1",    "eu-west-1a-2",
                       "eu-west-1b-1",    "eu-west-1c-1",  "eu-central-1b-1", "eu-central-1c-1"};
     BOOST_TEST(sim.admitted_order == expected, boost::test_tools::per_element());
     BOOST_TEST(sim.apps.at("us-east-1a-1").pending == "v2");  // unstaged: held, never updated
     BOOST_TEST(st.clusters_done() == 8);
     for (const auto& s : st.stages) BOOST_TEST(s.phase == stage_phase::completed);
-    auto ready = std::find_if(st.conditions.begin(), st.conditions.end(), [](const condition& c) { return c.type == "Ready"; });
+    auto ready =
+        std::find_if(st.conditions.begin(), st.conditions.end(), [](const condition& c) { return c.type == "Ready"; });
     BOOST_REQUIRE(ready != st.conditions.end());
     BOOST_TEST(ready->status == "False");
     BOOST_TEST(ready->reason == "UnstagedClusters");
@@ -106,7 +107,7 @@ BOOST_AUTO_TEST_CASE(drained_cluster_is_requeued_to_the_end_and_updated_once_und
     BOOST_TEST(drained->attempts == 1);
     BOOST_REQUIRE(drained->next_attempt_at.has_value());
     BOOST_TEST(stage_named(sim, "eu-west-1").clusters.back().name == "eu-west-1a-2");  // moved to the end
-    BOOST_TEST(sim.rollout.status.current_stage == "eu-west-1");  // the stage waits for it
+    BOOST_TEST(sim.rollout.status.current_stage == "eu-west-1");                       // the stage waits for it
     BOOST_TEST(position(sim.admitted_order, "eu-central-1b-1") == sim.admitted_order.size());
     BOOST_TEST(sim.has_event("ClusterRequeued"));
 
@@ -129,7 +130,8 @@ BOOST_AUTO_TEST_CASE(requeue_retries_every_interval_and_fails_after_the_attempts
         sim.step();
         sim.argo();
         sim.advance(1min);
-        if (auto* c = sim.cluster_status("eu-west-1c-1"); c && (attempts_seen.empty() || attempts_seen.back() != c->attempts))
+        if (auto* c = sim.cluster_status("eu-west-1c-1");
+            c && (attempts_seen.empty() || attempts_seen.back() != c->attempts))
             attempts_seen.push_back(c->attempts);
     }
     BOOST_TEST(sim.rollout.status.phase == rollout_phase::failed);
@@ -153,7 +155,8 @@ BOOST_AUTO_TEST_CASE(degraded_application_fails_the_stage_and_stops_the_rollout)
     // Nothing after the failure: the next eu-west-1 cluster and eu-central-1 stay untouched.
     BOOST_TEST(position(sim.admitted_order, "eu-west-1b-1") == sim.admitted_order.size());
     BOOST_TEST(sim.apps.at("eu-central-1b-1").pending == "v2");
-    auto stalled = std::find_if(st.conditions.begin(), st.conditions.end(), [](const condition& c) { return c.type == "Stalled"; });
+    auto stalled = std::find_if(st.conditions.begin(), st.conditions.end(),
+                                [](const condition& c) { return c.type == "Stalled"; });
     BOOST_TEST(stalled->status == "True");
     BOOST_TEST(sim.has_event("ClusterFailed"));
 }
@@ -174,7 +177,7 @@ BOOST_AUTO_TEST_CASE(a_cluster_not_healthy_within_the_progress_deadline_fails) {
     spec.stages[0].progress_deadline = duration_field::of("5m");
     fleet_sim sim(spec, emea_fleet());
     sim.change_template("v2");
-    sim.step();  // canary admitted
+    sim.step();                                     // canary admitted
     sim.apps.at("eu-north-1a-1").settle_in = 1000;  // Argo CD never gets there
     for (int i = 0; i < 6; ++i) {
         sim.argo();
@@ -398,7 +401,8 @@ BOOST_AUTO_TEST_CASE(a_change_too_large_to_hold_is_reported_on_its_cluster_while
     sim.change_template("v2");
     // eu-west-1c-1's Application could not be held: nothing is pending for it.
     sim.apps.at("eu-west-1c-1").pending.clear();
-    sim.apps.at("eu-west-1c-1").hold_refused = "cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit";
+    sim.apps.at("eu-west-1c-1").hold_refused =
+        "cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit";
     sim.step();
     auto find = [&](const std::string& name) -> const cluster_status& {
         for (const auto& s : sim.rollout.status.stages)
@@ -407,8 +411,9 @@ BOOST_AUTO_TEST_CASE(a_change_too_large_to_hold_is_reported_on_its_cluster_while
         BOOST_FAIL("no cluster " + name);
         throw;
     };
-    BOOST_TEST(find("eu-west-1c-1").message ==
-               "template change not held: cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit");
+    BOOST_TEST(
+        find("eu-west-1c-1").message ==
+        "template change not held: cluster eu-west-1c-1: 300000 bytes of annotations exceed the 262144-byte limit");
     BOOST_TEST(events_named(sim, "HoldRefused") == 1u);
     sim.step();
     BOOST_TEST(events_named(sim, "HoldRefused") == 1u);  // once per refusal, not per step
@@ -468,22 +473,25 @@ BOOST_AUTO_TEST_CASE(random_fleets_keep_order_bounds_and_finish) {
             for (auto i = admitted_before; i < sim.admitted_order.size(); ++i) {
                 const auto k = stage_of.at(sim.admitted_order[i]);
                 for (std::size_t earlier = 0; earlier < k; ++earlier)
-                    BOOST_TEST(((earlier < before.stages.size() && before.stages[earlier].phase == stage_phase::completed) ||
-                                st.stages[earlier].phase == stage_phase::completed));
+                    BOOST_TEST(
+                        ((earlier < before.stages.size() && before.stages[earlier].phase == stage_phase::completed) ||
+                         st.stages[earlier].phase == stage_phase::completed));
             }
             sim.argo();
             sim.advance(10s);
             if (st.phase == rollout_phase::completed || st.phase == rollout_phase::failed) break;
         }
         const auto& st = sim.rollout.status;
-        if (doomed.empty() || std::none_of(doomed.begin(), doomed.end(), [&](const std::string& d) { return stage_of.contains(d); })) {
+        if (doomed.empty() ||
+            std::none_of(doomed.begin(), doomed.end(), [&](const std::string& d) { return stage_of.contains(d); })) {
             // With no staged cluster there is nothing to roll out: the rollout keeps waiting.
             const auto expected = stage_of.empty() ? rollout_phase::pending : rollout_phase::completed;
             BOOST_TEST(st.phase == expected, "trial " << trial << " ended " << st.phase << ": " << st.message);
             for (const auto& s : st.stages)
                 for (const auto& c : s.clusters) BOOST_TEST(c.phase == cluster_phase::done);
         } else {
-            BOOST_TEST(st.phase == rollout_phase::failed, "trial " << trial << " ended " << st.phase << " at stage " << st.current_stage << ": " << st.message);
+            BOOST_TEST(st.phase == rollout_phase::failed, "trial " << trial << " ended " << st.phase << " at stage "
+                                                                   << st.current_stage << ": " << st.message);
         }
         // Unstaged clusters are never touched.
         for (const auto& name : assignment.unstaged) BOOST_TEST(sim.apps.at(name).pending == "v2");

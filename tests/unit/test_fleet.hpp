@@ -64,8 +64,8 @@ public:
         std::string sync = "Synced";
         std::string health = "Healthy";
         bool compared = true;
-        int settle_in = 0;    // steps until Argo CD has synced an admitted change
-        bool degrade = false; // the new version goes Degraded
+        int settle_in = 0;         // steps until Argo CD has synced an admitted change
+        bool degrade = false;      // the new version goes Degraded
         std::string hold_refused;  // the webhook's recent refusal to hold a template change
     };
 
@@ -148,7 +148,8 @@ public:
             argo();
             advance(tick);
             if (r.admissions.empty() && before == rollout.status &&
-                (rollout.status.phase == core::rollout_phase::completed || rollout.status.phase == core::rollout_phase::failed))
+                (rollout.status.phase == core::rollout_phase::completed ||
+                 rollout.status.phase == core::rollout_phase::failed))
                 break;
         }
         return rounds;

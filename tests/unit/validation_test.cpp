@@ -53,10 +53,11 @@ BOOST_AUTO_TEST_CASE(stage_names_are_required_and_unique) {
 BOOST_AUTO_TEST_CASE(percentages_over_100_are_rejected_in_the_api_servers_words) {
     auto spec = seed_spec();
     spec.stages[1].max_unavailable = int_or_percent::parse("125%");
-    BOOST_TEST(messages(check(spec)) ==
-               std::vector<std::string>{"spec.stages[1].maxUnavailable: Invalid value: \"125%\": must be an integer or a "
-                                        "percentage between 0% and 100%"},
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        messages(check(spec)) ==
+            std::vector<std::string>{"spec.stages[1].maxUnavailable: Invalid value: \"125%\": must be an integer or a "
+                                     "percentage between 0% and 100%"},
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(int_or_percent_format_and_sign) {
@@ -64,7 +65,9 @@ BOOST_AUTO_TEST_CASE(int_or_percent_format_and_sign) {
     spec.stages[0].max_clusters = int_or_percent::parse("two");
     spec.stages[1].max_clusters = int_or_percent::integer(-1);
     auto r = check(spec);
-    BOOST_TEST(has(r, "spec.stages[0].maxClusters: Invalid value: \"two\": must be an integer or a percentage between 0% and 100%"));
+    BOOST_TEST(has(
+        r,
+        "spec.stages[0].maxClusters: Invalid value: \"two\": must be an integer or a percentage between 0% and 100%"));
     BOOST_TEST(has(r, "spec.stages[1].maxClusters: Invalid value: -1: must be greater than or equal to 0"));
 }
 
@@ -73,8 +76,12 @@ BOOST_AUTO_TEST_CASE(max_unavailable_of_zero_would_stall) {
     spec.stages[0].max_unavailable = int_or_percent::integer(0);
     spec.stages[1].max_unavailable = int_or_percent::percent(0);
     auto r = check(spec);
-    BOOST_TEST(has(r, "spec.stages[0].maxUnavailable: Invalid value: 0: must be greater than 0, or the stage would never admit a cluster"));
-    BOOST_TEST(has(r, "spec.stages[1].maxUnavailable: Invalid value: \"0%\": must be greater than 0, or the stage would never admit a cluster"));
+    BOOST_TEST(has(r,
+                   "spec.stages[0].maxUnavailable: Invalid value: 0: must be greater than 0, or the stage would never "
+                   "admit a cluster"));
+    BOOST_TEST(has(r,
+                   "spec.stages[1].maxUnavailable: Invalid value: \"0%\": must be greater than 0, or the stage would "
+                   "never admit a cluster"));
 }
 
 BOOST_AUTO_TEST_CASE(durations_must_parse_and_be_positive_where_it_matters) {
@@ -84,10 +91,14 @@ BOOST_AUTO_TEST_CASE(durations_must_parse_and_be_positive_where_it_matters) {
     spec.stages[1].bake_time = duration_field::of("-1m");
     spec.stages[2].progress_deadline = duration_field::of("10");
     auto r = check(spec);
-    BOOST_TEST(has(r, "spec.stages[0].requeue.interval: Invalid value: \"half an hour\": must be a duration such as \"90s\", \"30m\" or \"1h30m\""));
+    BOOST_TEST(has(r,
+                   "spec.stages[0].requeue.interval: Invalid value: \"half an hour\": must be a duration such as "
+                   "\"90s\", \"30m\" or \"1h30m\""));
     BOOST_TEST(has(r, "spec.stages[1].requeue.interval: Invalid value: \"0s\": must be greater than 0"));
     BOOST_TEST(has(r, "spec.stages[1].bakeTime: Invalid value: \"-1m\": must not be negative"));
-    BOOST_TEST(has(r, "spec.stages[2].progressDeadline: Invalid value: \"10\": must be a duration such as \"90s\", \"30m\" or \"1h30m\""));
+    BOOST_TEST(has(r,
+                   "spec.stages[2].progressDeadline: Invalid value: \"10\": must be a duration such as \"90s\", "
+                   "\"30m\" or \"1h30m\""));
 }
 
 BOOST_AUTO_TEST_CASE(requeue_needs_selector_attempts_interval_and_non_negative_attempts) {
@@ -107,7 +118,9 @@ BOOST_AUTO_TEST_CASE(source_ref_must_name_an_application_set) {
     spec.source.api_group = "apps";
     auto r = check(spec);
     BOOST_TEST(has(r, "spec.sourceRef.kind: Unsupported value: \"Deployment\": supported values: \"ApplicationSet\""));
-    BOOST_TEST(has(r, "spec.sourceRef.apiGroup: Unsupported value: \"apps\": supported values: \"argoproj.io\", \"argoproj.io/v1alpha1\""));
+    BOOST_TEST(has(r,
+                   "spec.sourceRef.apiGroup: Unsupported value: \"apps\": supported values: \"argoproj.io\", "
+                   "\"argoproj.io/v1alpha1\""));
 }
 
 BOOST_AUTO_TEST_CASE(both_accepted_api_group_spellings) {
@@ -122,21 +135,24 @@ BOOST_AUTO_TEST_CASE(one_application_set_one_rollout) {
     validation_context context;
     context.others = {{"rollout", "my-app-set"}, {"other", "my-app-set"}, {"third", "another"}};
     auto r = check(seed_spec(), context);
-    BOOST_TEST(messages(r) ==
-               std::vector<std::string>{"spec.sourceRef.name: Invalid value: \"my-app-set\": ApplicationSet is already "
-                                        "rolled out by ProgressiveRollout \"other\"; an ApplicationSet may be "
-                                        "referenced by only one ProgressiveRollout"},
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        messages(r) ==
+            std::vector<std::string>{"spec.sourceRef.name: Invalid value: \"my-app-set\": ApplicationSet is already "
+                                     "rolled out by ProgressiveRollout \"other\"; an ApplicationSet may be "
+                                     "referenced by only one ProgressiveRollout"},
+        boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(selector_errors_carry_the_stage_path) {
     auto spec = seed_spec();
     spec.stages[2].selector->match_expressions.push_back({"region", selector_operator::in, "In", {}});
-    BOOST_TEST(has(check(spec), "spec.stages[2].clusters.selector.matchExpressions[0].values: Required value: must be "
-                                "specified when `operator` is 'In' or 'NotIn'"));
+    BOOST_TEST(has(check(spec),
+                   "spec.stages[2].clusters.selector.matchExpressions[0].values: Required value: must be "
+                   "specified when `operator` is 'In' or 'NotIn'"));
     spec.stages[1].selector.reset();
-    BOOST_TEST(has(check(spec), "spec.stages[1].clusters.selector: Required value: a stage must select its clusters ({} "
-                                "selects every cluster)"));
+    BOOST_TEST(has(check(spec),
+                   "spec.stages[1].clusters.selector: Required value: a stage must select its clusters ({} "
+                   "selects every cluster)"));
 }
 
 BOOST_AUTO_TEST_CASE(every_error_is_reported_at_once) {
@@ -151,7 +167,8 @@ BOOST_AUTO_TEST_CASE(every_error_is_reported_at_once) {
 BOOST_AUTO_TEST_CASE(warnings_for_empty_selectors_and_missing_topology_labels) {
     validation_context context;
     context.clusters_known = true;
-    context.clusters = {make_cluster("a", {{"area", "emea"}, {"region", "eu-west-1"}}), make_cluster("b", {{"area", "emea"}})};
+    context.clusters = {make_cluster("a", {{"area", "emea"}, {"region", "eu-west-1"}}),
+                        make_cluster("b", {{"area", "emea"}})};
     auto r = check(seed_spec(), context);
     BOOST_TEST(r.ok());
     std::vector<std::string> expected = {
@@ -166,8 +183,9 @@ BOOST_AUTO_TEST_CASE(a_missing_application_set_is_a_warning_not_an_error) {
     context.application_sets = std::vector<std::string>{"other-set"};
     auto r = check(seed_spec(), context);
     BOOST_TEST(r.ok());
-    std::vector<std::string> expected = {"spec.sourceRef.name: ApplicationSet \"my-app-set\" not found in namespace "
-                                         "\"argocd\"; the rollout waits until it exists"};
+    std::vector<std::string> expected = {
+        "spec.sourceRef.name: ApplicationSet \"my-app-set\" not found in namespace "
+        "\"argocd\"; the rollout waits until it exists"};
     BOOST_TEST(r.warnings == expected, boost::test_tools::per_element());
 
     context.application_sets = std::vector<std::string>{};  // known: none exists

@@ -43,7 +43,8 @@ std::optional<std::vector<loaded_rollout>> load_rollouts(const arguments& files)
                 out.push_back({file, codec::decode_rollout(object)});
             }
         } catch (const std::exception& e) {
-            std::cerr << "error: " << (std::string_view(e.what()).starts_with(file) ? "" : file + ": ") << e.what() << "\n";
+            std::cerr << "error: " << (std::string_view(e.what()).starts_with(file) ? "" : file + ": ") << e.what()
+                      << "\n";
             return std::nullopt;
         }
     }
@@ -174,8 +175,8 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     }
     loaded_rollout rollout{namespace_ + " (live)", codec::decode_rollout(object.value())};
     std::vector<core::cluster> clusters;
-    auto listed = client.list(kube::secrets_path(namespace_) + "?labelSelector=" +
-                                  kube::query_escape(std::string(codec::cluster_secret_selector)),
+    auto listed = client.list(kube::secrets_path(namespace_) +
+                                  "?labelSelector=" + kube::query_escape(std::string(codec::cluster_secret_selector)),
                               500, [&](const rapidjson::Value& secret) {
                                   if (auto c = codec::decode_cluster_secret(secret)) clusters.push_back(std::move(*c));
                               });
@@ -187,14 +188,12 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     // before any exists, over every cluster Secret.
     const auto state = core::build_fleet_state({}, clusters);
     std::set<std::string> hosting;
-    auto apps = client.list(kube::applications_path(namespace_), 500,
-                            [&](const rapidjson::Value& object) {
-                                auto app = codec::decode_application(object);
-                                const auto& source = rollout.decoded.rollout.spec.source.name;
-                                if (std::find(app.application_sets.begin(), app.application_sets.end(), source) !=
-                                    app.application_sets.end())
-                                    hosting.insert(state.admission.resolve_cluster(app.destination_server, app.destination_name));
-                            });
+    auto apps = client.list(kube::applications_path(namespace_), 500, [&](const rapidjson::Value& object) {
+        auto app = codec::decode_application(object);
+        const auto& source = rollout.decoded.rollout.spec.source.name;
+        if (std::find(app.application_sets.begin(), app.application_sets.end(), source) != app.application_sets.end())
+            hosting.insert(state.admission.resolve_cluster(app.destination_server, app.destination_name));
+    });
     if (!apps) {
         std::cerr << "error: listing Applications in " << namespace_ << ": " << apps.error().describe() << "\n";
         return std::nullopt;
@@ -208,7 +207,8 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     return std::pair{std::move(rollout), std::move(clusters)};
 }
 
-constexpr std::string_view plan_usage = R"(Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]
+constexpr std::string_view plan_usage =
+    R"(Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]
        argocd-progressive-rollout plan --live NAME [-n NAMESPACE] [--kubeconfig FILE] [-o text|json]
 Shows which cluster goes in which stage and wave, before anything changes.
   --rollout FILE     a ProgressiveRollout (YAML or JSON)
@@ -232,16 +232,23 @@ int run_plan(const arguments& args) {
             return args[++i];
         };
         try {
-            if (a == "--rollout") rollout_file = value();
-            else if (a == "--clusters") clusters_file = value();
-            else if (a == "--live") live = value();
-            else if (a == "-n" || a == "--namespace") namespace_ = value();
-            else if (a == "--kubeconfig") kubeconfig = value();
-            else if (a == "-o" || a == "--output") output = value();
+            if (a == "--rollout")
+                rollout_file = value();
+            else if (a == "--clusters")
+                clusters_file = value();
+            else if (a == "--live")
+                live = value();
+            else if (a == "-n" || a == "--namespace")
+                namespace_ = value();
+            else if (a == "--kubeconfig")
+                kubeconfig = value();
+            else if (a == "-o" || a == "--output")
+                output = value();
             else if (a == "--help" || a == "-h") {
                 std::cout << plan_usage;
                 return 0;
-            } else throw std::invalid_argument("unknown flag " + a);
+            } else
+                throw std::invalid_argument("unknown flag " + a);
         } catch (const std::invalid_argument& e) {
             std::cerr << "error: " << e.what() << "\n";
             return 2;
@@ -260,8 +267,8 @@ int run_plan(const arguments& args) {
         auto loaded = load_rollouts({rollout_file});
         if (!loaded) return 2;
         if (loaded->size() != 1) {
-            std::cerr << "error: " << rollout_file << ": expected exactly one ProgressiveRollout, found " << loaded->size()
-                      << "\n";
+            std::cerr << "error: " << rollout_file << ": expected exactly one ProgressiveRollout, found "
+                      << loaded->size() << "\n";
             return 2;
         }
         rollouts = std::move(*loaded);

@@ -82,10 +82,11 @@ void write_port_file(const std::string& path, unsigned short port) {
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;
     boost::split(out, text, boost::is_any_of(","));
-    out.erase(std::remove_if(out.begin(), out.end(), [](std::string& s) {
-                  boost::trim(s);
-                  return s.empty();
-              }),
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [](std::string& s) {
+                                 boost::trim(s);
+                                 return s.empty();
+                             }),
               out.end());
     return out;
 }
@@ -127,7 +128,8 @@ int serve(const serve_flags& flags) {
     // The state admission reads: fixed (snapshot) or fed by watches (real mode).
     std::function<std::shared_ptr<const core::fleet_state>()> state;
     std::function<void(const codec::review_event&)> record_event = [](const codec::review_event& e) {
-        logger.write("warning", "admission: " + e.event.reason + " " + e.namespace_ + "/" + e.name + ": " + e.event.message);
+        logger.write("warning",
+                     "admission: " + e.event.reason + " " + e.namespace_ + "/" + e.name + ": " + e.event.message);
     };
 
     std::unique_ptr<kube::client> client;
@@ -137,9 +139,10 @@ int serve(const serve_flags& flags) {
     std::unique_ptr<controller::rollout_controller> rollout_controller;
 
     if (!flags.snapshot.empty()) {
-        auto fixed = std::make_shared<const core::fleet_state>(codec::decode_snapshot(read_file(flags.snapshot), flags.snapshot));
-        logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" + codec::describe_snapshot(*fixed) +
-                                 "); no controller");
+        auto fixed = std::make_shared<const core::fleet_state>(
+            codec::decode_snapshot(read_file(flags.snapshot), flags.snapshot));
+        logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" +
+                                 codec::describe_snapshot(*fixed) + "); no controller");
         state = [fixed] { return fixed; };
         ids.self = flags.self_user;
     } else {
@@ -166,24 +169,26 @@ int serve(const serve_flags& flags) {
             c->write_metrics(out);
             controller::write_rollout_metrics(*c, out);
         });
-        logger.write("info", "real mode: " + config.source + ", namespace " + flags.argocd_namespace + ", acting as " + ids.self);
+        logger.write("info", "real mode: " + config.source + ", namespace " + flags.argocd_namespace + ", acting as " +
+                                 ids.self);
     }
 
     server::https_server server(options, metrics);
-    server.add_admission_route("/mutate/applications", [state, ids, record_event](std::string_view ct, std::string& body) {
-        auto answer = codec::review_application(ct, std::move(body), *state(), ids);
-        if (answer.event) record_event(*answer.event);
-        if (answer.outcome == "denied" || answer.outcome == "error")
-            logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
-        return to_http(std::move(answer));
-    });
+    server.add_admission_route(
+        "/mutate/applications", [state, ids, record_event](std::string_view ct, std::string& body) {
+            auto answer = codec::review_application(ct, std::move(body), *state(), ids);
+            if (answer.event) record_event(*answer.event);
+            if (answer.outcome == "denied" || answer.outcome == "error")
+                logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
+            return to_http(std::move(answer));
+        });
     server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string& body) {
         return to_http(codec::review_rollout(ct, std::move(body), *state()));
     });
-    if (cache)
-        server.set_readiness([c = cache.get()] { return c->synced(); });
+    if (cache) server.set_readiness([c = cache.get()] { return c->synced(); });
 
-    auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader", "Whether this replica holds the Lease and runs the controller.");
+    auto& leading = metrics.add_gauge("argocd_progressive_rollout_leader",
+                                      "Whether this replica holds the Lease and runs the controller.");
     leading.with({}).set(0);
     std::unique_ptr<controller::leader_runner> leader;
     if (cache) {
@@ -224,31 +229,45 @@ int run_serve(const arguments& args) {
         "Serves the admission webhooks over TLS; without --snapshot it watches the API server (kubeconfig,\n"
         "or in-cluster when neither is given) and, on the replica holding the Lease, runs the controller.\n\n"
         "Flags");
-    desc.add_options()
-        ("help,h", "show this help")
-        ("listen", po::value(&f.listen)->default_value(f.listen), "HOST:PORT to serve HTTPS on (port 0: any free port)")
-        ("port-file", po::value(&f.port_file), "once listening, write the bound port to FILE (with --listen HOST:0: how scripts and tests learn it)")
-        ("tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")
-        ("tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")
-        ("snapshot", po::value(&f.snapshot), "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status), ApplicationSets and cluster Secrets; no controller")
-        ("kubeconfig", po::value(&f.kubeconfig), "kubeconfig to reach the API server (default: in-cluster service account)")
-        ("argocd-namespace", po::value(&f.argocd_namespace)->default_value(f.argocd_namespace), "namespace of Argo CD's Applications, ApplicationSets, cluster Secrets and the rollouts")
-        ("appset-controller-user", po::value(&f.appset_user)->default_value(f.appset_user), "username of Argo CD's ApplicationSet controller: its writes are held")
-        ("application-controller-user", po::value(&f.app_controller_user)->default_value(f.app_controller_user), "username of Argo CD's application controller: its sync operations are never blocked")
-        ("self-user", po::value(&f.self_user), "username this server's own writes arrive with (default: the service-account token's subject)")
-        ("bypass-groups", po::value(&f.bypass_groups)->default_value(f.bypass_groups), "comma-separated groups whose members may bypass a rollout with the deployment.skyscanner.net/bypass annotation")
-        ("leader-elect", po::value(&f.leader_elect)->default_value(true), "run the controller only on the holder of a coordination.k8s.io Lease")
-        ("lease-name", po::value(&f.lease_name)->default_value(f.lease_name), "name of the Lease")
-        ("lease-namespace", po::value(&f.lease_namespace), "namespace of the Lease (default: --argocd-namespace)")
-        ("identity", po::value(&f.identity), "holder identity in the Lease (default: hostname_pid)")
-        ("lease-duration", po::value(&f.lease_duration)->default_value(f.lease_duration), "seconds a Lease is valid without renewal")
-        ("renew-deadline", po::value(&f.renew_deadline)->default_value(f.renew_deadline), "seconds the leader keeps trying to renew before stepping down")
-        ("retry-period", po::value(&f.retry_period)->default_value(f.retry_period), "seconds between Lease attempts")
-        ("threads", po::value(&f.threads)->default_value(0), "server threads (0: one per CPU this process may use: its affinity mask, limited by its cgroup CPU quota, rounded up)")
-        ("idle-timeout", po::value(&f.idle_timeout)->default_value(f.idle_timeout), "seconds an idle keep-alive connection is kept (at least 90 for the API server)")
-        ("read-timeout", po::value(&f.read_timeout)->default_value(f.read_timeout), "seconds to read a whole request")
-        ("shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay), "seconds /readyz fails before the listener closes on SIGTERM")
-        ("shutdown-grace", po::value(&f.shutdown_grace)->default_value(f.shutdown_grace), "seconds in-flight requests get to finish on SIGTERM");
+    desc.add_options()("help,h", "show this help")("listen", po::value(&f.listen)->default_value(f.listen),
+                                                   "HOST:PORT to serve HTTPS on (port 0: any free port)")(
+        "port-file", po::value(&f.port_file),
+        "once listening, write the bound port to FILE (with --listen HOST:0: how scripts and tests learn it)")(
+        "tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")(
+        "tls-key", po::value(&f.tls_key), "private key of the serving certificate (PEM)")(
+        "snapshot", po::value(&f.snapshot),
+        "serve admission from a fixed YAML/JSON bundle of ProgressiveRollouts (with status), ApplicationSets and "
+        "cluster Secrets; no controller")("kubeconfig", po::value(&f.kubeconfig),
+                                          "kubeconfig to reach the API server (default: in-cluster service account)")(
+        "argocd-namespace", po::value(&f.argocd_namespace)->default_value(f.argocd_namespace),
+        "namespace of Argo CD's Applications, ApplicationSets, cluster Secrets and the rollouts")(
+        "appset-controller-user", po::value(&f.appset_user)->default_value(f.appset_user),
+        "username of Argo CD's ApplicationSet controller: its writes are held")(
+        "application-controller-user", po::value(&f.app_controller_user)->default_value(f.app_controller_user),
+        "username of Argo CD's application controller: its sync operations are never blocked")(
+        "self-user", po::value(&f.self_user),
+        "username this server's own writes arrive with (default: the service-account token's subject)")(
+        "bypass-groups", po::value(&f.bypass_groups)->default_value(f.bypass_groups),
+        "comma-separated groups whose members may bypass a rollout with the deployment.skyscanner.net/bypass "
+        "annotation")("leader-elect", po::value(&f.leader_elect)->default_value(true),
+                      "run the controller only on the holder of a coordination.k8s.io Lease")(
+        "lease-name", po::value(&f.lease_name)->default_value(f.lease_name), "name of the Lease")(
+        "lease-namespace", po::value(&f.lease_namespace), "namespace of the Lease (default: --argocd-namespace)")(
+        "identity", po::value(&f.identity), "holder identity in the Lease (default: hostname_pid)")(
+        "lease-duration", po::value(&f.lease_duration)->default_value(f.lease_duration),
+        "seconds a Lease is valid without renewal")("renew-deadline",
+                                                    po::value(&f.renew_deadline)->default_value(f.renew_deadline),
+                                                    "seconds the leader keeps trying to renew before stepping down")(
+        "retry-period", po::value(&f.retry_period)->default_value(f.retry_period), "seconds between Lease attempts")(
+        "threads", po::value(&f.threads)->default_value(0),
+        "server threads (0: one per CPU this process may use: its affinity mask, limited by its cgroup CPU quota, "
+        "rounded up)")("idle-timeout", po::value(&f.idle_timeout)->default_value(f.idle_timeout),
+                       "seconds an idle keep-alive connection is kept (at least 90 for the API server)")(
+        "read-timeout", po::value(&f.read_timeout)->default_value(f.read_timeout), "seconds to read a whole request")(
+        "shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay),
+        "seconds /readyz fails before the listener closes on SIGTERM")(
+        "shutdown-grace", po::value(&f.shutdown_grace)->default_value(f.shutdown_grace),
+        "seconds in-flight requests get to finish on SIGTERM");
     po::variables_map vm;
     try {
         std::vector<std::string> argv(args.begin(), args.end());

@@ -87,29 +87,29 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
     const auto* spec = spec_of(r, stage.name);
     for (const auto& c : stage.clusters) {
         switch (c.phase) {
-        case core::cluster_phase::updating:
-            out << "      Updating   " << c.name;
-            if (c.admitted_at) out << " (admitted " << age(now - *c.admitted_at) << " ago)";
-            out << "\n";
-            break;
-        case core::cluster_phase::requeued: {
-            out << "      Requeued   " << c.name << " (attempt " << c.attempts;
-            if (spec && spec->requeue && spec->requeue->attempts) out << "/" << *spec->requeue->attempts;
-            if (c.next_attempt_at) {
-                out << ", next try ";
-                out << (*c.next_attempt_at > now ? "in " + age(*c.next_attempt_at - now) : std::string("due"));
-                out << " at " << codec::format_time(*c.next_attempt_at);
+            case core::cluster_phase::updating:
+                out << "      Updating   " << c.name;
+                if (c.admitted_at) out << " (admitted " << age(now - *c.admitted_at) << " ago)";
+                out << "\n";
+                break;
+            case core::cluster_phase::requeued: {
+                out << "      Requeued   " << c.name << " (attempt " << c.attempts;
+                if (spec && spec->requeue && spec->requeue->attempts) out << "/" << *spec->requeue->attempts;
+                if (c.next_attempt_at) {
+                    out << ", next try ";
+                    out << (*c.next_attempt_at > now ? "in " + age(*c.next_attempt_at - now) : std::string("due"));
+                    out << " at " << codec::format_time(*c.next_attempt_at);
+                }
+                out << ")";
+                if (!c.message.empty()) out << ": " << c.message;
+                out << "\n";
+                break;
             }
-            out << ")";
-            if (!c.message.empty()) out << ": " << c.message;
-            out << "\n";
-            break;
-        }
-        case core::cluster_phase::failed:
-            out << "      Failed     " << c.name << (c.message.empty() ? "" : ": " + c.message) << "\n";
-            break;
-        default:
-            break;
+            case core::cluster_phase::failed:
+                out << "      Failed     " << c.name << (c.message.empty() ? "" : ": " + c.message) << "\n";
+                break;
+            default:
+                break;
         }
     }
     if (!done_names.empty()) out << "      Done       " << name_list(done_names) << "\n";
@@ -126,7 +126,8 @@ std::string render_status(const core::rollout& r, core::time_point now) {
     out << "  Phase:     " << core::to_string(st.phase);
     if (st.pass) out << ", pass " << st.pass;
     if (r.spec.paused) out << " (spec.paused: no new cluster is admitted)";
-    if (st.observed_generation && r.generation && st.observed_generation != r.generation) out << " (status is for generation " << st.observed_generation << " of " << r.generation << ")";
+    if (st.observed_generation && r.generation && st.observed_generation != r.generation)
+        out << " (status is for generation " << st.observed_generation << " of " << r.generation << ")";
     out << "\n";
     if (!st.current_stage.empty()) {
         out << "  Stage:     " << st.current_stage;
@@ -149,7 +150,8 @@ std::string render_status(const core::rollout& r, core::time_point now) {
     for (std::size_t i = 0; i < st.stages.size(); ++i) render_stage(out, r, i, st.stages[i], now);
 
     if (!st.unstaged_clusters.empty())
-        out << "\n  Unstaged:  " << name_list(st.unstaged_clusters) << " (no stage selects them: held, never updated)\n";
+        out << "\n  Unstaged:  " << name_list(st.unstaged_clusters)
+            << " (no stage selects them: held, never updated)\n";
     if (!st.conditions.empty()) {
         out << "\n  Conditions:\n";
         for (const auto& c : st.conditions) {
@@ -158,7 +160,8 @@ std::string render_status(const core::rollout& r, core::time_point now) {
             out << "    " << type << " " << c.status;
             if (!c.reason.empty()) out << "  " << c.reason;
             if (!c.message.empty()) out << ": " << c.message;
-            if (c.last_transition_time != core::time_point{}) out << " (" << age(now - c.last_transition_time) << " ago)";
+            if (c.last_transition_time != core::time_point{})
+                out << " (" << age(now - c.last_transition_time) << " ago)";
             out << "\n";
         }
     }
@@ -167,7 +170,8 @@ std::string render_status(const core::rollout& r, core::time_point now) {
 
 namespace {
 
-constexpr std::string_view status_usage = R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
+constexpr std::string_view status_usage =
+    R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
 Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, bake time,
 unstaged clusters and conditions. Without NAME: every rollout in the namespace (default argocd).
   -n, --namespace NS   namespace of the rollouts (default argocd)
@@ -217,7 +221,8 @@ std::optional<status_flags> parse(const arguments& args, std::string& error) {
         } else if (!a.starts_with("-") && f.name.empty()) {
             f.name = a;
         } else {
-            error = f.name.empty() || a.starts_with("-") ? "unknown flag " + a : "one NAME at most, got " + f.name + " and " + a;
+            error = f.name.empty() || a.starts_with("-") ? "unknown flag " + a
+                                                         : "one NAME at most, got " + f.name + " and " + a;
             return std::nullopt;
         }
     }
@@ -226,13 +231,13 @@ std::optional<status_flags> parse(const arguments& args, std::string& error) {
 
 struct fetch_result {
     std::vector<core::rollout> rollouts;
-    std::string error;      // API or transport failure
+    std::string error;  // API or transport failure
     bool not_found = false;
 };
 
 fetch_result fetch(kube::client& client, const status_flags& f) {
     fetch_result out;
-        if (!f.name.empty()) {
+    if (!f.name.empty()) {
         auto object = client.get(kube::rollout_path(f.ns, f.name));
         if (!object) {
             out.not_found = object.error().is_not_found();
@@ -267,14 +272,16 @@ std::string render_all(const fetch_result& fetched, const status_flags& f, core:
 std::string fingerprint(const fetch_result& fetched) {
     std::string key = fetched.error;
     for (const auto& r : fetched.rollouts)
-        key += r.name + "\n" + std::to_string(r.generation) + (r.spec.paused ? "p" : "") + codec::encode_status(r.status);
+        key +=
+            r.name + "\n" + std::to_string(r.generation) + (r.spec.paused ? "p" : "") + codec::encode_status(r.status);
     return key;
 }
 
 }  // namespace
 
 int run_status(const arguments& args) {
-    if (std::find_if(args.begin(), args.end(), [](const auto& a) { return a == "-h" || a == "--help"; }) != args.end()) {
+    if (std::find_if(args.begin(), args.end(), [](const auto& a) { return a == "-h" || a == "--help"; }) !=
+        args.end()) {
         std::cout << status_usage;
         return 0;
     }
@@ -296,8 +303,10 @@ int run_status(const arguments& args) {
     if (!flags->watch) {
         const auto fetched = fetch(*client, *flags);
         if (!fetched.error.empty()) {
-            std::cerr << "status: " << (fetched.not_found ? "ProgressiveRollout " + flags->ns + "/" + flags->name + " not found"
-                                                          : fetched.error) << "\n";
+            std::cerr << "status: "
+                      << (fetched.not_found ? "ProgressiveRollout " + flags->ns + "/" + flags->name + " not found"
+                                            : fetched.error)
+                      << "\n";
             return 1;
         }
         std::cout << render_all(fetched, *flags, now());
@@ -313,11 +322,12 @@ int run_status(const arguments& args) {
     for (auto next = started;; next += 1s) {
         const auto fetched = fetch(*client, *flags);
         const auto t = now();
-        std::string text = fetched.error.empty() ? render_all(fetched, *flags, t)
-                                                 : "status: " + fetched.error + " (retrying)\n";
+        std::string text =
+            fetched.error.empty() ? render_all(fetched, *flags, t) : "status: " + fetched.error + " (retrying)\n";
         const std::string key = fingerprint(fetched);
         if (tty) {
-            std::cout << "\x1b[H\x1b[2J" << codec::format_time(t) << "  (watching; Ctrl-C to stop)\n\n" << text << std::flush;
+            std::cout << "\x1b[H\x1b[2J" << codec::format_time(t) << "  (watching; Ctrl-C to stop)\n\n"
+                      << text << std::flush;
         } else if (key != last) {
             std::cout << "--- " << codec::format_time(t) << "\n" << text << std::flush;
         }

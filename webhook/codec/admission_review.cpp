@@ -47,9 +47,9 @@ struct response_fields {
     std::string uid;
     bool allowed = true;
     int code = 200;
-    std::string reason;   // metav1.Status reason when denied
+    std::string reason;  // metav1.Status reason when denied
     std::string message;
-    std::string patch;    // raw JSON Patch text; empty = none
+    std::string patch;  // raw JSON Patch text; empty = none
     std::vector<std::string> warnings;
     std::map<std::string, std::string> audit_annotations;
 };
@@ -157,11 +157,11 @@ public:
     bool Key(const char* s, rapidjson::SizeType n, bool copy) {
         const std::string_view key(s, n);
         const scope here = top();
-        next_ = here == scope::root && key == "request"                                 ? scope::request
-                : here == scope::request && (key == "object" || key == "oldObject")   ? scope::object
-                : here == scope::object && key == "metadata"                          ? scope::metadata
-                : here == scope::object && key == "status"                            ? scope::status
-                                                                                      : scope::other;
+        next_ = here == scope::root && key == "request"                             ? scope::request
+                : here == scope::request && (key == "object" || key == "oldObject") ? scope::object
+                : here == scope::object && key == "metadata"                        ? scope::metadata
+                : here == scope::object && key == "status"                          ? scope::status
+                                                                                    : scope::other;
         // Of the status only `sync` is read (the resolved revision a sync is checked against).
         if ((here == scope::status && key != "sync") || (here == scope::metadata && key == "managedFields"))
             skip_value();
@@ -246,16 +246,17 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     }
     // The in-place reader stops at a NUL byte, which valid JSON never contains unescaped.
     if (const void* nul = std::memchr(body.data(), '\0', body.size())) {
-        error = bad_request("", "request body is not valid JSON: NUL byte at offset " +
-                                    std::to_string(static_cast<const char*>(nul) - body.data()),
+        error = bad_request("",
+                            "request body is not valid JSON: NUL byte at offset " +
+                                std::to_string(static_cast<const char*>(nul) - body.data()),
                             false);
         return nullptr;
     }
     // Checked whole, the parts the pruning path skips included: a review is UTF-8 or refused, so
     // nothing an answer quotes from it can make the answer invalid.
     if (const auto bad = find_invalid_utf8(body)) {
-        error = bad_request("", "request body is not valid JSON: invalid UTF-8 at offset " + std::to_string(*bad),
-                            false);
+        error =
+            bad_request("", "request body is not valid JSON: invalid UTF-8 at offset " + std::to_string(*bad), false);
         return nullptr;
     }
     auto r = std::make_unique<parsed_review>();
@@ -296,8 +297,9 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     }
     const auto api_version = string_at(doc, {"apiVersion"});
     if (api_version != "admission.k8s.io/v1") {
-        error = bad_request("", "unsupported AdmissionReview apiVersion " + core::quote(api_version) +
-                                    ": configure admissionReviewVersions: [v1]",
+        error = bad_request("",
+                            "unsupported AdmissionReview apiVersion " + core::quote(api_version) +
+                                ": configure admissionReviewVersions: [v1]",
                             false);
         return nullptr;
     }
@@ -390,7 +392,8 @@ review_answer review_rollout(std::string_view content_type, std::string body, co
         f.warnings = std::move(result.warnings);
         if (!errors.empty()) {
             // The API server's own wording for an invalid object (StatusReasonInvalid).
-            std::string message = "ProgressiveRollout.deployment.skyscanner.net " + core::quote(r.name) + " is invalid: ";
+            std::string message =
+                "ProgressiveRollout.deployment.skyscanner.net " + core::quote(r.name) + " is invalid: ";
             if (errors.size() > 1) message += "[";
             for (std::size_t i = 0; i < errors.size(); ++i) message += (i ? ", " : "") + errors[i].to_string();
             if (errors.size() > 1) message += "]";

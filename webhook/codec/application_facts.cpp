@@ -107,7 +107,8 @@ std::string check_application_request(const rapidjson::Value& request) {
     };
     // Each element of an array at `path` must be of one type.
     auto check_items = [&](const rapidjson::Value& base, std::string_view root,
-                           std::initializer_list<std::string_view> path, is_fn is, std::string_view type) -> std::string {
+                           std::initializer_list<std::string_view> path, is_fn is,
+                           std::string_view type) -> std::string {
         const auto* v = find_path(base, path);
         if (!v || !v->IsArray()) return {};
         for (rapidjson::SizeType i = 0; i < v->Size(); ++i)
@@ -198,7 +199,7 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     static const rapidjson::Value empty_object(rapidjson::kObjectType);
     core::application_facts f;
     const auto op = string_at(request, {"operation"});
-    f.operation = op == "CREATE" ? core::operation_kind::create
+    f.operation = op == "CREATE"   ? core::operation_kind::create
                   : op == "UPDATE" ? core::operation_kind::update
                                    : core::operation_kind::other;
     f.username = string_at(request, {"userInfo", "username"});
@@ -251,8 +252,8 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     const auto* operation = find_path(*object, {"operation"});
     const auto* old_operation = find_path(*old_object, {"operation"});
     if (operation && !operation->IsNull()) {
-        f.operation_changed = !old_operation || old_operation->IsNull() ||
-                              canonical_json(*operation) != canonical_json(*old_operation);
+        f.operation_changed =
+            !old_operation || old_operation->IsNull() || canonical_json(*operation) != canonical_json(*old_operation);
         core::sync_operation sync;
         if (const auto* s = find_path(*operation, {"sync"}); s && s->IsObject()) {
             sync.revision = string_at(*s, {"revision"});
@@ -267,7 +268,8 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     // What a sync on a cluster admitted for the held change may deploy: read only for a sync by
     // someone other than Argo CD's application controller (its status writes are the hot path).
     if (f.operation_sync && f.username != identities.application_controller && !f.old_pending_hash.empty())
-        if (auto held = decode_pending_record(string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
+        if (auto held = decode_pending_record(
+                string_at(*old_object, {"metadata", "annotations", core::pending_spec_annotation}));
             held && content_hash(*held) == f.old_pending_hash) {
             rapidjson::Document held_spec;
             if (!parse_json(held_spec, *held) && held_spec.IsObject()) {

@@ -50,7 +50,9 @@ const unsigned char* skip_ascii(const unsigned char* p, const unsigned char* end
 
 }  // namespace
 
-std::string nesting_too_deep() { return "nesting deeper than " + std::to_string(max_nesting_depth) + " levels"; }
+std::string nesting_too_deep() {
+    return "nesting deeper than " + std::to_string(max_nesting_depth) + " levels";
+}
 
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
     const auto* const begin = reinterpret_cast<const unsigned char*>(text.data());
@@ -172,13 +174,16 @@ public:
         if (std::find(open_.begin(), open_.end(), anchor) != open_.end())
             yaml_failure(mark, nesting_too_deep() + " (an alias inside its own anchor nests without end)");
     }
-    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { tick(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        tick(mark);
+    }
     void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                          YAML::EmitterStyle::value) override {
         open(mark, anchor);
     }
     void OnSequenceEnd() override { close(); }
-    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
         open(mark, anchor);
     }
     void OnMapEnd() override { close(); }
@@ -233,7 +238,9 @@ std::vector<YAML::Node> load_checked(const std::string& text) {
 
 }  // namespace
 
-std::vector<YAML::Node> load_yaml_documents(std::string_view text) { return load_checked(std::string(text)); }
+std::vector<YAML::Node> load_yaml_documents(std::string_view text) {
+    return load_checked(std::string(text));
+}
 
 YAML::Node load_yaml_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

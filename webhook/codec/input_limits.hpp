@@ -119,7 +119,8 @@ json_error describe(const rapidjson::Reader& reader, const limits_handler<Output
         case stop::bad_escape:  // the reader stands just past the string
             return {rapidjson::GetParseError_En(rapidjson::kParseErrorStringUnicodeSurrogateInvalid),
                     reader.GetErrorOffset()};
-        case stop::none: break;
+        case stop::none:
+            break;
     }
     return {rapidjson::GetParseError_En(reader.GetParseErrorCode()), reader.GetErrorOffset()};
 }

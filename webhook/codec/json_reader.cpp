@@ -6,13 +6,19 @@ using core::error_kind;
 
 std::string_view json_type_name(const rapidjson::Value& v) {
     switch (v.GetType()) {
-        case rapidjson::kNullType: return "null";
+        case rapidjson::kNullType:
+            return "null";
         case rapidjson::kFalseType:
-        case rapidjson::kTrueType: return "boolean";
-        case rapidjson::kObjectType: return "object";
-        case rapidjson::kArrayType: return "array";
-        case rapidjson::kStringType: return "string";
-        case rapidjson::kNumberType: return v.IsInt64() || v.IsUint64() ? "integer" : "number";
+        case rapidjson::kTrueType:
+            return "boolean";
+        case rapidjson::kObjectType:
+            return "object";
+        case rapidjson::kArrayType:
+            return "array";
+        case rapidjson::kStringType:
+            return "string";
+        case rapidjson::kNumberType:
+            return v.IsInt64() || v.IsUint64() ? "integer" : "number";
     }
     return "unknown";
 }
@@ -22,7 +28,8 @@ object_reader::object_reader(const rapidjson::Value& value, std::string path, co
     if (value.IsObject())
         object_ = &value;
     else if (!value.IsNull())
-        errors_.push_back({error_kind::type_invalid, path_, core::quote(json_type_name(value)), "must be of type object"});
+        errors_.push_back(
+            {error_kind::type_invalid, path_, core::quote(json_type_name(value)), "must be of type object"});
 }
 
 object_reader::~object_reader() {

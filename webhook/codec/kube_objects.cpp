@@ -60,9 +60,11 @@ std::optional<core::application_set_ref> decode_application_set(const rapidjson:
     if (!object.IsObject()) return std::nullopt;
     // Items of a LIST carry no kind or apiVersion; anything that says what it is must say so.
     if (const auto kind = string_at(object, {"kind"}); !kind.empty() && kind != "ApplicationSet") return std::nullopt;
-    if (const auto version = string_at(object, {"apiVersion"}); !version.empty() && !version.starts_with("argoproj.io/"))
+    if (const auto version = string_at(object, {"apiVersion"});
+        !version.empty() && !version.starts_with("argoproj.io/"))
         return std::nullopt;
-    core::application_set_ref ref{string_at(object, {"metadata", "namespace"}), string_at(object, {"metadata", "name"})};
+    core::application_set_ref ref{string_at(object, {"metadata", "namespace"}),
+                                  string_at(object, {"metadata", "name"})};
     if (ref.name.empty()) return std::nullopt;
     return ref;
 }
@@ -187,7 +189,8 @@ void write_op(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view op
     w.EndObject();
 }
 
-void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view hash, bool created_held) {
+void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view hash,
+                                 bool created_held) {
     const rapidjson::Value expected(rapidjson::StringRef(hash.data(), hash.size()));
     write_op(w, "test", annotation_path(core::pending_hash_annotation), &expected);
     write_op(w, "remove", annotation_path(core::pending_spec_annotation), nullptr);
@@ -234,7 +237,9 @@ std::string release_patch(const application_record& app) {
 
 namespace {
 
-bool is_plain_null(const std::string& s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
+bool is_plain_null(const std::string& s) {
+    return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
 
 void yaml_to_json(const YAML::Node& node, rapidjson::Value& out, rapidjson::Document::AllocatorType& alloc) {
     switch (node.Type()) {
@@ -259,7 +264,8 @@ void yaml_to_json(const YAML::Node& node, rapidjson::Value& out, rapidjson::Docu
                 out.AddMember(key, v, alloc);
             }
             return;
-        case YAML::NodeType::Scalar: break;
+        case YAML::NodeType::Scalar:
+            break;
     }
     const std::string& s = node.Scalar();
     // Quoted scalars carry the non-specific tag "!": always strings ("true", "25%", "5").

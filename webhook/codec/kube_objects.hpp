@@ -32,15 +32,15 @@ std::optional<core::application_set_ref> decode_application_set(const rapidjson:
 struct application_record {
     std::string namespace_;
     std::string name;
-    std::string application_set;  // the first ownerReference of kind ApplicationSet
+    std::string application_set;                // the first ownerReference of kind ApplicationSet
     std::vector<std::string> application_sets;  // every one, each once
     std::string destination_server;
     std::string destination_name;
-    std::string pending_spec;     // annotation, canonical JSON of the held desired state
-    std::array<bool, 4> desired_present{};  // which desired-state fields the live spec has
+    std::string pending_spec;                   // annotation, canonical JSON of the held desired state
+    std::array<bool, 4> desired_present{};      // which desired-state fields the live spec has
     core::application_observation observation;  // cluster left empty: resolved by the caller
     std::string bypass_reason;
-    bool created_held = false;    // annotation deployment.skyscanner.net/created-held is present
+    bool created_held = false;  // annotation deployment.skyscanner.net/created-held is present
 };
 
 // A Warning Event the webhook recorded on an Application whose template change it could not hold

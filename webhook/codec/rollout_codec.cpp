@@ -27,7 +27,8 @@ std::optional<core::label_selector> read_selector(object_reader& parent, std::st
                                       core::quote(json_type_name(it->value)), "must be of type string"});
                     continue;
                 }
-                selector.match_labels.emplace(std::move(k), std::string(it->value.GetString(), it->value.GetStringLength()));
+                selector.match_labels.emplace(std::move(k),
+                                              std::string(it->value.GetString(), it->value.GetStringLength()));
             }
         }
     }
@@ -90,8 +91,9 @@ core::stage_spec read_stage(const rapidjson::Value& v, const std::string& path, 
     }
     const auto stage_topology = r.string("topologyKey").value_or("");
     if (!stage_topology.empty() && !clusters_topology.empty() && stage_topology != clusters_topology)
-        errors.push_back({error_kind::invalid, r.child_path("topologyKey"), core::quote(stage_topology),
-                          "must equal clusters.topologyKey (" + core::quote(clusters_topology) + ") when both are set"});
+        errors.push_back(
+            {error_kind::invalid, r.child_path("topologyKey"), core::quote(stage_topology),
+             "must equal clusters.topologyKey (" + core::quote(clusters_topology) + ") when both are set"});
     stage.topology_key = stage_topology.empty() ? clusters_topology : stage_topology;
     if (auto v2 = read_int_or_percent(r, "maxClusters")) stage.max_clusters = *v2;
     if (auto v2 = read_int_or_percent(r, "maxUnavailable")) stage.max_unavailable = *v2;
@@ -164,7 +166,8 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
                     object_reader c(cv, "", ignored, false);
                     core::cluster_status cs;
                     cs.name = c.string("name").value_or("");
-                    cs.phase = core::parse_cluster_phase(c.string("phase").value_or("")).value_or(core::cluster_phase::pending);
+                    cs.phase = core::parse_cluster_phase(c.string("phase").value_or(""))
+                                   .value_or(core::cluster_phase::pending);
                     cs.hash = c.string("hash").value_or("");
                     if (const auto* apps = c.member("applications"); apps && apps->IsArray())
                         for (const auto& av : apps->GetArray()) {
@@ -213,7 +216,8 @@ decoded_rollout decode_rollout(const rapidjson::Value& object) {
                           "supported values: " + core::quote(core::api_version)});
     const auto kind = top.string("kind").value_or("");
     if (kind != core::rollout_kind)
-        errors.push_back({error_kind::unsupported, "kind", core::quote(kind), "supported values: \"ProgressiveRollout\""});
+        errors.push_back(
+            {error_kind::unsupported, "kind", core::quote(kind), "supported values: \"ProgressiveRollout\""});
     if (const auto* metadata = top.member("metadata")) {
         object_reader m(*metadata, "metadata", errors, false);
         out.rollout.name = m.string("name").value_or("");
@@ -241,7 +245,8 @@ void str(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k, std:
 void opt_str(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k, std::string_view v) {
     if (!v.empty()) str(w, k, v);
 }
-void opt_time(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k, const std::optional<core::time_point>& t) {
+void opt_time(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k,
+              const std::optional<core::time_point>& t) {
     if (t) str(w, k, format_time(*t));
 }
 

@@ -8,15 +8,14 @@ namespace {
 
 std::string format(std::chrono::system_clock::time_point t, bool micro) {
     using namespace std::chrono;
-    auto const us = floor<microseconds>(t);
-    auto const day = floor<days>(us);
-    year_month_day const ymd{day};
-    hh_mm_ss const hms{us - day};
+    const auto us = floor<microseconds>(t);
+    const auto day = floor<days>(us);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{us - day};
     char buf[64];
-    int const n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld",
-                                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                                static_cast<unsigned>(ymd.day()), static_cast<long>(hms.hours().count()),
-                                static_cast<long>(hms.minutes().count()),
+    const int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld", static_cast<int>(ymd.year()),
+                                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                                static_cast<long>(hms.hours().count()), static_cast<long>(hms.minutes().count()),
                                 static_cast<long long>(hms.seconds().count()));
     std::string out(buf, static_cast<std::size_t>(n));
     if (micro) {
@@ -47,23 +46,27 @@ bool literal(std::string_view& s, char c) {
 
 }  // namespace
 
-std::string format_time(std::chrono::system_clock::time_point t) { return format(t, false); }
+std::string format_time(std::chrono::system_clock::time_point t) {
+    return format(t, false);
+}
 
-std::string format_micro_time(std::chrono::system_clock::time_point t) { return format(t, true); }
+std::string format_micro_time(std::chrono::system_clock::time_point t) {
+    return format(t, true);
+}
 
 std::optional<micro_time> parse_micro_time(std::string_view s) {
     using namespace std::chrono;
-    auto const y = digits(s, 4);
+    const auto y = digits(s, 4);
     if (!y || !literal(s, '-')) return std::nullopt;
-    auto const mo = digits(s, 2);
+    const auto mo = digits(s, 2);
     if (!mo || !literal(s, '-')) return std::nullopt;
-    auto const d = digits(s, 2);
+    const auto d = digits(s, 2);
     if (!d || !literal(s, 'T')) return std::nullopt;
-    auto const h = digits(s, 2);
+    const auto h = digits(s, 2);
     if (!h || !literal(s, ':')) return std::nullopt;
-    auto const mi = digits(s, 2);
+    const auto mi = digits(s, 2);
     if (!mi || !literal(s, ':')) return std::nullopt;
-    auto const sec = digits(s, 2);
+    const auto sec = digits(s, 2);
     if (!sec) return std::nullopt;
     long long frac_us = 0;
     if (literal(s, '.')) {
@@ -76,24 +79,23 @@ std::optional<micro_time> parse_micro_time(std::string_view s) {
     long offset_seconds = 0;
     if (s == "Z" || s == "z") {
     } else if (s.size() == 6 && (s[0] == '+' || s[0] == '-')) {
-        bool const negative = s[0] == '-';
+        const bool negative = s[0] == '-';
         s.remove_prefix(1);
-        auto const oh = digits(s, 2);
+        const auto oh = digits(s, 2);
         if (!oh || !literal(s, ':')) return std::nullopt;
-        auto const om = digits(s, 2);
+        const auto om = digits(s, 2);
         if (!om || *oh > 23 || *om > 59) return std::nullopt;
         offset_seconds = (*oh * 3600L + *om * 60L) * (negative ? -1 : 1);
     } else {
         return std::nullopt;
     }
-    year_month_day const ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
+    const year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
     if (!ymd.ok() || *h > 23 || *mi > 59 || *sec > 60) return std::nullopt;
-    return sys_days{ymd} + hours{*h} + minutes{*mi} + seconds{*sec} - seconds{offset_seconds} +
-           microseconds{frac_us};
+    return sys_days{ymd} + hours{*h} + minutes{*mi} + seconds{*sec} - seconds{offset_seconds} + microseconds{frac_us};
 }
 
 std::optional<core::time_point> parse_time(std::string_view s) {
-    auto const t = parse_micro_time(s);
+    const auto t = parse_micro_time(s);
     if (!t) return std::nullopt;
     return std::chrono::floor<std::chrono::seconds>(*t);
 }

@@ -37,31 +37,34 @@ kube::reflector_options watch_of(std::string path, std::string label_selector = 
 fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<void()> on_change)
     : namespace_(ns),
       on_change_(std::move(on_change)),
-      rollouts_(client,
-                watch_of(kube::rollouts_path(ns)),
-                decode_cached_rollout, [this] { rebuild_state(); }),
+      rollouts_(client, watch_of(kube::rollouts_path(ns)), decode_cached_rollout, [this] { rebuild_state(); }),
       // Secrets hold credentials: the decoder keeps name, server and labels, nothing else.
       clusters_(client, watch_of(kube::secrets_path(ns), std::string(codec::cluster_secret_selector)),
                 codec::decode_cluster_secret, [this] { rebuild_state(); }),
-      applications_(client, watch_of(kube::applications_path(ns)),
-                    [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },
-                    [this] {
-                        if (on_change_) on_change_();
-                    }),
-      application_sets_(client, watch_of(kube::application_sets_path(ns)),
-                        codec::decode_application_set, [this] { application_sets_changed(); }),
-      hold_refusals_(client, [&] {
-                         auto o = watch_of(kube::events_path(ns));
-                         o.field_selector = "reason=" + std::string(codec::hold_refused_reason);
-                         return o;
-                     }(),
-                     codec::decode_hold_refusal,
-                     [this] {
-                         if (on_change_) on_change_();
-                     }),
+      applications_(
+          client, watch_of(kube::applications_path(ns)),
+          [](const rapidjson::Value& o) { return std::optional(codec::decode_application(o)); },
+          [this] {
+              if (on_change_) on_change_();
+          }),
+      application_sets_(client, watch_of(kube::application_sets_path(ns)), codec::decode_application_set,
+                        [this] { application_sets_changed(); }),
+      hold_refusals_(
+          client,
+          [&] {
+              auto o = watch_of(kube::events_path(ns));
+              o.field_selector = "reason=" + std::string(codec::hold_refused_reason);
+              return o;
+          }(),
+          codec::decode_hold_refusal,
+          [this] {
+              if (on_change_) on_change_();
+          }),
       state_(std::make_shared<const core::fleet_state>()) {}
 
-fleet_cache::~fleet_cache() { stop(); }
+fleet_cache::~fleet_cache() {
+    stop();
+}
 
 void fleet_cache::start() {
     rollouts_.start();
@@ -152,9 +155,10 @@ void fleet_cache::application_sets_changed() {
 }
 
 void fleet_cache::write_metrics(std::string& out) const {
-    const std::pair<const char*, const kube::reflector*> caches[] = {
-        {"progressiverollouts", &rollouts_.watch()}, {"secrets", &clusters_.watch()},
-        {"applications", &applications_.watch()}, {"applicationsets", &application_sets_.watch()}};
+    const std::pair<const char*, const kube::reflector*> caches[] = {{"progressiverollouts", &rollouts_.watch()},
+                                                                     {"secrets", &clusters_.watch()},
+                                                                     {"applications", &applications_.watch()},
+                                                                     {"applicationsets", &application_sets_.watch()}};
     auto family = [&](const char* name, const char* help, const char* type, auto value) {
         prometheus::append_header(out, name, help, type);
         for (const auto& [resource, r] : caches)

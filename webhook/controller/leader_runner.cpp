@@ -23,7 +23,9 @@ leader_runner::leader_runner(kube::client& client, leader_runner_options options
     if (options_.identity.empty()) options_.identity = default_identity();
 }
 
-leader_runner::~leader_runner() { stop(); }
+leader_runner::~leader_runner() {
+    stop();
+}
 
 void leader_runner::start() {
     if (thread_.joinable()) return;
@@ -61,7 +63,8 @@ void leader_runner::run(std::stop_token stop) {
     }
     kube::leader_elector elector(client_, options_.lease_namespace, options_.lease_name, options_.identity,
                                  options_.timings);
-    elector.run(stop, [this] { start_leading(); }, [this] { stop_leading(); });
+    elector.run(
+        stop, [this] { start_leading(); }, [this] { stop_leading(); });
     stop_leading();
 }
 

@@ -18,16 +18,24 @@ namespace apr::controller {
 
 namespace {
 
-void log_info(const std::string& message) { kube::log(kube::log_level::info, message); }
-void log_warning(const std::string& message) { kube::log(kube::log_level::warning, message); }
+void log_info(const std::string& message) {
+    kube::log(kube::log_level::info, message);
+}
+void log_warning(const std::string& message) {
+    kube::log(kube::log_level::warning, message);
+}
 
-std::string key_of(const core::rollout& r) { return r.namespace_ + "/" + r.name; }
+std::string key_of(const core::rollout& r) {
+    return r.namespace_ + "/" + r.name;
+}
 
 constexpr auto hold_refusal_memory = std::chrono::minutes(10);
 
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
-void write_string(json_writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void write_string(json_writer& w, std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 // JSON Patch adding our finalizer: a new list when there is none (`/-` needs an array to exist).
 std::string add_finalizer_patch(bool list_exists) {
@@ -163,7 +171,8 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
         o.cluster = state->admission.resolve_cluster(app->destination_server, app->destination_name);
         // The ApplicationSet controller retries a refused write within minutes, and every retry
         // renews the Event: one not seen for a while means the template no longer asks for it.
-        if (auto it = refusals.find(app->name); it != refusals.end() && it->second.last_seen && *it->second.last_seen >= recent)
+        if (auto it = refusals.find(app->name);
+            it != refusals.end() && it->second.last_seen && *it->second.last_seen >= recent)
             o.hold_refused = it->second.message;
         obs.applications.push_back(std::move(o));
     }
@@ -226,7 +235,8 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
 void rollout_controller::admit(const core::rollout& r, const core::admit_action& action) {
     const auto apps = cache_.applications_of(r.spec.source.name);
     for (const auto& name : action.applications) {
-        auto it = std::find_if(apps.begin(), apps.end(), [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
+        auto it = std::find_if(apps.begin(), apps.end(),
+                               [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
         if (it == apps.end()) continue;
         const auto& app = **it;
         auto patch = codec::admit_patch(app, app.observation.pending_hash);
@@ -239,14 +249,15 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
         // The webhook admits this write only for a cluster the status admitted; a replica whose
         // cache has not seen the status just written denies it (403). That is lag, not failure:
         // try again shortly, and the step admits again later if the cache is still behind.
-        for (auto wait = std::chrono::milliseconds(100); !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600);
-             wait *= 2) {
+        for (auto wait = std::chrono::milliseconds(100);
+             !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600); wait *= 2) {
             wait_before_retry(wait);
             res = api_.json_patch(path, *patch);
         }
         if (res) {
             ++admissions_;
-            log_info("controller: " + key_of(r) + ": admitted cluster " + action.cluster + " (Application " + name + ")");
+            log_info("controller: " + key_of(r) + ": admitted cluster " + action.cluster + " (Application " + name +
+                     ")");
         } else if (res.error().code == 422) {
             // The `test` on the pending hash failed: the Application changed; the next step sees it.
             log_info("controller: " + key_of(r) + ": Application " + name + " changed before admission; re-evaluating");
@@ -257,8 +268,8 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
 }
 
 void rollout_controller::emit(const cached_rollout& cr, const std::vector<core::rollout_event>& events) {
-    const kube::object_reference ref{std::string(core::api_version), std::string(core::rollout_kind), cr.rollout.namespace_,
-                                     cr.rollout.name, cr.uid};
+    const kube::object_reference ref{std::string(core::api_version), std::string(core::rollout_kind),
+                                     cr.rollout.namespace_, cr.rollout.name, cr.uid};
     for (const auto& e : events) {
         log_info("controller: " + key_of(cr.rollout) + ": " + e.reason + ": " + e.message);
         api_.record(ref, e.warning ? kube::event_type::warning : kube::event_type::normal, e.reason, e.message);
@@ -269,10 +280,10 @@ void rollout_controller::release(const cached_rollout& cr) {
     const auto& r = cr.rollout;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_ || app->observation.pending_hash.empty()) continue;
-        auto res = api_.json_patch(kube::application_path(r.namespace_, app->name),
-                                      codec::release_patch(*app));
+        auto res = api_.json_patch(kube::application_path(r.namespace_, app->name), codec::release_patch(*app));
         if (!res && res.error().code != 422 && !res.error().is_not_found()) {
-            log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " + res.error().describe());
+            log_warning("controller: " + key_of(r) + ": releasing Application " + app->name + ": " +
+                        res.error().describe());
             return;  // keep the finalizer; try again
         }
     }
@@ -282,11 +293,13 @@ void rollout_controller::release(const cached_rollout& cr) {
         log_warning("controller: " + key_of(r) + ": refreshing ApplicationSet: " + res.error().describe());
 
     if (std::find(cr.finalizers.begin(), cr.finalizers.end(), finalizer_name) == cr.finalizers.end()) return;
-    if (auto done = api_.merge_patch(rollout_path(r), remove_finalizer_patch(cr.finalizers, cr.resource_version)); done) {
+    if (auto done = api_.merge_patch(rollout_path(r), remove_finalizer_patch(cr.finalizers, cr.resource_version));
+        done) {
         log_info("controller: " + key_of(r) + ": released its Applications; finalizer removed");
-        api_.record({std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
-                       kube::event_type::normal, "Released",
-                       "rollout deleted: held Applications released and ApplicationSet " + r.spec.source.name + " refreshed");
+        api_.record(
+            {std::string(core::api_version), std::string(core::rollout_kind), r.namespace_, r.name, cr.uid},
+            kube::event_type::normal, "Released",
+            "rollout deleted: held Applications released and ApplicationSet " + r.spec.source.name + " refreshed");
     } else if (!done.error().is_conflict() && !done.error().is_not_found()) {
         log_warning("controller: " + key_of(r) + ": removing finalizer: " + done.error().describe());
     }
@@ -313,8 +326,8 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
             for (const auto& c : s.clusters) ++counts[c.phase];
         for (auto phase : {core::cluster_phase::pending, core::cluster_phase::requeued, core::cluster_phase::updating,
                            core::cluster_phase::done, core::cluster_phase::failed})
-            append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", core::to_string(phase)}},
-                          static_cast<double>(counts[phase]));
+            append_sample(cluster_lines, "argocd_progressive_rollout_clusters",
+                          {ns, name, {"state", core::to_string(phase)}}, static_cast<double>(counts[phase]));
         append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", "Unstaged"}},
                       static_cast<double>(r.status.unstaged_clusters.size()));
     }

@@ -23,7 +23,7 @@ struct controller_options {
     core::step_options step;
     std::chrono::milliseconds resync{std::chrono::seconds(30)};  // look again even when nothing changed
     std::chrono::milliseconds debounce{std::chrono::milliseconds(100)};
-    std::function<core::time_point()> clock;  // default: the system clock, in whole seconds
+    std::function<core::time_point()> clock;               // default: the system clock, in whole seconds
     std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
 };
 

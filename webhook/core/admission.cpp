@@ -10,9 +10,12 @@ std::string escape_pointer_token(std::string_view token) {
     std::string out;
     out.reserve(token.size());
     for (char c : token) {
-        if (c == '~') out += "~0";
-        else if (c == '/') out += "~1";
-        else out += c;
+        if (c == '~')
+            out += "~0";
+        else if (c == '/')
+            out += "~1";
+        else
+            out += c;
     }
     return out;
 }
@@ -44,13 +47,14 @@ bool rollout_window::admits(const std::string& cluster, const std::string& appli
     return app != record.application_hashes.end() && app->second == hash;
 }
 
-const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_, std::string_view application_set) const {
+const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_,
+                                                       std::string_view application_set) const {
     auto it = rollouts.find(rollout_key(namespace_, application_set));
     return it == rollouts.end() ? nullptr : &it->second;
 }
 
-std::vector<const rollout_window*> admission_snapshot::find_rollouts(std::string_view namespace_,
-                                                                     const std::vector<std::string>& application_sets) const {
+std::vector<const rollout_window*> admission_snapshot::find_rollouts(
+    std::string_view namespace_, const std::vector<std::string>& application_sets) const {
     std::vector<const rollout_window*> out;
     for (const auto& set : application_sets)
         if (const auto* window = find_rollout(namespace_, set);
@@ -95,8 +99,8 @@ struct request_context {
 
     std::string where() const {
         const auto& w = window();
-        std::string s = "ProgressiveRollout " + w.namespace_ + "/" + w.name + ": cluster " + quote(cluster) + " is in " +
-                        stage_of_cluster();
+        std::string s = "ProgressiveRollout " + w.namespace_ + "/" + w.name + ": cluster " + quote(cluster) +
+                        " is in " + stage_of_cluster();
         s += w.current_stage.empty() ? ", no stage is in progress" : ", current stage is " + quote(w.current_stage);
         return s;
     }
@@ -123,7 +127,9 @@ admission_verdict refuse(std::string message) {
     return v;
 }
 
-std::string annotation_path(std::string_view key) { return "/metadata/annotations/" + escape_pointer_token(key); }
+std::string annotation_path(std::string_view key) {
+    return "/metadata/annotations/" + escape_pointer_token(key);
+}
 
 // Records the new desired state on the object so the controller can apply it later (and, for a
 // CREATE, that the object's own state was never admitted).
@@ -198,9 +204,8 @@ bool deploys_exactly(const sync_operation& op, const std::array<std::optional<st
         return same_revision(op.revision, spec.sources.front(), first_resolved);
     }
     if (!same_revision(op.revision, spec.source, resolved_one)) return false;
-    return std::all_of(op.revisions.begin(), op.revisions.end(), [&](const std::string& r) {
-        return same_revision(r, spec.source, resolved_one);
-    });
+    return std::all_of(op.revisions.begin(), op.revisions.end(),
+                       [&](const std::string& r) { return same_revision(r, spec.source, resolved_one); });
 }
 
 // The operation with every revision it leaves to the spec spelled out: without a source override,
@@ -230,7 +235,8 @@ admission_verdict deny_or_bypass(const request_context& ctx, const std::string& 
         admission_verdict v;
         v.reason = "bypass";
         v.audit_annotations["bypass"] = facts.username + ": " + facts.bypass_reason;
-        v.warnings.push_back("bypassing " + ctx.window().namespace_ + "/" + ctx.window().name + ": " + facts.bypass_reason);
+        v.warnings.push_back("bypassing " + ctx.window().namespace_ + "/" + ctx.window().name + ": " +
+                             facts.bypass_reason);
         if (!facts.dry_run)
             v.event = rollout_event{true, "Bypassed",
                                     facts.username + " bypassed the rollout for Application " + facts.name +
@@ -240,8 +246,8 @@ admission_verdict deny_or_bypass(const request_context& ctx, const std::string& 
     std::string groups;
     for (const auto& g : ctx.ids.bypass_groups) groups += (groups.empty() ? "" : ", ") + g;
     return refuse(what + " of Application " + facts.namespace_ + "/" + facts.name + " denied: " + ctx.where() + ". " +
-                  remedy + "; to override, set annotation " + std::string(bypass_annotation) + "=<reason> as a member of " +
-                  (groups.empty() ? "no group" : groups));
+                  remedy + "; to override, set annotation " + std::string(bypass_annotation) +
+                  "=<reason> as a member of " + (groups.empty() ? "no group" : groups));
 }
 
 const std::string through_rollout = "Changes reach it only through the rollout";
@@ -336,7 +342,8 @@ admission_verdict decide_application_set_controller(const request_context& ctx) 
         facts.new_protected.contains(std::string(pending_hash_annotation))) {
         v.reason = "cancelled";
         std::erase_if(v.patch, [](const patch_operation& op) {
-            return op.path == annotation_path(pending_spec_annotation) || op.path == annotation_path(pending_hash_annotation);
+            return op.path == annotation_path(pending_spec_annotation) ||
+                   op.path == annotation_path(pending_hash_annotation);
         });
         for (auto key : {pending_spec_annotation, pending_hash_annotation})
             if (facts.new_protected.contains(std::string(key)))
@@ -364,9 +371,9 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
 
     // Rule 3: recreating a managed Application would skip the rollout.
     if (facts.operation == operation_kind::create)
-        return deny_or_bypass(ctx, "creation",
-                              "Managed Applications are created only by the ApplicationSet controller " +
-                                  ids.application_set_controller);
+        return deny_or_bypass(
+            ctx, "creation",
+            "Managed Applications are created only by the ApplicationSet controller " + ids.application_set_controller);
 
     // Rule 1: dropping the owner would make the next write unmanaged, a way around every rule.
     if (!by_application_set_controller_or_gc(facts, ids))
@@ -440,8 +447,8 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
             return v;
         }
         return refuse(std::string("the rollout controller may only apply a held change to a cluster that its status ") +
-                      "admitted for that change (" + (applies_held_change ? "not admitted yet" : "not the held change") +
-                      "); " + ctx.where());
+                      "admitted for that change (" +
+                      (applies_held_change ? "not admitted yet" : "not the held change") + "); " + ctx.where());
     }
 
     return deny_or_bypass(ctx, "change to the desired state (source, sources, sourceHydrator, syncPolicy)",

@@ -35,7 +35,7 @@ inline constexpr std::size_t annotations_size_limit = 256 * 1024;
 
 // The Application fields that make up its desired state, in this fixed order.
 inline constexpr std::array<std::string_view, 4> desired_state_fields = {"source", "sources", "sourceHydrator",
-                                                                          "syncPolicy"};
+                                                                         "syncPolicy"};
 inline constexpr std::size_t source_field = 0;
 inline constexpr std::size_t sources_field = 1;
 
@@ -88,10 +88,10 @@ struct application_facts {
     std::array<std::optional<std::string>, 4> new_desired;
     spec_revisions old_revisions;
     spec_revisions new_revisions;
-    pending_record new_pending;          // what a hold of the new desired state records (the value only
-                                         // for the ApplicationSet controller's writes, the only ones held)
+    pending_record new_pending;               // what a hold of the new desired state records (the value only
+                                              // for the ApplicationSet controller's writes, the only ones held)
     std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
-    std::string old_pending_hash;        // annotation on the old object
+    std::string old_pending_hash;             // annotation on the old object
     // The held desired state of the old object (its pending-spec decoded, only when that matches
     // old_pending_hash): what a sync on an admitted cluster may deploy besides the current state.
     std::optional<std::array<std::optional<std::string>, 4>> held_desired;
@@ -102,12 +102,12 @@ struct application_facts {
     // Protected annotations (is_protected_annotation) of each object, key -> value.
     std::map<std::string, std::string> old_protected;
     std::map<std::string, std::string> new_protected;
-    bool new_has_annotations = false;    // metadata.annotations exists on the new object
-    bool new_sync_automated = false;     // spec.syncPolicy.automated present on the new object
-    std::string bypass_reason;           // annotation on the new object
+    bool new_has_annotations = false;  // metadata.annotations exists on the new object
+    bool new_sync_automated = false;   // spec.syncPolicy.automated present on the new object
+    std::string bypass_reason;         // annotation on the new object
 
     std::optional<sync_operation> operation_sync;  // the new object's operation.sync, when an operation is present
-    bool operation_changed = false;      // `operation` added or changed by this request
+    bool operation_changed = false;                // `operation` added or changed by this request
     // status.sync.revision(s) as stored (old object): the commit Argo CD resolved the spec to.
     std::string resolved_revision;
     std::vector<std::string> resolved_revisions;
@@ -142,7 +142,7 @@ struct rollout_window {
 };
 
 struct admission_snapshot {
-    std::unordered_map<std::string, rollout_window> rollouts;  // key: namespace/applicationSet
+    std::unordered_map<std::string, rollout_window> rollouts;        // key: namespace/applicationSet
     std::unordered_map<std::string, std::string> cluster_by_server;  // normalised server URL -> name
     std::unordered_set<std::string> cluster_names;
 

@@ -39,13 +39,20 @@ std::optional<duration> parse_duration(std::string_view s) {
         while (i < s.size() && !(s[i] >= '0' && s[i] <= '9') && s[i] != '.') ++i;
         auto unit = s.substr(unit_start, i - unit_start);
         long double ns_per_unit;
-        if (unit == "ns") ns_per_unit = 1;
-        else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs") ns_per_unit = 1e3;
-        else if (unit == "ms") ns_per_unit = 1e6;
-        else if (unit == "s") ns_per_unit = 1e9;
-        else if (unit == "m") ns_per_unit = 60e9;
-        else if (unit == "h") ns_per_unit = 3600e9;
-        else return std::nullopt;  // missing or unknown unit, as in Go
+        if (unit == "ns")
+            ns_per_unit = 1;
+        else if (unit == "us" || unit == "\xC2\xB5s" || unit == "\xCE\xBCs")
+            ns_per_unit = 1e3;
+        else if (unit == "ms")
+            ns_per_unit = 1e6;
+        else if (unit == "s")
+            ns_per_unit = 1e9;
+        else if (unit == "m")
+            ns_per_unit = 60e9;
+        else if (unit == "h")
+            ns_per_unit = 3600e9;
+        else
+            return std::nullopt;  // missing or unknown unit, as in Go
         total_ns += (whole + frac / scale) * ns_per_unit;
         if (total_ns > 9.2e18L) return std::nullopt;  // Go: "invalid duration" on overflow
         s.remove_prefix(i);

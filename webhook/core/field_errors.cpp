@@ -10,10 +10,18 @@ std::string quote(std::string_view value) {
     out += '"';
     for (unsigned char c : value) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -46,13 +54,26 @@ std::string field_error::to_string() const {
     if (kind == error_kind::unknown_field) return "unknown field " + quote(field);
     out = field + ": ";
     switch (kind) {
-        case error_kind::required: out += "Required value"; break;
-        case error_kind::invalid: out += "Invalid value"; break;
-        case error_kind::duplicate: out += "Duplicate value"; break;
-        case error_kind::unsupported: out += "Unsupported value"; break;
-        case error_kind::forbidden: out += "Forbidden"; break;
-        case error_kind::type_invalid: out += "Invalid value"; break;
-        case error_kind::unknown_field: break;
+        case error_kind::required:
+            out += "Required value";
+            break;
+        case error_kind::invalid:
+            out += "Invalid value";
+            break;
+        case error_kind::duplicate:
+            out += "Duplicate value";
+            break;
+        case error_kind::unsupported:
+            out += "Unsupported value";
+            break;
+        case error_kind::forbidden:
+            out += "Forbidden";
+            break;
+        case error_kind::type_invalid:
+            out += "Invalid value";
+            break;
+        case error_kind::unknown_field:
+            break;
     }
     if (!value.empty()) out += ": " + value;
     if (!detail.empty()) out += ": " + detail;

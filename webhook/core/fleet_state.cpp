@@ -25,8 +25,7 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
         window.current_stage = r.status.current_stage;
         window.phase = r.status.phase;
         for (const auto& s : r.status.stages)
-            for (const auto& c : s.clusters)
-                window.clusters[c.name] = {s.name, c.phase, c.hash, c.application_hashes};
+            for (const auto& c : s.clusters) window.clusters[c.name] = {s.name, c.phase, c.hash, c.application_hashes};
         window.unstaged.insert(r.status.unstaged_clusters.begin(), r.status.unstaged_clusters.end());
         state.admission.rollouts.emplace(rollout_key(r.namespace_, r.spec.source.name), std::move(window));
     }
@@ -38,7 +37,8 @@ validation_context fleet_state::validation_context_for(const std::string& namesp
     validation_context context;
     context.namespace_ = namespace_;
     context.name = name;
-    if (auto it = rollouts_by_namespace.find(namespace_); it != rollouts_by_namespace.end()) context.others = it->second;
+    if (auto it = rollouts_by_namespace.find(namespace_); it != rollouts_by_namespace.end())
+        context.others = it->second;
     context.clusters_known = true;  // an empty inventory is still an inventory
     context.clusters = clusters;
     if (application_sets_by_namespace) {
@@ -53,7 +53,7 @@ source_presence fleet_state::application_set_presence(const std::string& namespa
     auto it = application_sets_by_namespace->find(namespace_);
     if (it == application_sets_by_namespace->end()) return source_presence::missing;
     return std::find(it->second.begin(), it->second.end(), name) != it->second.end() ? source_presence::exists
-                                                                                      : source_presence::missing;
+                                                                                     : source_presence::missing;
 }
 
 }  // namespace apr::core

@@ -15,8 +15,7 @@ int_or_percent int_or_percent::parse(std::string_view s) {
     auto digits = s.substr(0, s.size() - 1);
     long long n = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.front() == '-' ||
-        digits.front() == '+') {
+    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.front() == '-' || digits.front() == '+') {
         out.well_formed = false;
         return out;
     }

@@ -9,8 +9,8 @@ namespace apr::core {
 
 struct int_or_percent {
     bool is_percent = false;
-    long long value = 0;   // the integer, or N of "N%"
-    std::string text;      // as written when it came from a string (for messages)
+    long long value = 0;  // the integer, or N of "N%"
+    std::string text;     // as written when it came from a string (for messages)
     bool well_formed = true;
 
     static int_or_percent integer(long long v) { return {false, v, std::to_string(v), true}; }

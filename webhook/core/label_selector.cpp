@@ -43,25 +43,32 @@ selector_operator parse_operator(std::string_view t) {
 
 std::string_view to_string(selector_operator op) {
     switch (op) {
-        case selector_operator::in: return "In";
-        case selector_operator::not_in: return "NotIn";
-        case selector_operator::exists: return "Exists";
-        case selector_operator::does_not_exist: return "DoesNotExist";
-        case selector_operator::unknown: break;
+        case selector_operator::in:
+            return "In";
+        case selector_operator::not_in:
+            return "NotIn";
+        case selector_operator::exists:
+            return "Exists";
+        case selector_operator::does_not_exist:
+            return "DoesNotExist";
+        case selector_operator::unknown:
+            break;
     }
     return "";
 }
 
 namespace {
 
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 
 // Qualified-name part: ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9], at most 63 characters.
 std::string name_part_problem(std::string_view name) {
     if (name.empty()) return "name part must be non-empty";
     if (name.size() > 63) return "name part must be no more than 63 characters";
-    bool chars_ok = std::all_of(name.begin(), name.end(),
-                                [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+    bool chars_ok =
+        std::all_of(name.begin(), name.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
     if (!chars_ok || !is_alnum(name.front()) || !is_alnum(name.back()))
         return "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
                "with an alphanumeric character";
@@ -95,8 +102,8 @@ std::string label_key_problem(std::string_view key) {
 std::string label_value_problem(std::string_view value) {
     if (value.empty()) return {};
     if (value.size() > 63) return "must be no more than 63 characters";
-    bool chars_ok = std::all_of(value.begin(), value.end(),
-                                [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+    bool chars_ok =
+        std::all_of(value.begin(), value.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
     if (!chars_ok || !is_alnum(value.front()) || !is_alnum(value.back()))
         return "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
                "and must start and end with an alphanumeric character";

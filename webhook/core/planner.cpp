@@ -38,12 +38,14 @@ stage_assignments assign_stages(const rollout_spec& spec, std::span<const cluste
 }
 
 stage_assignments assign_stages(const rollout_spec& spec, std::vector<const cluster*> fleet) {
-    auto by_name = [](const cluster* a, const cluster* b) { return std::tie(a->name, a->server) < std::tie(b->name, b->server); };
+    auto by_name = [](const cluster* a, const cluster* b) {
+        return std::tie(a->name, a->server) < std::tie(b->name, b->server);
+    };
     // Callers often hand over a fleet already in name order (the state machine's is).
     if (!std::is_sorted(fleet.begin(), fleet.end(), by_name)) std::sort(fleet.begin(), fleet.end(), by_name);
-    fleet.erase(std::unique(fleet.begin(), fleet.end(),
-                            [](const cluster* a, const cluster* b) { return a->name == b->name; }),
-                fleet.end());
+    fleet.erase(
+        std::unique(fleet.begin(), fleet.end(), [](const cluster* a, const cluster* b) { return a->name == b->name; }),
+        fleet.end());
 
     stage_assignments out;
     // Position in `fleet` of each cluster, so "taken" is a flag rather than a name lookup.
@@ -66,7 +68,8 @@ stage_assignments assign_stages(const rollout_spec& spec, std::vector<const clus
             }
         }
         auto ordered = topology_order(std::move(available), stage.topology_key);
-        auto limit = std::clamp<long long>(stage.max_clusters.resolve(matched), 0, static_cast<long long>(ordered.size()));
+        auto limit =
+            std::clamp<long long>(stage.max_clusters.resolve(matched), 0, static_cast<long long>(ordered.size()));
         for (long long i = 0; i < limit; ++i) {
             assignment.clusters.push_back(ordered[i]->name);
             taken[index.at(ordered[i])] = 1;
@@ -95,8 +98,8 @@ rollout_plan make_plan(const rollout_spec& spec, std::span<const cluster> cluste
         planned.max_unavailable = assignment.max_unavailable;
         std::vector<std::string> ready;
         for (auto& name : assignment.clusters) {
-            const bool requeue = stage.requeue && stage.requeue->selector &&
-                                 stage.requeue->selector->matches(by_name.at(name)->labels);
+            const bool requeue =
+                stage.requeue && stage.requeue->selector && stage.requeue->selector->matches(by_name.at(name)->labels);
             (requeue ? planned.requeued : ready).push_back(name);
         }
         planned.clusters = ready;

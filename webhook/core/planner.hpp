@@ -28,9 +28,9 @@ stage_assignments assign_stages(const rollout_spec& spec, std::vector<const clus
 
 struct planned_stage {
     std::string name;
-    std::vector<std::string> clusters;               // requeued ones last
-    std::vector<std::vector<std::string>> waves;     // clusters cut by maxUnavailable
-    std::vector<std::string> requeued;               // match the requeue selector now
+    std::vector<std::string> clusters;            // requeued ones last
+    std::vector<std::vector<std::string>> waves;  // clusters cut by maxUnavailable
+    std::vector<std::string> requeued;            // match the requeue selector now
     long long max_unavailable = 1;
 };
 

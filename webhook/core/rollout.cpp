@@ -48,15 +48,33 @@ constexpr std::array<std::pair<cluster_phase, std::string_view>, 5> cluster_phas
 
 }  // namespace
 
-std::string_view to_string(rollout_phase p) { return name_of(rollout_phases, p); }
-std::string_view to_string(stage_phase p) { return name_of(stage_phases, p); }
-std::string_view to_string(cluster_phase p) { return name_of(cluster_phases, p); }
-std::ostream& operator<<(std::ostream& os, rollout_phase p) { return os << to_string(p); }
-std::ostream& operator<<(std::ostream& os, stage_phase p) { return os << to_string(p); }
-std::ostream& operator<<(std::ostream& os, cluster_phase p) { return os << to_string(p); }
-std::optional<rollout_phase> parse_rollout_phase(std::string_view t) { return lookup(rollout_phases, t); }
-std::optional<stage_phase> parse_stage_phase(std::string_view t) { return lookup(stage_phases, t); }
-std::optional<cluster_phase> parse_cluster_phase(std::string_view t) { return lookup(cluster_phases, t); }
+std::string_view to_string(rollout_phase p) {
+    return name_of(rollout_phases, p);
+}
+std::string_view to_string(stage_phase p) {
+    return name_of(stage_phases, p);
+}
+std::string_view to_string(cluster_phase p) {
+    return name_of(cluster_phases, p);
+}
+std::ostream& operator<<(std::ostream& os, rollout_phase p) {
+    return os << to_string(p);
+}
+std::ostream& operator<<(std::ostream& os, stage_phase p) {
+    return os << to_string(p);
+}
+std::ostream& operator<<(std::ostream& os, cluster_phase p) {
+    return os << to_string(p);
+}
+std::optional<rollout_phase> parse_rollout_phase(std::string_view t) {
+    return lookup(rollout_phases, t);
+}
+std::optional<stage_phase> parse_stage_phase(std::string_view t) {
+    return lookup(stage_phases, t);
+}
+std::optional<cluster_phase> parse_cluster_phase(std::string_view t) {
+    return lookup(cluster_phases, t);
+}
 
 long long rollout_status::clusters_done() const {
     long long n = 0;
@@ -72,7 +90,8 @@ long long rollout_status::clusters_total() const {
 }
 
 bool references_application_set(const source_ref& ref) {
-    bool group_ok = ref.api_group.empty() || ref.api_group == "argoproj.io" || ref.api_group.starts_with("argoproj.io/");
+    bool group_ok =
+        ref.api_group.empty() || ref.api_group == "argoproj.io" || ref.api_group.starts_with("argoproj.io/");
     return group_ok && ref.kind == "ApplicationSet";
 }
 

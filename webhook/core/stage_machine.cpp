@@ -81,7 +81,9 @@ struct cluster_view {
     }
 };
 
-std::string seconds_text(duration d) { return format_duration(d); }
+std::string seconds_text(duration d) {
+    return format_duration(d);
+}
 
 class machine {
 public:
@@ -124,8 +126,7 @@ public:
         st.observed_generation = rollout_.generation;
 
         // Once per disappearance: the previous status remembers that it was already reported.
-        if (source_missing_ && !reported_source_missing())
-            emit(true, "SourceNotFound", source_not_found_message());
+        if (source_missing_ && !reported_source_missing()) emit(true, "SourceNotFound", source_not_found_message());
 
         rebuild_stages();
         if (auto reason = new_pass_reason()) {
@@ -237,8 +238,8 @@ private:
                 auto* view = view_of(c.name);
                 if (!view || !view->has_pending()) continue;
                 any_pending = true;
-                const bool admitted_this_pass = !c.hash.empty() && c.phase != cluster_phase::pending &&
-                                                c.phase != cluster_phase::requeued;
+                const bool admitted_this_pass =
+                    !c.hash.empty() && c.phase != cluster_phase::pending && c.phase != cluster_phase::requeued;
                 if (admitted_this_pass && view->pending_hash != c.hash)
                     return "cluster " + c.name + " received a newer change";
             }
@@ -293,7 +294,8 @@ private:
                 const bool reported = c.message.starts_with(hold_refused_prefix);
                 if (c.phase == cluster_phase::updating || c.phase == cluster_phase::failed) continue;
                 if (!refused.empty() && c.message != refused) {
-                    if (!reported) emit(true, "HoldRefused", "stage " + s.name + ": cluster " + c.name + ": " + refused);
+                    if (!reported)
+                        emit(true, "HoldRefused", "stage " + s.name + ": cluster " + c.name + ": " + refused);
                     c.message = refused;
                 } else if (refused.empty() && reported) {
                     c.message.clear();
@@ -308,7 +310,8 @@ private:
             for (auto& c : s.clusters) {
                 auto* view = view_of(c.name);
                 if (!view) continue;
-                if (c.phase == cluster_phase::updating) monitor_updating(s, specs[k], c, *view);
+                if (c.phase == cluster_phase::updating)
+                    monitor_updating(s, specs[k], c, *view);
                 else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
                     if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
             }
@@ -418,10 +421,12 @@ private:
                     look_again_at(*c.next_attempt_at);
                     to_back.push_back(c.name);
                     emit(false, "ClusterRequeued",
-                         "stage " + s.name + ": cluster " + c.name + " requeued (attempt " + std::to_string(c.attempts) +
-                             "/" + std::to_string(limit) + "), next try in " + seconds_text(interval));
+                         "stage " + s.name + ": cluster " + c.name + " requeued (attempt " +
+                             std::to_string(c.attempts) + "/" + std::to_string(limit) + "), next try in " +
+                             seconds_text(interval));
                 } else {
-                    fail_cluster(s, c, "still matches the requeue selector after " + std::to_string(limit) + " attempts");
+                    fail_cluster(s, c,
+                                 "still matches the requeue selector after " + std::to_string(limit) + " attempts");
                 }
                 continue;
             }
@@ -469,8 +474,8 @@ private:
                 }
                 s.phase = stage_phase::progressing;
                 s.started_at = now_;
-                emit(false, "StageStarted", "stage " + s.name + " started with " + std::to_string(s.clusters.size()) +
-                                                " cluster(s)");
+                emit(false, "StageStarted",
+                     "stage " + s.name + " started with " + std::to_string(s.clusters.size()) + " cluster(s)");
             }
             admit_into(k);
             if (enforce_failure_budget(k)) {
@@ -490,8 +495,10 @@ private:
                 }
             }
             if (s.phase == stage_phase::baking) {
-                if (s.bake_until && *s.bake_until <= now_) complete_stage(s);
-                else if (s.bake_until) look_again_at(*s.bake_until);
+                if (s.bake_until && *s.bake_until <= now_)
+                    complete_stage(s);
+                else if (s.bake_until)
+                    look_again_at(*s.bake_until);
             }
             if (s.phase != stage_phase::completed) {
                 st.current_stage = s.name;
@@ -522,7 +529,8 @@ private:
     void set_condition(std::string type, bool is_true, std::string reason, std::string message) {
         auto& conditions = status().conditions;
         const std::string value = is_true ? "True" : "False";
-        auto it = std::find_if(conditions.begin(), conditions.end(), [&](const condition& c) { return c.type == type; });
+        auto it =
+            std::find_if(conditions.begin(), conditions.end(), [&](const condition& c) { return c.type == type; });
         if (it == conditions.end()) {
             conditions.push_back({std::move(type), value, std::move(reason), std::move(message), now_});
             return;
@@ -535,8 +543,8 @@ private:
 
     void update_conditions() {
         const auto& st = status();
-        const auto progress = std::to_string(st.clusters_done()) + "/" + std::to_string(st.clusters_total()) +
-                              " clusters done";
+        const auto progress =
+            std::to_string(st.clusters_done()) + "/" + std::to_string(st.clusters_total()) + " clusters done";
         std::size_t held_unstaged = 0;
         for (const auto& name : st.unstaged_clusters)
             if (auto* v = view_of(name); v && v->has_pending()) ++held_unstaged;
@@ -558,7 +566,8 @@ private:
                 set_condition("Progressing", false, "Failed", st.message);
                 break;
         }
-        set_condition("Stalled", st.phase == rollout_phase::failed, st.phase == rollout_phase::failed ? "Failed" : "AsExpected",
+        set_condition("Stalled", st.phase == rollout_phase::failed,
+                      st.phase == rollout_phase::failed ? "Failed" : "AsExpected",
                       st.phase == rollout_phase::failed ? st.message : "");
         if (source_missing_) {
             // Before anything else: without the ApplicationSet no other reason matters.
@@ -573,8 +582,10 @@ private:
                 names += (names.empty() ? "" : ", ") + n;
             }
             set_condition("Ready", false, "UnstagedClusters",
-                          std::to_string(held_unstaged) + " cluster(s) with a pending change are selected by no stage "
-                                                          "and stay held: " + names);
+                          std::to_string(held_unstaged) +
+                              " cluster(s) with a pending change are selected by no stage "
+                              "and stay held: " +
+                              names);
         } else {
             const bool ready = st.phase == rollout_phase::completed || st.phase == rollout_phase::pending;
             set_condition("Ready", ready, ready ? "UpToDate" : std::string(to_string(st.phase)),

@@ -15,13 +15,13 @@ namespace apr::core {
 // What the controller observed of one managed Application (decoded from its cache by the shell).
 struct application_observation {
     std::string name;
-    std::string cluster;       // resolved cluster name (see admission.hpp for the rules)
-    std::string pending_hash;  // deployment.skyscanner.net/pending-hash; empty when nothing is held
-    std::string sync_status;   // status.sync.status
-    std::string health_status; // status.health.status
+    std::string cluster;               // resolved cluster name (see admission.hpp for the rules)
+    std::string pending_hash;          // deployment.skyscanner.net/pending-hash; empty when nothing is held
+    std::string sync_status;           // status.sync.status
+    std::string health_status;         // status.health.status
     bool compared_to_current = false;  // status.sync.comparedTo matches the live spec
     bool operation_in_progress = false;
-    std::string operation_phase;       // status.operationState.phase
+    std::string operation_phase;  // status.operationState.phase
     std::optional<time_point> operation_started_at;
     // Why the webhook recently refused to hold a template change of this Application (it would
     // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
@@ -69,7 +69,8 @@ struct step_options {
     duration readmit_after = std::chrono::seconds(30);
 };
 
-step_result step(const rollout& rollout, const observations& observed, time_point now, const step_options& options = {});
+step_result step(const rollout& rollout, const observations& observed, time_point now,
+                 const step_options& options = {});
 
 // Combines the pending hashes of a cluster's Applications into one stable value.
 std::string combine_hashes(const std::vector<std::pair<std::string, std::string>>& app_hashes);

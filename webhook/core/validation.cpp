@@ -21,11 +21,11 @@ void check_int_or_percent(const int_or_percent& v, const std::string& path, fiel
 
 void check_duration(const duration_field& d, const std::string& path, bool allow_zero, field_errors& errors) {
     if (!d.value) {
-        errors.push_back({error_kind::invalid, path, quote(d.text),
-                          "must be a duration such as \"90s\", \"30m\" or \"1h30m\""});
+        errors.push_back(
+            {error_kind::invalid, path, quote(d.text), "must be a duration such as \"90s\", \"30m\" or \"1h30m\""});
     } else if (*d.value < duration::zero() || (!allow_zero && *d.value == duration::zero())) {
-        errors.push_back({error_kind::invalid, path, quote(d.text),
-                          allow_zero ? "must not be negative" : "must be greater than 0"});
+        errors.push_back(
+            {error_kind::invalid, path, quote(d.text), allow_zero ? "must not be negative" : "must be greater than 0"});
     }
 }
 
@@ -47,8 +47,8 @@ void check_source_ref(const source_ref& ref, const validation_context& context, 
     if (ref.kind.empty())
         errors.push_back({error_kind::required, child(path, "kind"), "", ""});
     else if (ref.kind != "ApplicationSet")
-        errors.push_back({error_kind::unsupported, child(path, "kind"), quote(ref.kind),
-                          "supported values: \"ApplicationSet\""});
+        errors.push_back(
+            {error_kind::unsupported, child(path, "kind"), quote(ref.kind), "supported values: \"ApplicationSet\""});
     if (ref.name.empty()) {
         errors.push_back({error_kind::required, child(path, "name"), "", ""});
         return;
@@ -157,8 +157,8 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
     add_source_warning(spec.source, context, result.warnings);
     for (std::size_t i = 0; i < spec.stages.size(); ++i)
         if (spec.stages[i].max_clusters.is_zero())
-            result.warnings.push_back(indexed("spec.stages", i) + ".maxClusters: stage " +
-                                      quote(spec.stages[i].name) + " takes no cluster");
+            result.warnings.push_back(indexed("spec.stages", i) + ".maxClusters: stage " + quote(spec.stages[i].name) +
+                                      " takes no cluster");
     if (context.clusters_known) add_cluster_warnings(spec, context, result.warnings);
     return result;
 }

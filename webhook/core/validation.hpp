@@ -20,7 +20,7 @@ struct rollout_reference {
 
 struct validation_context {
     std::string namespace_;  // of the rollout being validated: where its ApplicationSet must be
-    std::string name;  // of the rollout being validated (skipped in `others`)
+    std::string name;        // of the rollout being validated (skipped in `others`)
     std::vector<rollout_reference> others;
     // Known clusters for the warnings; empty with `clusters_known == false` skips them.
     bool clusters_known = false;

@@ -11,12 +11,11 @@
 
 namespace apr::kube {
 
-struct api_error
-{
-    int code = 0;               // HTTP status; 0 when no response was received
-    std::string reason;         // Status.reason ("Conflict", "NotFound", "Expired", ...) or
-                                // "Transport"/"Timeout"/"BadResponse" for local failures
-    std::string message;        // Status.message or a description of the local failure
+struct api_error {
+    int code = 0;         // HTTP status; 0 when no response was received
+    std::string reason;   // Status.reason ("Conflict", "NotFound", "Expired", ...) or
+                          // "Transport"/"Timeout"/"BadResponse" for local failures
+    std::string message;  // Status.message or a description of the local failure
     boost::system::error_code transport;
 
     bool is_conflict() const { return code == 409 && reason != "AlreadyExists"; }
@@ -29,19 +28,16 @@ struct api_error
     std::string describe() const;
 };
 
-class api_exception : public std::runtime_error
-{
+class api_exception : public std::runtime_error {
 public:
-    explicit api_exception(api_error e)
-        : std::runtime_error(e.describe()), error(std::move(e)) {}
+    explicit api_exception(api_error e) : std::runtime_error(e.describe()), error(std::move(e)) {}
     api_error error;
 };
 
 // Lets `result.value()` throw a readable exception (used in tests and at startup only).
-[[noreturn]] void
-throw_exception_from_error(api_error const& e, boost::source_location const& loc);
+[[noreturn]] void throw_exception_from_error(const api_error& e, const boost::source_location& loc);
 
-template<class T>
+template <class T>
 using api_result = boost::system::result<T, api_error>;
 
-} // namespace apr::kube
+}  // namespace apr::kube

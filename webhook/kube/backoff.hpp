@@ -9,8 +9,7 @@
 
 namespace apr::kube {
 
-struct backoff_policy
-{
+struct backoff_policy {
     std::chrono::milliseconds initial{800};
     std::chrono::milliseconds max{30'000};
     double factor = 2.0;
@@ -18,15 +17,14 @@ struct backoff_policy
     std::chrono::milliseconds reset_after{120'000};
 };
 
-class backoff
-{
+class backoff {
 public:
     explicit backoff(backoff_policy policy = {}, std::uint64_t seed = std::random_device{}());
 
     // The delay to wait before the next attempt. `now` is when the previous attempt ended and
     // `healthy_since` when it had started working (equal to `now` if it never worked).
     std::chrono::milliseconds next(std::chrono::steady_clock::time_point now,
-        std::chrono::steady_clock::time_point healthy_since);
+                                   std::chrono::steady_clock::time_point healthy_since);
 
     // Base delay (before jitter) the next call would use.
     std::chrono::milliseconds current_base() const { return base_; }
@@ -39,4 +37,4 @@ private:
     std::mt19937_64 rng_;
 };
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -12,42 +12,36 @@
 
 namespace apr::kube {
 
-struct cluster_config
-{
-    std::string host;             // DNS name or IP literal (IPv6 without brackets)
+struct cluster_config {
+    std::string host;  // DNS name or IP literal (IPv6 without brackets)
     std::string port = "443";
-    std::string base_path;        // path prefix of the server URL, usually empty
-    std::string ca_pem;           // empty: the system trust store
-    std::string tls_server_name;  // overrides the name verified (and sent as SNI)
+    std::string base_path;                  // path prefix of the server URL, usually empty
+    std::string ca_pem;                     // empty: the system trust store
+    std::string tls_server_name;            // overrides the name verified (and sent as SNI)
     bool insecure_skip_tls_verify = false;  // only when the kubeconfig says so
     std::string client_cert_pem;
     std::string client_key_pem;
-    std::string token;            // static bearer token
-    std::string token_file;       // bearer token re-read as it rotates (wins over `token`)
-    std::string source;           // "kubeconfig FILE context NAME" / "in-cluster": for messages
+    std::string token;       // static bearer token
+    std::string token_file;  // bearer token re-read as it rotates (wins over `token`)
+    std::string source;      // "kubeconfig FILE context NAME" / "in-cluster": for messages
 };
 
 // Reads a kubeconfig (current-context unless `context` is given). Relative file paths resolve
 // against the kubeconfig's directory, as client-go does. exec/auth-provider are not supported.
-cluster_config
-load_kubeconfig(std::string const& path, std::string_view context = {});
+cluster_config load_kubeconfig(const std::string& path, std::string_view context = {});
 
 // KUBERNETES_SERVICE_HOST/PORT plus `dir`/ca.crt and `dir`/token.
-cluster_config
-load_in_cluster(std::string const& dir = "/var/run/secrets/kubernetes.io/serviceaccount");
+cluster_config load_in_cluster(const std::string& dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 // `path` if given, else $KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set,
 // else ~/.kube/config.
-cluster_config
-load_config(std::string const& path = {});
+cluster_config load_config(const std::string& path = {});
 
 // Bearer token for requests: the static token, or the token file re-read at most every
 // `refresh` (projected service account tokens rotate; client-go re-reads every minute).
-class token_source
-{
+class token_source {
 public:
-    explicit token_source(cluster_config const& cfg,
-        std::chrono::seconds refresh = std::chrono::seconds(60));
+    explicit token_source(const cluster_config& cfg, std::chrono::seconds refresh = std::chrono::seconds(60));
 
     // Empty when the config has no token. Never log the result.
     std::string current();
@@ -61,9 +55,8 @@ private:
 };
 
 // Helpers shared with tests.
-std::string
-base64_decode(std::string_view in);       // throws std::runtime_error on bad input
+std::string base64_decode(std::string_view in);  // throws std::runtime_error on bad input
 
-using codec::read_file;                   // throws std::runtime_error naming the file
+using codec::read_file;  // throws std::runtime_error naming the file
 
-} // namespace apr::kube
+}  // namespace apr::kube

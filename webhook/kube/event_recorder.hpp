@@ -18,34 +18,30 @@
 
 namespace apr::kube {
 
-struct object_reference
-{
+struct object_reference {
     std::string api_version;  // e.g. "deployment.skyscanner.net/v1alpha1"
     std::string kind;
-    std::string namespace_;   // empty for cluster-scoped objects (event goes to "default")
+    std::string namespace_;  // empty for cluster-scoped objects (event goes to "default")
     std::string name;
     std::string uid;
 };
 
 enum class event_type { normal, warning };
 
-struct event_recorder_options
-{
+struct event_recorder_options {
     std::string component = "argocd-progressive-rollout";  // source.component, reportingComponent
     std::string instance;  // reportingInstance; empty: the host name (the pod's name in a pod)
     std::size_t queue_limit = 256;
 };
 
-class event_recorder
-{
+class event_recorder {
 public:
     event_recorder(client& c, event_recorder_options opts = {});
     ~event_recorder();  // stops after at most one in-flight request
-    event_recorder(event_recorder const&) = delete;
-    event_recorder& operator=(event_recorder const&) = delete;
+    event_recorder(const event_recorder&) = delete;
+    event_recorder& operator=(const event_recorder&) = delete;
 
-    void record(object_reference const& object, event_type type, std::string reason,
-        std::string message);
+    void record(const object_reference& object, event_type type, std::string reason, std::string message);
 
     // Waits until everything queued so far was written or failed (tests, shutdown).
     bool flush(std::chrono::milliseconds timeout);
@@ -55,16 +51,14 @@ public:
     std::uint64_t dropped() const { return dropped_.load(); }
 
 private:
-    struct pending
-    {
+    struct pending {
         object_reference object;
         event_type type;
         std::string reason;
         std::string message;
         std::chrono::system_clock::time_point at;
     };
-    struct series
-    {
+    struct series {
         std::string namespace_;
         std::string name;
         int count = 0;
@@ -72,7 +66,7 @@ private:
     };
 
     void run(std::stop_token stop);
-    void write(pending const& p);
+    void write(const pending& p);
 
     client& client_;
     event_recorder_options opts_;
@@ -85,4 +79,4 @@ private:
     std::jthread thread_;
 };
 
-} // namespace apr::kube
+}  // namespace apr::kube

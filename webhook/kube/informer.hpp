@@ -22,127 +22,98 @@ namespace apr::kube {
 
 // The typed store a reflector fills: decodes each object, builds the next map off to the side
 // and publishes it whole.
-template<class T>
-class snapshot_store final : public watch_store
-{
+template <class T>
+class snapshot_store final : public watch_store {
 public:
-    using value_ptr = std::shared_ptr<T const>;
+    using value_ptr = std::shared_ptr<const T>;
     using map_type = std::map<std::string, value_ptr>;  // key: "namespace/name"
-    using decode_fn = std::function<std::optional<T>(rapidjson::Value const& object)>;
+    using decode_fn = std::function<std::optional<T>(const rapidjson::Value& object)>;
     using change_fn = std::function<void()>;
 
     // `what` names the cache in logs (its collection path).
     snapshot_store(std::string what, decode_fn decode, change_fn on_change)
-        : what_(std::move(what)), decode_(std::move(decode)), on_change_(std::move(on_change)),
-          current_(std::make_shared<map_type const>())
-    {
-    }
+        : what_(std::move(what)),
+          decode_(std::move(decode)),
+          on_change_(std::move(on_change)),
+          current_(std::make_shared<const map_type>()) {}
 
-    std::shared_ptr<map_type const>
-    snapshot() const
-    {
+    std::shared_ptr<const map_type> snapshot() const {
         std::lock_guard lock(snapshot_mutex_);
         return current_;
     }
 
-    void
-    begin_list() override
-    {
-        building_ = std::make_shared<map_type>();
-    }
+    void begin_list() override { building_ = std::make_shared<map_type>(); }
 
-    bool
-    list_item(std::string const& key, rapidjson::Value const& object) override
-    {
+    bool list_item(const std::string& key, const rapidjson::Value& object) override {
         auto v = decode_checked(key, object);
-        if(v)
-            building_->insert_or_assign(key, std::move(v));
+        if (v) building_->insert_or_assign(key, std::move(v));
         return v != nullptr;
     }
 
-    void
-    end_list() override
-    {
+    void end_list() override {
         publish(std::move(building_));
         building_.reset();
         working_.reset();
     }
 
-    bool
-    apply(watch_event_type type, std::string const& key, rapidjson::Value const& object) override
-    {
-        if(!working_)
-            working_ = std::make_shared<map_type>(*snapshot());
-        if(type == watch_event_type::deleted)
-        {
+    bool apply(watch_event_type type, const std::string& key, const rapidjson::Value& object) override {
+        if (!working_) working_ = std::make_shared<map_type>(*snapshot());
+        if (type == watch_event_type::deleted) {
             working_->erase(key);
             return true;
         }
         auto v = decode_checked(key, object);
-        if(v)
+        if (v)
             working_->insert_or_assign(key, std::move(v));
         else
             working_->erase(key);
         return v != nullptr;
     }
 
-    void
-    end_batch() override
-    {
-        if(working_)
-        {
+    void end_batch() override {
+        if (working_) {
             publish(std::move(working_));
             working_.reset();
         }
     }
 
 private:
-    value_ptr
-    decode_checked(std::string const& key, rapidjson::Value const& object)
-    {
+    value_ptr decode_checked(const std::string& key, const rapidjson::Value& object) {
         std::optional<T> v;
-        try
-        {
+        try {
             v = decode_(object);
-        }
-        catch(std::exception const&)
-        {
+        } catch (const std::exception&) {
             v.reset();
         }
-        if(!v)
-        {
-            log(log_level::warning, "cache " + what_ + ": object " + key +
-                " has unexpected content; left out of the cache");
+        if (!v) {
+            log(log_level::warning,
+                "cache " + what_ + ": object " + key + " has unexpected content; left out of the cache");
             return nullptr;
         }
-        return std::make_shared<T const>(std::move(*v));
+        return std::make_shared<const T>(std::move(*v));
     }
 
-    void
-    publish(std::shared_ptr<map_type> next)
-    {
+    void publish(std::shared_ptr<map_type> next) {
         {
             std::lock_guard lock(snapshot_mutex_);
             current_ = std::move(next);
         }
-        if(on_change_)
-            on_change_();
+        if (on_change_) on_change_();
     }
 
     std::string what_;
     decode_fn decode_;
     change_fn on_change_;
     mutable std::mutex snapshot_mutex_;
-    std::shared_ptr<map_type const> current_;
+    std::shared_ptr<const map_type> current_;
     std::shared_ptr<map_type> building_;  // watch thread only
     std::shared_ptr<map_type> working_;   // watch thread only
 };
 
 // A reflector over the API server feeding a snapshot_store. The reflector is declared last, so
 // it is destroyed (its thread stopped) before the store and the source it uses.
-template<class T>
-class informer
-{
+template <class T>
+class informer {
 public:
     using store_type = snapshot_store<T>;
     using value_ptr = typename store_type::value_ptr;
@@ -154,23 +125,20 @@ public:
     using change_fn = typename store_type::change_fn;
 
     informer(client& c, reflector_options opts, decode_fn decode, change_fn on_change = {})
-        : source_(c), store_(opts.path, std::move(decode), std::move(on_change)),
-          reflector_(source_, store_, std::move(opts))
-    {
-    }
+        : source_(c),
+          store_(opts.path, std::move(decode), std::move(on_change)),
+          reflector_(source_, store_, std::move(opts)) {}
 
     void start() { reflector_.start(); }
     void stop() { reflector_.stop(); }
     bool synced() const { return reflector_.synced(); }
     bool wait_synced(std::chrono::milliseconds timeout) const { return reflector_.wait_synced(timeout); }
-    watch_stats const& stats() const { return reflector_.stats(); }
-    reflector const& watch() const { return reflector_; }
+    const watch_stats& stats() const { return reflector_.stats(); }
+    const reflector& watch() const { return reflector_; }
 
-    std::shared_ptr<map_type const> snapshot() const { return store_.snapshot(); }
+    std::shared_ptr<const map_type> snapshot() const { return store_.snapshot(); }
 
-    value_ptr
-    find(std::string const& key) const
-    {
+    value_ptr find(const std::string& key) const {
         auto snap = snapshot();
         auto it = snap->find(key);
         return it == snap->end() ? nullptr : it->second;
@@ -182,4 +150,4 @@ private:
     reflector reflector_;
 };
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -10,8 +10,7 @@
 
 namespace apr::kube {
 
-class line_framer
-{
+class line_framer {
 public:
     // A line longer than this is treated as a broken stream (the watch is then restarted).
     explicit line_framer(std::size_t max_line = std::size_t(64) << 20) : max_line_(max_line) {}
@@ -19,7 +18,7 @@ public:
     // Calls on_line for each complete, non-empty line (without the newline; a trailing '\r' is
     // dropped). Returns false when a line exceeds max_line; the buffered bytes are discarded.
     // The string passed to on_line is mutable so the caller can parse it in situ.
-    bool feed(std::string_view bytes, std::function<void(std::string& line)> const& on_line);
+    bool feed(std::string_view bytes, const std::function<void(std::string& line)>& on_line);
 
     // Bytes of an incomplete line still buffered (non-zero at end of stream: truncated event).
     std::size_t pending() const { return partial_.size(); }
@@ -32,4 +31,4 @@ private:
     std::string line_;
 };
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -15,10 +15,8 @@ using log_sink = std::function<void(log_level, std::string_view)>;
 
 // Replaces the sink; thread-safe. An empty function restores the default (stderr, info+, in
 // the process log format of codec/log_line.hpp with component=kube).
-void
-set_log_sink(log_sink sink);
+void set_log_sink(log_sink sink);
 
-void
-log(log_level level, std::string_view message);
+void log(log_level level, std::string_view message);
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -23,8 +23,7 @@
 namespace apr::kube {
 
 // Plain counters; controller/fleet_cache.cpp exports them on /metrics (docs/controller.md).
-struct watch_stats
-{
+struct watch_stats {
     std::atomic<std::uint64_t> lists{0};           // every completed LIST (first sync included)
     std::atomic<std::uint64_t> relists{0};         // LISTs after the first (410, errors)
     std::atomic<std::uint64_t> gone{0};            // 410s seen (HTTP or ERROR event)
@@ -34,8 +33,7 @@ struct watch_stats
     std::atomic<std::uint64_t> bookmarks{0};
 };
 
-struct reflector_options
-{
+struct reflector_options {
     std::string path;            // collection, e.g. "/api/v1/namespaces/argocd/secrets"
     std::string label_selector;  // optional, e.g. "argocd.argoproj.io/secret-type=cluster"
     std::string field_selector;  // optional
@@ -54,51 +52,46 @@ enum class watch_event_type { added, modified, deleted };
 
 // What a reflector fills (client-go's Store). All called on the reflector thread. list_item and
 // apply return false for an object the store could not use (counted in watch_stats::errors).
-class watch_store
-{
+class watch_store {
 public:
     virtual ~watch_store() = default;
     virtual void begin_list() = 0;
-    virtual bool list_item(std::string const& key, rapidjson::Value const& object) = 0;
+    virtual bool list_item(const std::string& key, const rapidjson::Value& object) = 0;
     virtual void end_list() = 0;
-    virtual bool apply(watch_event_type type, std::string const& key,
-        rapidjson::Value const& object) = 0;
+    virtual bool apply(watch_event_type type, const std::string& key, const rapidjson::Value& object) = 0;
     virtual void end_batch() = 0;
 };
 
 // Where a reflector reads from (client-go's ListerWatcher): paths carry the query.
-class lister_watcher
-{
+class lister_watcher {
 public:
     virtual ~lister_watcher() = default;
     virtual api_result<list_page_info> list(std::string_view path, std::size_t page_limit,
-        list_item_handler const& on_item, std::stop_token stop) = 0;
-    virtual api_result<void> watch(std::string_view path, stream_handler const& on_bytes,
-        std::stop_token stop, std::chrono::seconds idle_timeout) = 0;
+                                            const list_item_handler& on_item, std::stop_token stop) = 0;
+    virtual api_result<void> watch(std::string_view path, const stream_handler& on_bytes, std::stop_token stop,
+                                   std::chrono::seconds idle_timeout) = 0;
 };
 
 // The API server through a client: paged LIST, streamed WATCH.
-class client_lister_watcher final : public lister_watcher
-{
+class client_lister_watcher final : public lister_watcher {
 public:
     explicit client_lister_watcher(client& c) : client_(c) {}
-    api_result<list_page_info> list(std::string_view path, std::size_t page_limit,
-        list_item_handler const& on_item, std::stop_token stop) override;
-    api_result<void> watch(std::string_view path, stream_handler const& on_bytes,
-        std::stop_token stop, std::chrono::seconds idle_timeout) override;
+    api_result<list_page_info> list(std::string_view path, std::size_t page_limit, const list_item_handler& on_item,
+                                    std::stop_token stop) override;
+    api_result<void> watch(std::string_view path, const stream_handler& on_bytes, std::stop_token stop,
+                           std::chrono::seconds idle_timeout) override;
 
 private:
     client& client_;
 };
 
-class reflector
-{
+class reflector {
 public:
     // `source` and `store` must outlive the reflector (or its stop()).
     reflector(lister_watcher& source, watch_store& store, reflector_options opts);
     ~reflector();
-    reflector(reflector const&) = delete;
-    reflector& operator=(reflector const&) = delete;
+    reflector(const reflector&) = delete;
+    reflector& operator=(const reflector&) = delete;
 
     void start();
     // Idempotent; the destructor calls it.
@@ -109,21 +102,21 @@ public:
     bool wait_synced(std::chrono::milliseconds timeout) const;
 
     std::string resource_version() const;
-    watch_stats const& stats() const { return stats_; }
-    reflector_options const& options() const { return opts_; }
+    const watch_stats& stats() const { return stats_; }
+    const reflector_options& options() const { return opts_; }
 
     // "namespace/name", or "name" for cluster-scoped objects; empty when metadata is unusable.
-    static std::string object_key(rapidjson::Value const& object);
+    static std::string object_key(const rapidjson::Value& object);
 
 private:
     enum class watch_outcome { ended, gone, failed };
 
     void run(std::stop_token stop);
-    bool list_once(std::stop_token const& stop);
-    watch_outcome watch_once(std::stop_token const& stop);
+    bool list_once(const std::stop_token& stop);
+    watch_outcome watch_once(const std::stop_token& stop);
     std::string selectors() const;
     void set_resource_version(std::string rv);
-    bool wait_for(std::stop_token const& stop, std::chrono::milliseconds d);
+    bool wait_for(const std::stop_token& stop, std::chrono::milliseconds d);
 
     lister_watcher& source_;
     watch_store& store_;
@@ -136,4 +129,4 @@ private:
     std::jthread thread_;
 };
 
-} // namespace apr::kube
+}  // namespace apr::kube

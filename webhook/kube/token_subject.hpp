@@ -16,6 +16,6 @@ std::string token_subject(std::string_view token);
 
 // The subject of the config's bearer token (the token file when there is one, read now);
 // empty when it authenticates otherwise (client certificates) or the token is not a JWT.
-std::string credentials_subject(cluster_config const& config);
+std::string credentials_subject(const cluster_config& config);
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -10,9 +10,8 @@
 
 namespace apr::kube {
 
-struct conflict_retry
-{
-    int steps = 5;                         // client-go DefaultRetry
+struct conflict_retry {
+    int steps = 5;  // client-go DefaultRetry
     std::chrono::milliseconds delay{10};
     double jitter = 0.1;
 };
@@ -24,8 +23,7 @@ using mutate_fn = std::function<bool(rapidjson::Document& object)>;
 // `path` is the object to write, e.g. ".../progressiverollouts/x/status" for a status
 // subresource (then the object is read from ".../progressiverollouts/x"). Returns the written object, or the object
 // as read when `mutate` returned false; a 409 after `steps` attempts is returned as is.
-api_result<rapidjson::Document>
-update_with_retry(client& c, std::string_view path, mutate_fn const& mutate,
-    conflict_retry policy = {});
+api_result<rapidjson::Document> update_with_retry(client& c, std::string_view path, const mutate_fn& mutate,
+                                                  conflict_retry policy = {});
 
-} // namespace apr::kube
+}  // namespace apr::kube

@@ -30,8 +30,8 @@ unsigned usable_cpus(unsigned affinity_count, std::optional<unsigned> quota_cpus
 unsigned usable_cpus_for_cpu_max(std::string_view cpu_max, unsigned affinity_count);
 
 struct cpu_quota {
-  std::optional<unsigned> cpus;  // the tightest quota found, in CPUs rounded up; none: no limit
-  std::string file;              // the file it came from
+    std::optional<unsigned> cpus;  // the tightest quota found, in CPUs rounded up; none: no limit
+    std::string file;              // the file it came from
 };
 
 // The tightest CPU quota on this process's cgroup and its ancestors, given the cgroup mount
@@ -39,14 +39,13 @@ struct cpu_quota {
 // hierarchy, cgroup v1 `cpu.cfs_quota_us`/`cpu.cfs_period_us` under `cpu,cpuacct` or `cpu`.
 // Without a cgroup namespace /proc/self/cgroup names a host path the container's mount lacks;
 // the mount's own files, which are then the container's cgroup, are read in any case.
-cpu_quota find_cgroup_quota(std::filesystem::path const& cgroup_root,
-                            std::string_view proc_self_cgroup);
+cpu_quota find_cgroup_quota(const std::filesystem::path& cgroup_root, std::string_view proc_self_cgroup);
 
 struct cpu_budget {
-  unsigned affinity = 1;          // CPUs in this process's affinity mask
-  std::optional<unsigned> quota;  // the tightest cgroup quota found, in CPUs rounded up
-  std::string quota_file;         // the file it came from, for the startup log
-  unsigned usable = 1;            // usable_cpus(affinity, quota)
+    unsigned affinity = 1;          // CPUs in this process's affinity mask
+    std::optional<unsigned> quota;  // the tightest cgroup quota found, in CPUs rounded up
+    std::string quota_file;         // the file it came from, for the startup log
+    unsigned usable = 1;            // usable_cpus(affinity, quota)
 };
 
 // Reads the affinity mask (sched_getaffinity) and find_cgroup_quota("/sys/fs/cgroup",

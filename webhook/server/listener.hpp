@@ -20,34 +20,34 @@ namespace apr::server {
 
 // "HOST:PORT", ":PORT" (all IPv4), "[::1]:PORT", "localhost:PORT"; port 0 = any free one.
 // Throws std::runtime_error naming the text when it is none of these.
-boost::asio::ip::tcp::endpoint parse_listen(std::string const& listen);
+boost::asio::ip::tcp::endpoint parse_listen(const std::string& listen);
 
 class listener {
- public:
-  using accept_handler = std::function<void(worker& home, connection_socket socket)>;
+public:
+    using accept_handler = std::function<void(worker& home, connection_socket socket)>;
 
-  // Opens and binds the socket on `ioc` (the accepting thread's context); throws
-  // std::runtime_error naming the address when it cannot.
-  listener(boost::asio::io_context& ioc, std::string const& listen, worker_pool& workers,
-           log_sink log, accept_handler on_accept);
+    // Opens and binds the socket on `ioc` (the accepting thread's context); throws
+    // std::runtime_error naming the address when it cannot.
+    listener(boost::asio::io_context& ioc, const std::string& listen, worker_pool& workers, log_sink log,
+             accept_handler on_accept);
 
-  unsigned short port() const { return port_; }
+    unsigned short port() const { return port_; }
 
-  // Starts accepting on ioc; ends once close() is called.
-  void start();
-  // From ioc's thread: stops accepting and closes the socket.
-  void close();
+    // Starts accepting on ioc; ends once close() is called.
+    void start();
+    // From ioc's thread: stops accepting and closes the socket.
+    void close();
 
- private:
-  boost::asio::awaitable<void> accept_loop();
+private:
+    boost::asio::awaitable<void> accept_loop();
 
-  worker_pool& workers_;
-  log_sink log_;
-  accept_handler on_accept_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-  boost::asio::steady_timer backoff_;
-  unsigned short port_ = 0;
-  bool closed_ = false;
+    worker_pool& workers_;
+    log_sink log_;
+    accept_handler on_accept_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer backoff_;
+    unsigned short port_ = 0;
+    bool closed_ = false;
 };
 
 }  // namespace apr::server

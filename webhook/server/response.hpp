@@ -15,14 +15,14 @@ namespace apr::server {
 inline constexpr std::string_view text_plain = "text/plain; charset=utf-8";
 
 struct response_parts {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type;
-  std::string_view allow;  // the Allow header of a 405
-  // Metrics labels. `route` is a view of stable storage (a route table key or a literal),
-  // never of the request, because serving threads keep it in their metrics cache.
-  std::string_view route = "unmatched";
-  std::string outcome;
+    unsigned status = 200;
+    std::string body;
+    std::string content_type;
+    std::string_view allow;  // the Allow header of a 405
+    // Metrics labels. `route` is a view of stable storage (a route table key or a literal),
+    // never of the request, because serving threads keep it in their metrics cache.
+    std::string_view route = "unmatched";
+    std::string outcome;
 };
 
 response_parts text_response(unsigned status, std::string body, std::string outcome);
@@ -32,13 +32,12 @@ response_parts text_response(unsigned status, std::string body, std::string outc
 // http::response<string_body> after keep_alive() and prepare_payload(): Content-Type, Allow on
 // 405, Content-Length, and Connection only where the version's default does not already say it.
 // `version` is 10 or 11, as Beast numbers HTTP versions.
-void render_response(std::string& out, response_parts const& parts, unsigned version,
-                     bool keep_alive);
+void render_response(std::string& out, const response_parts& parts, unsigned version, bool keep_alive);
 
 // The answer to a request that could not be read (413, 431, 400; route and outcome set but the
 // route left for the caller), or nothing when the connection should just close: timeouts,
 // resets, a peer that vanished mid-request.
-std::optional<response_parts> rejection_for(boost::system::error_code read_error,
-                                            std::size_t body_limit, std::size_t header_limit);
+std::optional<response_parts> rejection_for(boost::system::error_code read_error, std::size_t body_limit,
+                                            std::size_t header_limit);
 
 }  // namespace apr::server

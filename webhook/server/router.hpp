@@ -18,10 +18,10 @@ namespace apr::server {
 
 // What a route handler returns.
 struct handler_result {
-  unsigned status = 200;  // HTTP status
-  std::string body;       // response body (JSON for admission)
-  std::string content_type = "application/json";
-  std::string outcome;    // metrics label: allowed|held|denied|error|...; empty -> "ok"
+    unsigned status = 200;  // HTTP status
+    std::string body;       // response body (JSON for admission)
+    std::string content_type = "application/json";
+    std::string outcome;  // metrics label: allowed|held|denied|error|...; empty -> "ok"
 };
 
 // Called on a server thread for a POST to the route, with the request's Content-Type and body.
@@ -31,15 +31,14 @@ struct handler_result {
 // The body is the connection's own request buffer, lent for the call: NUL-terminated
 // (body.c_str()), and the handler may overwrite or move it, so an in-situ JSON parser
 // (RapidJSON's ParseInsitu) needs no copy. The server starts the next request afresh.
-using admission_handler =
-    std::function<handler_result(std::string_view content_type, std::string& body)>;
+using admission_handler = std::function<handler_result(std::string_view content_type, std::string& body)>;
 
 // The parts of a request routing looks at.
 struct request_view {
-  std::string_view method;  // as sent: "POST", "GET", ...
-  std::string_view target;  // path and query, e.g. "/mutate?timeout=10s"
-  std::string_view content_type;
-  std::string& body;        // lent to an admission handler, see above
+    std::string_view method;  // as sent: "POST", "GET", ...
+    std::string_view target;  // path and query, e.g. "/mutate?timeout=10s"
+    std::string_view content_type;
+    std::string& body;  // lent to an admission handler, see above
 };
 
 // The path part of a request target: the API server appends ?timeout=10s, and routing is on
@@ -47,30 +46,30 @@ struct request_view {
 std::string_view path_of(std::string_view target);
 
 class router {
- public:
-  // `metrics` is what /metrics exposes; `log` hears of handlers and readiness checks that throw.
-  router(metrics_registry const& metrics, log_sink log);
+public:
+    // `metrics` is what /metrics exposes; `log` hears of handlers and readiness checks that throw.
+    router(const metrics_registry& metrics, log_sink log);
 
-  // Set up before serving starts; answer() is then called from every serving thread at once.
-  void add_admission_route(std::string path, admission_handler handler);
-  // /readyz answers 200 iff this returns true and the server is not stopping. Default: ready.
-  void set_readiness(std::function<bool()> ready);
+    // Set up before serving starts; answer() is then called from every serving thread at once.
+    void add_admission_route(std::string path, admission_handler handler);
+    // /readyz answers 200 iff this returns true and the server is not stopping. Default: ready.
+    void set_readiness(std::function<bool()> ready);
 
-  // The answer, with its route and outcome labels. `stopping`: the server is shutting down, so
-  // /readyz fails. Handler exceptions become a 500 with outcome `error`.
-  response_parts answer(request_view request, bool stopping) const;
+    // The answer, with its route and outcome labels. `stopping`: the server is shutting down, so
+    // /readyz fails. Handler exceptions become a 500 with outcome `error`.
+    response_parts answer(request_view request, bool stopping) const;
 
-  // The metrics label of a path: the route's own path (as stored in the table, so it outlives
-  // any request), a built-in path, or "unmatched".
-  std::string_view route_label(std::string_view path) const;
+    // The metrics label of a path: the route's own path (as stored in the table, so it outlives
+    // any request), a built-in path, or "unmatched".
+    std::string_view route_label(std::string_view path) const;
 
- private:
-  response_parts builtin(std::string_view path, std::string_view method, bool stopping) const;
+private:
+    response_parts builtin(std::string_view path, std::string_view method, bool stopping) const;
 
-  metrics_registry const& metrics_;
-  log_sink log_;
-  std::map<std::string, admission_handler, std::less<>> admission_;
-  std::function<bool()> readiness_;
+    const metrics_registry& metrics_;
+    log_sink log_;
+    std::map<std::string, admission_handler, std::less<>> admission_;
+    std::function<bool()> readiness_;
 };
 
 }  // namespace apr::server

@@ -27,72 +27,71 @@ class session;
 
 // What every connection of one server shares. Owned by the server, which outlives them all.
 struct session_shared {
-  server_options const& options;
-  log_sink const& log;
-  router const& routes;
-  server_metrics& metrics;
-  std::atomic<bool> const& stopping;  // /readyz fails
-  std::atomic<bool> const& draining;  // kept-alive connections end after their current request
-  // The watchdog's longest sleep: the shortest timeout, at least a second (see session.cpp).
-  std::chrono::steady_clock::duration watchdog_period;
-  // Called from the session's destructor, on its thread.
-  std::function<void(session*)> on_end;
+    const server_options& options;
+    const log_sink& log;
+    const router& routes;
+    server_metrics& metrics;
+    const std::atomic<bool>& stopping;  // /readyz fails
+    const std::atomic<bool>& draining;  // kept-alive connections end after their current request
+    // The watchdog's longest sleep: the shortest timeout, at least a second (see session.cpp).
+    std::chrono::steady_clock::duration watchdog_period;
+    // Called from the session's destructor, on its thread.
+    std::function<void(session*)> on_end;
 };
 
 class session : public std::enable_shared_from_this<session> {
- public:
-  // `context` is the certificate generation this connection keeps for life.
-  session(session_shared const& shared, worker& home, connection_socket&& socket,
-          std::shared_ptr<boost::asio::ssl::context> context);
-  ~session();
-  session(session const&) = delete;
-  session& operator=(session const&) = delete;
+public:
+    // `context` is the certificate generation this connection keeps for life.
+    session(const session_shared& shared, worker& home, connection_socket&& socket,
+            std::shared_ptr<boost::asio::ssl::context> context);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
 
-  // Runs the connection on its worker's context until it ends.
-  void start();
+    // Runs the connection on its worker's context until it ends.
+    void start();
 
-  // For the server's drain, from any thread; each posts to the connection's own thread.
-  // Ends the connection if it waits for a request with nothing received; one in the middle of
-  // a request gets its answer (with Connection: close) and then ends by itself.
-  void interrupt_if_idle();
-  // Ends it whatever it is doing (the grace period is over).
-  void close_now();
+    // For the server's drain, from any thread; each posts to the connection's own thread.
+    // Ends the connection if it waits for a request with nothing received; one in the middle of
+    // a request gets its answer (with Connection: close) and then ends by itself.
+    void interrupt_if_idle();
+    // Ends it whatever it is doing (the grace period is over).
+    void close_now();
 
- private:
-  enum class step { detect, not_tls, handshake, read, write };
-  using clock = std::chrono::steady_clock;
-  using timer = boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>,
-                                                  connection_executor>;
+private:
+    enum class step { detect, not_tls, handshake, read, write };
+    using clock = std::chrono::steady_clock;
+    using timer = boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>, connection_executor>;
 
-  connection_task<void> run(std::shared_ptr<session> self);
-  connection_task<bool> detect();
-  connection_task<bool> handshake();
-  connection_task<void> serve();
-  connection_task<void> goodbye();
-  void fail(step where, boost::system::error_code ec);
+    connection_task<void> run(std::shared_ptr<session> self);
+    connection_task<bool> detect();
+    connection_task<bool> handshake();
+    connection_task<void> serve();
+    connection_task<void> goodbye();
+    void fail(step where, boost::system::error_code ec);
 
-  connection_socket& socket() { return tls_.socket(); }
+    connection_socket& socket() { return tls_.socket(); }
 
-  void set_deadline(std::chrono::steady_clock::duration timeout);
-  void arm_watchdog();
-  void on_watchdog(boost::system::error_code ec);
-  void stop_watchdog();
+    void set_deadline(std::chrono::steady_clock::duration timeout);
+    void arm_watchdog();
+    void on_watchdog(boost::system::error_code ec);
+    void stop_watchdog();
 
-  session_shared const& shared_;
-  worker& home_;
-  // Declared before the stream: the SSL object refers to this context for its whole life.
-  std::shared_ptr<boost::asio::ssl::context> context_;
-  tls_stream tls_;
-  timer watchdog_;
-  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
-  bool timed_out_ = false;
-  bool finished_ = false;
-  bool goodbye_ = true;  // send close_notify at the end; cleared by fail()
-  bool idle_ = false;    // waiting for the first byte of a request
-  boost::beast::flat_buffer buffer_;
-  std::string body_;      // the request body, reused by the next request
-  std::string response_;  // the rendered response, reused likewise
-  std::string peer_;
+    const session_shared& shared_;
+    worker& home_;
+    // Declared before the stream: the SSL object refers to this context for its whole life.
+    std::shared_ptr<boost::asio::ssl::context> context_;
+    tls_stream tls_;
+    timer watchdog_;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    bool timed_out_ = false;
+    bool finished_ = false;
+    bool goodbye_ = true;  // send close_notify at the end; cleared by fail()
+    bool idle_ = false;    // waiting for the first byte of a request
+    boost::beast::flat_buffer buffer_;
+    std::string body_;      // the request body, reused by the next request
+    std::string response_;  // the rendered response, reused likewise
+    std::string peer_;
 };
 
 }  // namespace apr::server

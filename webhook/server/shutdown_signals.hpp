@@ -12,15 +12,15 @@ namespace apr::server {
 // thread of its own; a second one ends the process at once with status 128+signo, for an
 // operator who means it.
 class shutdown_signals {
- public:
-  explicit shutdown_signals(std::function<void(int signo)> on_signal);
-  ~shutdown_signals();
-  shutdown_signals(shutdown_signals const&) = delete;
-  shutdown_signals& operator=(shutdown_signals const&) = delete;
+public:
+    explicit shutdown_signals(std::function<void(int signo)> on_signal);
+    ~shutdown_signals();
+    shutdown_signals(const shutdown_signals&) = delete;
+    shutdown_signals& operator=(const shutdown_signals&) = delete;
 
- private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
 };
 
 }  // namespace apr::server

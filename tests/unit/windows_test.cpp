@@ -32,14 +32,19 @@ time_point at(const std::string& text) {
     std::chrono::minutes offset{0};
     if (text.size() == 24) {
         const int sign = text[19] == '-' ? -1 : 1;
-        offset = sign * (std::chrono::hours{std::stoi(text.substr(20, 2))} + std::chrono::minutes{std::stoi(text.substr(22, 2))});
+        offset = sign * (std::chrono::hours{std::stoi(text.substr(20, 2))} +
+                         std::chrono::minutes{std::stoi(text.substr(22, 2))});
     }
     return time_point{local.time_since_epoch() - offset};
 }
 
-std::string text(std::optional<time_point> t) { return t ? date::format("%FT%TZ", *t) : "none"; }
+std::string text(std::optional<time_point> t) {
+    return t ? date::format("%FT%TZ", *t) : "none";
+}
 
-civil_minutes civil(const std::string& text) { return std::chrono::floor<std::chrono::minutes>(civil_seconds(text)); }
+civil_minutes civil(const std::string& text) {
+    return std::chrono::floor<std::chrono::minutes>(civil_seconds(text));
+}
 
 cron_schedule cron(std::string_view spec) {
     auto parsed = parse_cron(spec);
@@ -47,7 +52,9 @@ cron_schedule cron(std::string_view spec) {
     return *parsed.schedule;
 }
 
-const date::time_zone* zone(std::string_view name) { return date::locate_zone(name); }
+const date::time_zone* zone(std::string_view name) {
+    return date::locate_zone(name);
+}
 
 window_schedule window(window_kind kind, std::string_view spec, duration length, const char* zone_name = nullptr) {
     window_schedule w;
@@ -69,7 +76,9 @@ struct parse_case {
     const char* spec;
     const char* error;  // substring of robfig's reason; nullptr when the spec is valid
 };
-std::ostream& operator<<(std::ostream& os, const parse_case& c) { return os << '"' << c.spec << '"'; }
+std::ostream& operator<<(std::ostream& os, const parse_case& c) {
+    return os << '"' << c.spec << '"';
+}
 
 const parse_case parse_cases[] = {
     {"0 9 * * 1-4", nullptr},
@@ -120,7 +129,9 @@ struct match_case {
     const char* from;
     const char* expected;  // "none" when nothing matches within the limit
 };
-std::ostream& operator<<(std::ostream& os, const match_case& c) { return os << c.spec << " from " << c.from; }
+std::ostream& operator<<(std::ostream& os, const match_case& c) {
+    return os << c.spec << " from " << c.from;
+}
 
 const match_case match_cases[] = {
     // 2026-11-30 is a Monday.
@@ -146,7 +157,8 @@ const match_case match_cases[] = {
 
 BOOST_DATA_TEST_CASE(next_wall_clock_match, data::make(match_cases), c) {
     auto from = civil(c.from);
-    auto m = next_match(cron(c.spec), from, date::year_month_day{std::chrono::floor<date::days>(from)}.year() + date::years{5});
+    auto m = next_match(cron(c.spec), from,
+                        date::year_month_day{std::chrono::floor<date::days>(from)}.year() + date::years{5});
     std::string got = m ? date::format("%FT%T", *m) : "none";
     BOOST_TEST(got == c.expected);
 }
@@ -276,7 +288,9 @@ struct rule_case {
     bool automated;  // CanSync(false)
     bool manual;     // CanSync(true)
 };
-std::ostream& operator<<(std::ostream& os, const rule_case& c) { return os << c.name; }
+std::ostream& operator<<(std::ostream& os, const rule_case& c) {
+    return os << c.name;
+}
 
 // Argo CD's TestSyncWindows_CanSync cases, as rules.
 const std::vector<rule_case> rule_cases{
@@ -378,7 +392,9 @@ struct glob_case {
     const char* value;
     bool matches;
 };
-std::ostream& operator<<(std::ostream& os, const glob_case& c) { return os << c.pattern << " ~ " << c.value; }
+std::ostream& operator<<(std::ostream& os, const glob_case& c) {
+    return os << c.pattern << " ~ " << c.value;
+}
 
 const glob_case glob_cases[] = {
     {"*", "", true},
@@ -443,7 +459,9 @@ BOOST_AUTO_TEST_CASE(and_operator_needs_every_list_that_is_set) {
     BOOST_TEST(!window_matches(selecting({}, {}, {}, true), app));
 }
 
-app_project project_with(std::vector<project_window> windows) { return {"payments", std::move(windows)}; }
+app_project project_with(std::vector<project_window> windows) {
+    return {"payments", std::move(windows)};
+}
 
 project_window deny_for(std::string schedule, std::string length, std::vector<std::string> apps) {
     auto w = selecting(std::move(apps), {}, {}, false);

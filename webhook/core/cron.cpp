@@ -17,7 +17,8 @@ struct bounds {
 
 constexpr std::array<std::string_view, 12> month_names{"jan", "feb", "mar", "apr", "may", "jun",
                                                        "jul", "aug", "sep", "oct", "nov", "dec"};
-constexpr std::array<std::string_view, 12> day_names{"sun", "mon", "tue", "wed", "thu", "fri", "sat", "", "", "", "", ""};
+constexpr std::array<std::string_view, 12> day_names{"sun", "mon", "tue", "wed", "thu", "fri",
+                                                     "sat", "",    "",    "",    "",    ""};
 
 constexpr bounds minute_bounds{0, 59, nullptr, 0};
 constexpr bounds hour_bounds{0, 23, nullptr, 0};
@@ -111,7 +112,8 @@ bool parse_range(std::string_view expr, const bounds& r, std::uint64_t& bits, st
     }
     auto text = std::string(expr);
     if (start < r.min) {
-        error = "beginning of range (" + std::to_string(start) + ") below minimum (" + std::to_string(r.min) + "): " + text;
+        error =
+            "beginning of range (" + std::to_string(start) + ") below minimum (" + std::to_string(r.min) + "): " + text;
         return false;
     }
     if (end > r.max) {
@@ -139,7 +141,9 @@ bool parse_field(std::string_view field, const bounds& r, std::uint64_t& bits, s
     return true;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::vector<std::string_view> fields_of(std::string_view s) {
     std::vector<std::string_view> fields;
@@ -153,7 +157,9 @@ std::vector<std::string_view> fields_of(std::string_view s) {
     return fields;
 }
 
-bool has(std::uint64_t bits, unsigned value) { return (bits >> value) & 1U; }
+bool has(std::uint64_t bits, unsigned value) {
+    return (bits >> value) & 1U;
+}
 
 }  // namespace
 

@@ -164,7 +164,9 @@ bool cluster_matches(const std::vector<std::string>& patterns, const application
     return false;
 }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
 
 std::string describe(const project_window& w) {
     std::string out = w.kind + " window " + quoted(w.schedule) + " for " + w.duration;
@@ -190,8 +192,7 @@ bool window_matches(const project_window& w, const application_target& app) {
     return (!has_apps || apps) && (!has_clusters || clusters) && (!has_namespaces || namespaces);
 }
 
-project_sync project_can_sync(const app_project& project, const application_target& app, bool manual,
-                              time_point now) {
+project_sync project_can_sync(const app_project& project, const application_target& app, bool manual, time_point now) {
     std::vector<window_schedule> schedules;
     std::vector<const project_window*> sources;
     auto invalid = [&](const project_window& w, const std::string& why) {

@@ -15,8 +15,8 @@ struct project_window {
     std::string kind;  // "allow" or "deny"; Argo CD ignores any other spelling
     std::string schedule;
     std::string duration;
-    zone_ref time_zone;        // unknown or empty: UTC, as Argo CD falls back
-    zone_ref schedule_zone;    // a CRON_TZ= prefix of the schedule; unknown: the window is invalid
+    zone_ref time_zone;      // unknown or empty: UTC, as Argo CD falls back
+    zone_ref schedule_zone;  // a CRON_TZ= prefix of the schedule; unknown: the window is invalid
     std::vector<std::string> applications;
     std::vector<std::string> namespaces;
     std::vector<std::string> clusters;
@@ -55,7 +55,6 @@ struct project_sync {
 // Would Argo CD sync `app` now under `project`? `manual` is false for automated sync (Argo CD's
 // controller asks CanSync(false)), true for a sync a person starts. A matching window that does
 // not parse blocks, as Argo CD's controller treats the error as "cannot sync".
-project_sync project_can_sync(const app_project& project, const application_target& app, bool manual,
-                              time_point now);
+project_sync project_can_sync(const app_project& project, const application_target& app, bool manual, time_point now);
 
 }  // namespace apr::core

@@ -14,7 +14,9 @@ using std::chrono::floor;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-date::year civil_year(date::local_seconds t) { return date::year_month_day{floor<date::days>(t)}.year(); }
+date::year civil_year(date::local_seconds t) {
+    return date::year_month_day{floor<date::days>(t)}.year();
+}
 
 // The first instant at or after `from` whose wall clock in the zone matches the schedule. The
 // timeline is cut where the zone's UTC offset changes; within a piece the wall clock is the

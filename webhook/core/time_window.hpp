@@ -38,8 +38,8 @@ struct window_schedule {
     duration length{};
     const date::time_zone* zone = nullptr;  // nullptr: UTC
     std::chrono::seconds shift{0};
-    bool manual_sync = false;         // Argo CD's manualSync
-    bool never_fires_is_open = false; // Argo CD: a schedule with no opening in five years is active
+    bool manual_sync = false;          // Argo CD's manualSync
+    bool never_fires_is_open = false;  // Argo CD: a schedule with no opening in five years is active
 };
 
 // The first opening strictly after `after`; nullopt when none within five years.

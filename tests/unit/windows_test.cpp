@@ -368,19 +368,19 @@ BOOST_AUTO_TEST_CASE(the_verdict_says_when_it_changes) {
 }
 
 BOOST_AUTO_TEST_CASE(rollout_windows_name_what_blocks) {
-    rollout_window deny{"Deny", "0 9 * * 1-5", duration_field::of("8h"), {"Europe/London", zone("Europe/London")}};
-    auto state = rollout_windows_at(std::vector{deny}, noon);
+    window_spec deny{"Deny", "0 9 * * 1-5", duration_field::of("8h"), {"Europe/London", zone("Europe/London")}};
+    auto state = windows_at(std::vector{deny}, noon);
     BOOST_TEST(!state.admitting);
     BOOST_TEST(state.reason == "deny window \"0 9 * * 1-5\" for 8h in Europe/London is open");
     BOOST_TEST(text(state.changes_at) == "2026-11-30T17:00:00Z");
 
-    rollout_window allow{"Allow", "0 22 * * *", duration_field::of("2h"), {}};
-    state = rollout_windows_at(std::vector{allow}, noon);
+    window_spec allow{"Allow", "0 22 * * *", duration_field::of("2h"), {}};
+    state = windows_at(std::vector{allow}, noon);
     BOOST_TEST(!state.admitting);
     BOOST_TEST(state.reason == "no allow window is open");
     BOOST_TEST(text(state.changes_at) == "2026-11-30T22:00:00Z");
 
-    BOOST_TEST(rollout_windows_at({}, noon).admitting);
+    BOOST_TEST(windows_at({}, noon).admitting);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -516,8 +516,8 @@ BOOST_AUTO_TEST_CASE(argo_cd_applies_the_zones_offset_of_now_to_the_whole_schedu
     BOOST_TEST(!sync.allowed);
     BOOST_TEST(text(sync.changes_at) == "2026-03-29T02:00:00Z");
 
-    rollout_window own{"Deny", "0 0 * * *", duration_field::of("3h"), {"Europe/London", zone("Europe/London")}};
-    BOOST_TEST(text(rollout_windows_at(std::vector{own}, now).changes_at) == "2026-03-29T03:00:00Z");
+    window_spec own{"Deny", "0 0 * * *", duration_field::of("3h"), {"Europe/London", zone("Europe/London")}};
+    BOOST_TEST(text(windows_at(std::vector{own}, now).changes_at) == "2026-03-29T03:00:00Z");
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_time_zone_is_utc_and_a_cron_tz_prefix_is_honoured) {

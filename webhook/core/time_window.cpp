@@ -124,7 +124,7 @@ window_verdict evaluate_windows(std::span<const window_schedule> windows, bool m
     return verdict;
 }
 
-std::optional<window_schedule> schedule_of(const rollout_window& window) {
+std::optional<window_schedule> schedule_of(const window_spec& window) {
     window_schedule s;
     if (window.kind == "Allow")
         s.kind = window_kind::allow;
@@ -141,9 +141,9 @@ std::optional<window_schedule> schedule_of(const rollout_window& window) {
     return s;
 }
 
-rollout_windows_state rollout_windows_at(std::span<const rollout_window> windows, time_point t) {
+windows_state windows_at(std::span<const window_spec> windows, time_point t) {
     std::vector<window_schedule> schedules;
-    std::vector<const rollout_window*> sources;
+    std::vector<const window_spec*> sources;
     for (const auto& w : windows)
         if (auto s = schedule_of(w)) {
             schedules.push_back(std::move(*s));
@@ -151,7 +151,7 @@ rollout_windows_state rollout_windows_at(std::span<const rollout_window> windows
         }
     // The rollout's own rule is Argo CD's for an automated sync: no manual override.
     const auto verdict = evaluate_windows(schedules, false, t);
-    rollout_windows_state state{verdict.allowed, verdict.changes_at, {}};
+    windows_state state{verdict.allowed, verdict.changes_at, {}};
     if (state.admitting) return state;
     for (std::size_t i = 0; i < schedules.size(); ++i)
         if (schedules[i].kind == window_kind::deny && is_open(schedules[i], t)) {
@@ -162,7 +162,7 @@ rollout_windows_state rollout_windows_at(std::span<const rollout_window> windows
     return state;
 }
 
-std::string describe(const rollout_window& w) {
+std::string describe(const window_spec& w) {
     std::string out = "\"" + w.schedule + "\" for " + w.duration.text;
     if (!w.time_zone.name.empty()) out += " in " + w.time_zone.name;
     return out;

@@ -69,28 +69,28 @@ struct window_verdict {
 window_verdict evaluate_windows(std::span<const window_schedule> windows, bool manual, time_point t);
 
 // spec.windows[] of a ProgressiveRollout as written; validation.cpp checks it.
-struct rollout_window {
+struct window_spec {
     std::string kind;  // "Allow" or "Deny"
     std::string schedule;
     duration_field duration;
     zone_ref time_zone;  // empty: UTC
-    friend bool operator==(const rollout_window&, const rollout_window&) = default;
+    friend bool operator==(const window_spec&, const window_spec&) = default;
 };
 
 // The rollout's windows at t: whether new clusters may be admitted, until when (or from when),
 // and why not. Windows that do not validate are left out (validation refuses them).
-struct rollout_windows_state {
+struct windows_state {
     bool admitting = true;
     std::optional<time_point> changes_at;
     std::string reason;  // empty when admitting
 };
 
-rollout_windows_state rollout_windows_at(std::span<const rollout_window> windows, time_point t);
+windows_state windows_at(std::span<const window_spec> windows, time_point t);
 
 // `"0 9 * * 1-5" for 8h in Europe/London`, for messages.
-std::string describe(const rollout_window& window);
+std::string describe(const window_spec& window);
 
 // The schedule of one rollout window, or nullopt when it does not validate.
-std::optional<window_schedule> schedule_of(const rollout_window& window);
+std::optional<window_schedule> schedule_of(const window_spec& window);
 
 }  // namespace apr::core

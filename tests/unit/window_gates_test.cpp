@@ -23,7 +23,9 @@ window_spec window(std::string kind, std::string schedule, std::string length, s
     return w;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 // One stage, one cluster at a time: the order of admissions shows who was let in when.
 rollout_spec one_stage(std::vector<window_spec> windows) {
@@ -101,7 +103,7 @@ BOOST_AUTO_TEST_CASE(clusters_in_flight_finish_when_a_deny_window_opens) {
     BOOST_REQUIRE(!before.empty());
     BOOST_REQUIRE(sim.cluster_status(before.back())->phase == cluster_phase::updating);
     run_until(sim, at_hour(2));
-    BOOST_TEST(sim.admitted_order == before, boost::test_tools::per_element());  // nothing new
+    BOOST_TEST(sim.admitted_order == before, boost::test_tools::per_element());   // nothing new
     BOOST_TEST(sim.cluster_status(before.back())->phase == cluster_phase::done);  // it finished
     sim.run(1000);
     BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
@@ -131,8 +133,9 @@ BOOST_AUTO_TEST_CASE(a_cluster_argo_cd_would_not_sync_waits_without_a_slot) {
     BOOST_TEST(sim.admitted_order == (names{"c2", "c3"}), boost::test_tools::per_element());
     const auto* c1 = sim.cluster_status("c1");
     BOOST_TEST(c1->phase == cluster_phase::pending);
-    BOOST_TEST(contains(c1->message, "Argo CD would not sync Application app-c1 now: AppProject \"payments\" deny "
-                                     "window \"0 0 * * *\" for 3h is open (until 2026-11-27T03:00:00Z)"),
+    BOOST_TEST(contains(c1->message,
+                        "Argo CD would not sync Application app-c1 now: AppProject \"payments\" deny "
+                        "window \"0 0 * * *\" for 3h is open (until 2026-11-27T03:00:00Z)"),
                c1->message);
     BOOST_TEST(sim.rollout.status.phase == rollout_phase::progressing);
     BOOST_TEST(!sim.rollout.status.window_opens_at.has_value());  // not the rollout's own windows

@@ -6,7 +6,9 @@ namespace apr::core {
 
 namespace {
 
-std::string at_text(time_point t) { return date::format("%FT%TZ", t); }
+std::string at_text(time_point t) {
+    return date::format("%FT%TZ", t);
+}
 
 class rollout_windows_gate_impl final : public gate {
 public:
@@ -34,7 +36,7 @@ public:
             auto project = observed.app_projects->find(app.project);
             if (project == observed.app_projects->end()) continue;  // no windows known for it
             const application_target target{app.name, app.destination_name, app.destination_server,
-                                             app.destination_namespace};
+                                            app.destination_namespace};
             // Argo CD's controller asks CanSync(false) before an automated sync; without one a
             // person starts the sync, and manualSync windows let them.
             auto sync = project_can_sync(project->second, target, !app.automated_sync, ctx.step.now);
@@ -51,7 +53,11 @@ public:
 
 }  // namespace
 
-std::unique_ptr<const gate> make_rollout_windows_gate() { return std::make_unique<rollout_windows_gate_impl>(); }
-std::unique_ptr<const gate> make_project_windows_gate() { return std::make_unique<project_windows_gate_impl>(); }
+std::unique_ptr<const gate> make_rollout_windows_gate() {
+    return std::make_unique<rollout_windows_gate_impl>();
+}
+std::unique_ptr<const gate> make_project_windows_gate() {
+    return std::make_unique<project_windows_gate_impl>();
+}
 
 }  // namespace apr::core

@@ -17,7 +17,8 @@
 # usage: scripts/bench.sh [--duration S] [--warmup S] [--connections N] [--build-dir DIR] [--no-build]
 #                         [--no-reference]
 # env:   DURATION (10), WARMUP (2), CONNECTIONS (16), BUILD_DIR (build-bench), SERVER_CPU (0),
-#        CLIENT_CPU (1), SERVER_THREADS (1)
+#        CLIENT_CPU (1), SERVER_THREADS (1; "default" passes no --threads: the server sizes its pool
+#        from the CPUs it may use, one under taskset)
 # needs: cmake, g++, wrk, jq, curl, openssl, taskset; nginx for the reference (scripts/install-deps.sh
 #        installs them all)
 # exit:  0 all targets met, 3 a target missed (numbers still printed), 1 setup failure
@@ -168,10 +169,12 @@ end
 EOF
 
 # ---- server ----
-log "starting the server on CPU $server_cpu ($server_threads thread)"
+threads_flag=(--threads "$server_threads")
+[[ $server_threads == default ]] && threads_flag=()
+log "starting the server on CPU $server_cpu (threads: $server_threads)"
 taskset -c "$server_cpu" "$bin" serve --listen 127.0.0.1:0 \
   --tls-cert "$work/certs/tls.crt" --tls-key "$work/certs/tls.key" \
-  --snapshot "$work/snapshot.yaml" --threads "$server_threads" --port-file "$work/server.port" \
+  --snapshot "$work/snapshot.yaml" "${threads_flag[@]}" --port-file "$work/server.port" \
   2>"$work/server.log" &
 server_pid=$!
 wait_for "server listening" 30 "$server_pid" port_file_ready "$work/server.port" ||

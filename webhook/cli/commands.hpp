@@ -14,6 +14,10 @@ int run_validate(const arguments& args);
 int run_plan(const arguments& args);
 int run_serve(const arguments& args);
 int run_status(const arguments& args);
+int run_dashboard(const arguments& args);
+
+// --port-file: the bound port and a newline, written whole (a reader never sees half of it).
+void write_port_file(const std::string& path, unsigned short port);
 
 // Reads a whole file; throws std::runtime_error naming the file.
 using codec::read_file;

@@ -20,6 +20,8 @@ Usage:
       Run the admission webhook server (and, on the Lease holder, the rollout controller).
   argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
       Show where rollouts stand.
+  argocd-progressive-rollout dashboard [--listen 127.0.0.1:8080] [-n NAMESPACE] [--kubeconfig FILE]
+      Serve a live dashboard of the rollouts in a browser (loopback only; --allow-actions for buttons).
 
 Run a subcommand with --help for its flags.
 )";
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
     if (command == "plan") return apr::cli::run_plan(args);
     if (command == "serve") return apr::cli::run_serve(args);
     if (command == "status") return apr::cli::run_status(args);
+    if (command == "dashboard") return apr::cli::run_dashboard(args);
     if (command == "--help" || command == "-h" || command == "help") {
         std::cout << usage;
         return 0;

@@ -30,6 +30,17 @@ namespace apr::cli {
 
 namespace po = boost::program_options;
 
+void write_port_file(const std::string& path, unsigned short port) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw std::runtime_error(path + ": cannot write the port file");
+}
+
 namespace {
 
 // One line per event on stderr: `time=... level=... msg="..."`, safe from every thread.
@@ -66,18 +77,6 @@ struct serve_flags {
     double shutdown_delay = 0, shutdown_grace = 25;
     double idle_timeout = 90, read_timeout = 30;
 };
-
-// --port-file: the bound port and a newline, written whole (a reader never sees half of it).
-void write_port_file(const std::string& path, unsigned short port) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::trunc);
-        out << port << "\n";
-        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0)
-        throw std::runtime_error(path + ": cannot write the port file");
-}
 
 std::vector<std::string> split_list(const std::string& text) {
     std::vector<std::string> out;

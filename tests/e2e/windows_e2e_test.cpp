@@ -24,7 +24,9 @@ std::string one_stage(const rollout_scenario& s, int max_unavailable, const std:
            "\n    clusters: {selector: {matchLabels: {e2e: " + s.id + "}}}\n" + more;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 bool updated(const rollout_scenario& s, const std::string& name) {
     auto order = s.updated("v2");
@@ -50,8 +52,8 @@ BOOST_AUTO_TEST_CASE(a_deny_window_open_now_holds_every_cluster_until_it_closes)
     const auto schedule = std::to_string(duration_cast<minutes>(since_midnight).count() % 60) + " " +
                           std::to_string(duration_cast<hours>(since_midnight).count()) + " * * *";
     s.apply_rollout(one_stage(s, 3,
-                              "  windows:\n  - {kind: Deny, schedule: \"" + schedule + "\", duration: " +
-                                  std::to_string((closes - opened).count()) + "s}\n"));
+                              "  windows:\n  - {kind: Deny, schedule: \"" + schedule +
+                                  "\", duration: " + std::to_string((closes - opened).count()) + "s}\n"));
     s.argo.set_template_revision("v2");
 
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.window_opens_at.has_value(); }, 30s));

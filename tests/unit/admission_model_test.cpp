@@ -17,6 +17,9 @@
 // must be one of them, and so must what any `operation` on the Application would deploy (unless
 // the application controller itself wrote it as the auto-sync of the current spec, which then
 // must be allowed). Sequences without humans must also finish: the template reaches every cluster.
+// A quarter of the sequences give the rollout spec.scope.paths on the revisions, and half their
+// template changes keep the revision: there what runs must match an admitted state in its
+// revisions (and shape), whatever else the template changed.
 //
 //   APR_MODEL_SEQUENCES=N   number of sequences (default 2000)
 //   APR_MODEL_STEPS=N       steps per sequence (default 60)
@@ -264,6 +267,7 @@ core::rollout initial_rollout() {
 // A template version: what the ApplicationSet's template says, per Application.
 struct template_state {
     int version = 1;
+    int revision = 1;  // targetRevision "v<revision>"; with a scope, some changes keep it
     int values = 1;
     bool multi_source = false;
     bool automated = true;
@@ -273,7 +277,7 @@ std::string commit_of(const std::string& revision);
 
 // The template's desired state for one Application (spec.source/sources + syncPolicy), as JSON.
 std::string template_spec_fields(const template_state& t, const app_slot& slot) {
-    const std::string rev = "v" + std::to_string(t.version);
+    const std::string rev = "v" + std::to_string(t.revision);
     std::string out;
     if (t.multi_source)
         out = R"("sources":[{"repoURL":")" + repo + R"(","path":")" + slot.component + R"(","targetRevision":")" + rev +
@@ -627,13 +631,15 @@ private:
     void template_change(std::mt19937_64& rng) {
         template_state t = templates_.back();
         t.version = static_cast<int>(templates_.size()) + 1;
+        // With a scope on the revisions, half the changes are values or sync policy only: they pass at once.
+        if (!scoped_ || rng() % 2) t.revision = t.version;
         t.values = static_cast<int>(rng() % 5);
         t.multi_source = rng() % 5 == 0;
         t.automated = !human_mode_ || rng() % 8 != 0;
         templates_.push_back(t);
         record_template(t);
-        say("template -> v" + std::to_string(t.version) + (t.multi_source ? " (multi-source)" : "") +
-            (t.automated ? "" : " (no auto-sync)"));
+        say("template -> v" + std::to_string(t.version) + " (revision v" + std::to_string(t.revision) + ")" +
+            (t.multi_source ? " (multi-source)" : "") + (t.automated ? "" : " (no auto-sync)"));
         // The ApplicationSet controller writes the Applications, sometimes only some (it lags).
         const bool all = rng() % 4 != 0;
         for (const auto& slot : slots) {
@@ -1104,11 +1110,36 @@ private:
 
     // ---- the invariant ----------------------------------------------------------------------
 
+    // Whether `identity` may run given the states admitted: exactly one of them or, with a scope,
+    // one that differs from an admitted state only outside the scope (the revisions and the shape).
+    bool admitted(const std::set<std::string>& allowed, const std::string& identity) const {
+        if (allowed.contains(identity)) return true;
+        if (!scoped_) return false;
+        const auto staged = scoped_part(identity);
+        return std::any_of(allowed.begin(), allowed.end(),
+                           [&](const std::string& a) { return scoped_part(a) == staged; });
+    }
+
+    // The part of a run identity that scope {source.targetRevision, sources[*].targetRevision}
+    // stages: the shape and each resolved commit (or the manifests of a local sync).
+    static std::string scoped_part(const std::string& identity) {
+        json id = parse(identity);
+        if (id.HasMember("manifests") || id.HasMember("nothing")) return identity;
+        std::string out;
+        if (const auto* sources = at(id, {"sources"}); sources && sources->IsArray()) {
+            out = "sources:";
+            for (const auto& src : sources->GetArray()) out += str(src, {"commit"}) + ",";
+        } else {
+            out = "source:" + str(id, {"source", "commit"});
+        }
+        return out;
+    }
+
     std::optional<failure> check() {
         if (failure_) return failure_;
         for (const auto& slot : slots) {
             const auto& allowed = allowed_[slot.name];
-            if (!allowed.contains(deployed_[slot.name]))
+            if (!admitted(allowed, deployed_[slot.name]))
                 return failure{"cluster " + slot.cluster + " runs a state of " + slot.name +
                                " that the rollout never admitted for it: " + deployed_[slot.name]};
             auto it = apps_.find(slot.name);
@@ -1117,12 +1148,12 @@ private:
             const value* op = at(app, {"operation"});
             if (!op || op->IsNull()) continue;
             const std::string identity = run_identity(app["spec"], codec::find_path(*op, {"sync"}));
-            if (allowed.contains(identity)) continue;
+            if (admitted(allowed, identity)) continue;
             // The application controller's own auto-sync of the current spec: the spec must be allowed.
             if (auto auto_op = autosync_op_.find(slot.name);
                 auto_op != autosync_op_.end() && auto_op->second == codec::canonical_json(*op)) {
                 const auto spec_identity = run_identity(app["spec"], nullptr);
-                if (allowed.contains(spec_identity)) continue;
+                if (admitted(allowed, spec_identity)) continue;
                 return failure{"Application " + slot.name + " auto-syncs a spec never admitted for cluster " +
                                slot.cluster + ": " + spec_identity};
             }
@@ -1153,6 +1184,12 @@ private:
 public:
     bool human_mode_ = true;
 
+    // The rollout stages only revisions (spec.scope.paths): other template changes pass at once.
+    void scope_revisions() {
+        scoped_ = true;
+        rollout_.spec.scope = core::scope_spec{{"source.targetRevision", "sources[*].targetRevision"}};
+    }
+
 private:
     core::rollout rollout_;
     std::vector<core::cluster> clusters_;
@@ -1167,6 +1204,7 @@ private:
     std::map<std::string, std::string> autosync_op_;  // app -> the operation the application controller wrote
     std::optional<failure> failure_;
     std::optional<core::rollout> lagging_;  // the rollout as a lagging replica still sees it
+    bool scoped_ = false;
     std::string line_;
     std::uint64_t uid_ = 0;
 };
@@ -1177,6 +1215,7 @@ private:
 struct sequence {
     std::uint64_t seed = 0;
     bool humans = true;
+    bool scoped = false;  // the rollout has spec.scope.paths on the revisions
     std::vector<action> actions;
 };
 
@@ -1185,6 +1224,7 @@ sequence generate(std::uint64_t seed, int steps) {
     sequence s;
     s.seed = seed;
     s.humans = seed % 3 != 0;  // a third of the sequences have no human: they must also complete
+    s.scoped = seed % 4 == 1;  // a quarter stage only revision changes
     for (int i = 0; i < steps; ++i) {
         const auto roll = rng() % 100;
         action_kind k;
@@ -1218,6 +1258,7 @@ constexpr int drain_rounds = 120;
 result execute(const sequence& s) {
     world w;
     w.human_mode_ = s.humans;
+    if (s.scoped) w.scope_revisions();
     result r;
     for (std::size_t i = 0; i < s.actions.size(); ++i) {
         if (auto f = w.run(s.actions[i])) {
@@ -1266,7 +1307,7 @@ std::string describe(const sequence& s, int steps) {
     const auto r = execute(s);
     std::ostringstream out;
     out << "seed " << s.seed << (s.humans ? " (with humans)" : " (no humans: must complete)")
-        << ", shortest failing sequence (" << s.actions.size()
+        << (s.scoped ? " (scope: revisions)" : "") << ", shortest failing sequence (" << s.actions.size()
         << " steps; replay the whole sequence with APR_MODEL_SEED=" << s.seed << " APR_MODEL_STEPS=" << steps << "):\n";
     std::size_t drained = 0;
     for (std::size_t i = 0; i < r.log.size(); ++i) {

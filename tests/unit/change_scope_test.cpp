@@ -141,8 +141,9 @@ BOOST_AUTO_TEST_CASE(list_indices_are_compared_by_position) {
     BOOST_TEST(touches("sources[1].targetRevision", two_sources("v1", "v1"), two_sources("v1", "v2")));
     BOOST_TEST(touches("sources[0].targetRevision", two_sources("v1", "v1"), two_sources("v2", "v1")));
     BOOST_TEST(touches("sources[*].targetRevision", two_sources("v1", "v1"), two_sources("v1", "v2")));
-    BOOST_TEST(!touches("sources[*].targetRevision", two_sources("v1", "v1"),
-                        R"({"sources":[{"repoURL":"a2","targetRevision":"v1"},{"repoURL":"b","targetRevision":"v1"}]})"));
+    BOOST_TEST(
+        !touches("sources[*].targetRevision", two_sources("v1", "v1"),
+                 R"({"sources":[{"repoURL":"a2","targetRevision":"v1"},{"repoURL":"b","targetRevision":"v1"}]})"));
     // A source added at the end leaves sources[0] as it was; one added in front moves it.
     const std::string three_at_end =
         R"({"sources":[{"repoURL":"a","targetRevision":"v1"},{"repoURL":"b","targetRevision":"v1"},{"repoURL":"c","targetRevision":"v9"}]})";
@@ -165,8 +166,9 @@ BOOST_AUTO_TEST_CASE(source_and_sources_are_one_thing_in_two_shapes) {
     BOOST_TEST(touches("sources[0].targetRevision", single, single_v2));
     BOOST_TEST(touches("sources[*].targetRevision", single, single_v2));
     BOOST_TEST(touches("sources", single, single_v2));
-    BOOST_TEST(!touches("source.targetRevision", two_sources("v1", "v1"),
-                        R"({"sources":[{"repoURL":"a2","targetRevision":"v1"},{"repoURL":"b","targetRevision":"v1"}]})"));
+    BOOST_TEST(
+        !touches("source.targetRevision", two_sources("v1", "v1"),
+                 R"({"sources":[{"repoURL":"a2","targetRevision":"v1"},{"repoURL":"b","targetRevision":"v1"}]})"));
 }
 
 BOOST_AUTO_TEST_CASE(a_listing_cut_short_touches_every_path) {

@@ -120,8 +120,8 @@ BOOST_AUTO_TEST_CASE(a_change_touching_the_scope_and_more_is_held_whole) {
     const auto v = decide(f, state, ids);
     BOOST_TEST((v.kind == verdict_kind::hold));
     // The whole old source comes back (replicas included), and the whole new state is recorded.
-    auto restore = std::find_if(v.patch.begin(), v.patch.end(),
-                                [](const patch_operation& p) { return p.path == "/spec/source"; });
+    auto restore =
+        std::find_if(v.patch.begin(), v.patch.end(), [](const patch_operation& p) { return p.path == "/spec/source"; });
     BOOST_REQUIRE(restore != v.patch.end());
     BOOST_TEST(restore->value_json.value() == source_json("v1", "1"));
     auto record = std::find_if(v.patch.begin(), v.patch.end(),
@@ -198,7 +198,8 @@ BOOST_AUTO_TEST_SUITE(change_scope_through_the_codec)
 
 // The ApplicationSet controller's write from `before` to `after` against the guestbook fleet whose
 // rollout stages only targetRevision; the object as the API server stores it afterwards.
-std::pair<codec::review_answer, std::string> template_review(const test::app_spec& before, const test::app_spec& after) {
+std::pair<codec::review_answer, std::string> template_review(const test::app_spec& before,
+                                                             const test::app_spec& after) {
     test::review_spec r;
     r.object = test::application_json(after);
     r.old_object = test::application_json(before);

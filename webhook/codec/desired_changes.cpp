@@ -36,7 +36,8 @@ private:
         if (!out_.complete) return;
         if (v.IsObject() && v.MemberCount() > 0) {
             for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
-                path_.push_back({path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
+                path_.push_back(
+                    {path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
                 leaves(it->value);
                 path_.pop_back();
             }
@@ -56,13 +57,15 @@ private:
         if (before && after && before->IsObject() && after->IsObject()) {
             for (auto it = before->MemberBegin(); it != before->MemberEnd(); ++it) {
                 auto other = after->FindMember(it->name);
-                path_.push_back({path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
+                path_.push_back(
+                    {path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
                 compare(&it->value, other == after->MemberEnd() ? nullptr : &other->value);
                 path_.pop_back();
             }
             for (auto it = after->MemberBegin(); it != after->MemberEnd(); ++it) {
                 if (before->HasMember(it->name)) continue;
-                path_.push_back({path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
+                path_.push_back(
+                    {path_step::kind::member, std::string(it->name.GetString(), it->name.GetStringLength())});
                 leaves(it->value);
                 path_.pop_back();
             }
@@ -77,8 +80,8 @@ private:
             }
             return;
         }
-        const bool scalars = before && after && !before->IsObject() && !before->IsArray() && !after->IsObject() &&
-                             !after->IsArray();
+        const bool scalars =
+            before && after && !before->IsObject() && !before->IsArray() && !after->IsObject() && !after->IsArray();
         if (scalars) {
             if (canonical_json(*before) != canonical_json(*after)) record();
             return;
@@ -106,7 +109,8 @@ core::desired_changes list_desired_changes(const rapidjson::Value& old_spec, con
                                            std::size_t limit) {
     core::desired_changes out;
     change_lister lister(limit, out);
-    for (auto field : core::desired_state_fields) lister.diff(field, field_of(old_spec, field), field_of(new_spec, field));
+    for (auto field : core::desired_state_fields)
+        lister.diff(field, field_of(old_spec, field), field_of(new_spec, field));
     return out;
 }
 

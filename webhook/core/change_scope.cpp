@@ -98,8 +98,9 @@ std::optional<value_path> parse_scope_path(std::string_view text, std::string& p
     std::size_t at = 0;
     const auto root = field_after(text, at);
     if (std::find(desired_state_fields.begin(), desired_state_fields.end(), root) == desired_state_fields.end()) {
-        problem = "must be a path in the Application's desired state, starting with source, sources, sourceHydrator "
-                  "or syncPolicy";
+        problem =
+            "must be a path in the Application's desired state, starting with source, sources, sourceHydrator "
+            "or syncPolicy";
         return std::nullopt;
     }
     path.push_back({path_step::kind::member, std::string(root)});

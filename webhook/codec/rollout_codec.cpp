@@ -2,6 +2,7 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/time_format.hpp"
+#include "codec/windows_codec.hpp"
 
 namespace apr::codec {
 
@@ -149,6 +150,7 @@ core::rollout_spec decode_spec(const rapidjson::Value& value, core::field_errors
         }
         if (sr.is_object()) spec.scope = std::move(out);
     }
+    spec.windows = read_rollout_windows(r);
     if (const auto* stages = r.member("stages")) {
         if (!stages->IsArray()) {
             r.type_error("stages", *stages, "array");

@@ -150,6 +150,11 @@ application_record decode_application(const rapidjson::Value& app) {
         }
     r.destination_server = string_at(app, {"spec", "destination", "server"});
     r.destination_name = string_at(app, {"spec", "destination", "name"});
+    r.destination_namespace = string_at(app, {"spec", "destination", "namespace"});
+    r.project = string_at(app, {"spec", "project"});
+    if (r.project.empty()) r.project = "default";
+    const auto* automated = find_path(app, {"spec", "syncPolicy", "automated"});
+    r.automated_sync = automated && !automated->IsNull();
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
     r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;

@@ -67,6 +67,7 @@ public:
         int settle_in = 0;         // steps until Argo CD has synced an admitted change
         bool degrade = false;      // the new version goes Degraded
         std::string hold_refused;  // the webhook's recent refusal to hold a template change
+        std::string project = "default";
     };
 
     core::rollout rollout;
@@ -77,6 +78,8 @@ public:
     std::vector<core::rollout_event> events;
     int settle_steps = 1;
     core::source_presence source = core::source_presence::unknown;  // of the ApplicationSet
+    // Argo CD AppProjects by name; nullopt: not listed yet.
+    std::optional<std::map<std::string, core::app_project>> projects{std::in_place};
 
     fleet_sim(core::rollout_spec spec, std::vector<core::cluster> fleet) : clusters(std::move(fleet)) {
         rollout.namespace_ = "argocd";
@@ -104,8 +107,12 @@ public:
             ob.health_status = a.health;
             ob.compared_to_current = a.compared;
             ob.hold_refused = a.hold_refused;
+            ob.project = a.project;
+            ob.destination_name = name;
+            ob.automated_sync = true;
             o.applications.push_back(ob);
         }
+        o.app_projects = projects;
         return o;
     }
 

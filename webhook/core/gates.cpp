@@ -1,5 +1,7 @@
 #include "core/gates.hpp"
 
+#include "core/window_gates.hpp"
+
 #include <algorithm>
 
 namespace apr::core {
@@ -69,6 +71,8 @@ public:
 
 gate_set::gate_set(const rollout&) {
     gates_.push_back(std::make_unique<paused_gate>());
+    gates_.push_back(make_rollout_windows_gate());
+    gates_.push_back(make_project_windows_gate());
     gates_.push_back(std::make_unique<failure_budget_gate>());
     gates_.push_back(std::make_unique<bake_gate>());
 }

@@ -2,7 +2,10 @@
 // What the controller observes and hands to the stage machine each step, and the Events the
 // machine answers with. Plain values: the shell decodes them from its caches.
 
+#include "core/project_windows.hpp"
 #include "core/rollout.hpp"
+
+#include <map>
 
 #include <optional>
 #include <string>
@@ -26,6 +29,13 @@ struct application_observation {
     // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
     // says it. Empty when there is none.
     std::string hold_refused;
+    // What Argo CD's sync windows match on (docs/windows.md): spec.project ("default" when
+    // empty), spec.destination, and whether Argo CD syncs it by itself (syncPolicy.automated).
+    std::string project;
+    std::string destination_name;
+    std::string destination_server;
+    std::string destination_namespace;
+    bool automated_sync = false;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.
@@ -41,6 +51,9 @@ struct observations {
     std::vector<cluster> clusters;  // known cluster Secrets (labels); may include clusters without Applications
     std::vector<application_observation> applications;  // managed by this rollout only
     source_presence source = source_presence::unknown;
+    // Argo CD AppProjects by name, reduced to their sync windows; nullopt while the shell has not
+    // listed them yet (no cluster is admitted until it has).
+    std::optional<std::map<std::string, app_project>> app_projects{std::in_place};
 };
 
 struct rollout_event {

@@ -1,6 +1,7 @@
 #include "core/stage_machine.hpp"
 
 #include "core/stage_machine_impl.hpp"
+#include "core/window_gates.hpp"
 
 #include <algorithm>
 
@@ -48,6 +49,10 @@ step_result machine::run() {
                                      : "waiting for a change of ApplicationSet " + rollout_.spec.source.name;
     } else {
         admission_ = gates_.admission(context_);
+        if (admission_.answer == gate_answer::wait) {
+            if (admission_.until) look_again_at(*admission_.until);
+            if (admission_.gate == rollout_windows_gate) st.window_opens_at = admission_.until;
+        }
         monitor_clusters();
         check_running_stages();
         advance();
@@ -175,10 +180,13 @@ void machine::admit_into(std::size_t k) {
         }
         if (slots <= 0 || !admission_open()) continue;
         if (auto verdict = gates_.cluster_admission(stage_at(k), c); !verdict.is_open()) {
-            if (verdict.answer == gate_answer::fail)
+            if (verdict.answer == gate_answer::fail) {
                 fail_cluster(s, c, verdict.reason);
-            else if (verdict.until)
-                look_again_at(*verdict.until);
+                continue;
+            }
+            // It waits without taking a slot: the next cluster may have its turn.
+            c.message = verdict.reason;
+            if (verdict.until) look_again_at(*verdict.until);
             continue;
         }
         if (spec.requeue && spec.requeue->selector && spec.requeue->selector->matches(*view->labels)) {
@@ -271,7 +279,7 @@ void machine::advance() {
     } else {
         const bool paused = admission_.answer == gate_answer::pause;
         st.phase = paused ? rollout_phase::paused : rollout_phase::progressing;
-        st.message = paused ? admission_.reason : "";
+        st.message = admission_.is_open() ? "" : admission_.reason;
     }
 }
 

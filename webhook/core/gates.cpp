@@ -1,5 +1,8 @@
 #include "core/gates.hpp"
 
+#include "core/observed_fleet.hpp"
+#include "core/stage_gates.hpp"
+
 #include <algorithm>
 
 namespace apr::core {
@@ -18,6 +21,21 @@ gate_verdict gate_verdict::fail(std::string gate, std::string reason) {
 
 void step_context::emit(bool warning, std::string reason, std::string message) const {
     events.push_back({warning, std::move(reason), std::move(message)});
+}
+
+// A gate asked twice in one step (a stage's running gates are asked before and after its
+// admissions) still asks for one measurement.
+void step_context::request(measurement_request r) const {
+    if (requested.insert(r.key()).second) requests.push_back(std::move(r));
+}
+
+void step_context::look_again_at(time_point when) const {
+    if (!look_again || when < *look_again) look_again = when;
+}
+
+const cluster* step_context::cluster_named(std::string_view name) const {
+    const auto* view = fleet.find(name);
+    return view ? view->identity : nullptr;
 }
 
 namespace {
@@ -71,6 +89,7 @@ gate_set::gate_set(const rollout&) {
     gates_.push_back(std::make_unique<paused_gate>());
     gates_.push_back(std::make_unique<failure_budget_gate>());
     gates_.push_back(std::make_unique<bake_gate>());
+    gates_.push_back(std::make_unique<stage_gates>());
 }
 
 template <typename Ask>
@@ -94,6 +113,14 @@ gate_verdict gate_set::stage_start(const stage_context& ctx) const {
 
 gate_verdict gate_set::stage_running(const stage_context& ctx) const {
     return first_closed([&](const gate& g) { return g.stage_running(ctx); });
+}
+
+gate_verdict gate_set::cluster_running(const stage_context& ctx, cluster_status& cluster) const {
+    return first_closed([&](const gate& g) { return g.cluster_running(ctx, cluster); });
+}
+
+gate_verdict gate_set::cluster_completion(const stage_context& ctx, cluster_status& cluster) const {
+    return first_closed([&](const gate& g) { return g.cluster_completion(ctx, cluster); });
 }
 
 gate_verdict gate_set::stage_completion(const stage_context& ctx) const {

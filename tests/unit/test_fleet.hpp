@@ -68,6 +68,7 @@ public:
         int settle_in = 0;         // steps until Argo CD has synced an admitted change
         bool degrade = false;      // the new version goes Degraded
         std::string hold_refused;  // the webhook's recent refusal to hold a template change
+        std::string project = "default";
     };
 
     core::rollout rollout;
@@ -83,6 +84,8 @@ public:
     std::function<core::measurement(const core::measurement_request&)> measure;
     std::vector<core::measurement_result> measured, last_measured;
     std::optional<core::promote_request> promotion;
+    // Argo CD AppProjects by name; nullopt: not listed yet.
+    std::optional<std::map<std::string, core::app_project>> projects{std::in_place};
 
     fleet_sim(core::rollout_spec spec, std::vector<core::cluster> fleet) : clusters(std::move(fleet)) {
         rollout.namespace_ = "argocd";
@@ -110,10 +113,14 @@ public:
             ob.health_status = a.health;
             ob.compared_to_current = a.compared;
             ob.hold_refused = a.hold_refused;
+            ob.project = a.project;
+            ob.destination_name = name;
+            ob.automated_sync = true;
             o.applications.push_back(ob);
         }
         o.measurements = measured;
         o.promotion = promotion;
+        o.app_projects = projects;
         return o;
     }
 

@@ -161,6 +161,11 @@ application_record decode_application(const rapidjson::Value& app) {
 
     auto& o = r.observation;
     o.name = r.name;
+    o.project = r.project;
+    o.destination_name = r.destination_name;
+    o.destination_server = r.destination_server;
+    o.destination_namespace = r.destination_namespace;
+    o.automated_sync = r.automated_sync;
     o.pending_hash = annotation(app, core::pending_hash_annotation);
     o.sync_status = string_at(app, {"status", "sync", "status"});
     o.health_status = string_at(app, {"status", "health", "status"});

@@ -2,6 +2,7 @@
 
 #include "core/observed_fleet.hpp"
 #include "core/stage_gates.hpp"
+#include "core/window_gates.hpp"
 
 #include <algorithm>
 
@@ -87,6 +88,8 @@ public:
 
 gate_set::gate_set(const rollout&) {
     gates_.push_back(std::make_unique<paused_gate>());
+    gates_.push_back(make_rollout_windows_gate());
+    gates_.push_back(make_project_windows_gate());
     gates_.push_back(std::make_unique<failure_budget_gate>());
     gates_.push_back(std::make_unique<bake_gate>());
     gates_.push_back(std::make_unique<stage_gates>());

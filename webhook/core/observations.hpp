@@ -3,7 +3,10 @@
 // machine answers with. Plain values: the shell decodes them from its caches.
 
 #include "core/measurements.hpp"
+#include "core/project_windows.hpp"
 #include "core/rollout.hpp"
+
+#include <map>
 
 #include <optional>
 #include <string>
@@ -27,6 +30,13 @@ struct application_observation {
     // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
     // says it. Empty when there is none.
     std::string hold_refused;
+    // What Argo CD's sync windows match on (docs/windows.md): spec.project ("default" when
+    // empty), spec.destination, and whether Argo CD syncs it by itself (syncPolicy.automated).
+    std::string project;
+    std::string destination_name;
+    std::string destination_server;
+    std::string destination_namespace;
+    bool automated_sync = false;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.
@@ -51,6 +61,9 @@ struct observations {
     source_presence source = source_presence::unknown;
     std::vector<measurement_result> measurements;  // gate measurements taken since status was read
     std::optional<promote_request> promotion;
+    // Argo CD AppProjects by name, reduced to their sync windows; nullopt while the shell has not
+    // listed them yet (no cluster is admitted until it has).
+    std::optional<std::map<std::string, app_project>> app_projects{std::in_place};
 };
 
 struct rollout_event {

@@ -1,6 +1,7 @@
 #include "core/stage_machine.hpp"
 
 #include "core/stage_machine_impl.hpp"
+#include "core/window_gates.hpp"
 
 #include <algorithm>
 
@@ -49,6 +50,10 @@ step_result machine::run() {
                                      : "waiting for a change of ApplicationSet " + rollout_.spec.source.name;
     } else {
         admission_ = gates_.admission(context_);
+        if (admission_.answer == gate_answer::wait) {
+            if (admission_.until) look_again_at(*admission_.until);
+            if (admission_.gate == rollout_windows_gate) st.window_opens_at = admission_.until;
+        }
         record_measurements();
         apply_promotion();
         monitor_clusters();
@@ -209,10 +214,13 @@ void machine::admit_into(std::size_t k) {
         }
         if (slots <= 0 || !admission_open()) continue;
         if (auto verdict = gates_.cluster_admission(stage_at(k), c); !verdict.is_open()) {
-            if (verdict.answer == gate_answer::fail)
+            if (verdict.answer == gate_answer::fail) {
                 fail_cluster(s, c, verdict.reason);
-            else if (verdict.until)
-                look_again_at(*verdict.until);
+                continue;
+            }
+            // It waits without taking a slot: the next cluster may have its turn.
+            c.message = verdict.reason;
+            if (verdict.until) look_again_at(*verdict.until);
             continue;
         }
         if (spec.requeue && spec.requeue->selector && spec.requeue->selector->matches(*view->labels)) {
@@ -305,8 +313,8 @@ void machine::advance() {
     } else {
         const bool paused = admission_.answer == gate_answer::pause;
         st.phase = paused ? rollout_phase::paused : rollout_phase::progressing;
-        // Always why: the pause, or the gate the current stage waits for.
-        st.message = paused ? admission_.reason : waiting_ ? waiting_->reason : "";
+        // Always why: a gate holding admission, or the gate the current stage waits for.
+        st.message = !admission_.is_open() ? admission_.reason : waiting_ ? waiting_->reason : "";
     }
 }
 

@@ -154,7 +154,7 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
     st.current_stage = r.string("currentStage").value_or("");
     st.pass = r.integer("pass").value_or(0);
     st.message = r.string("message").value_or("");
-    st.window_opens_at = time_member(r, "windowOpensAt");
+    st.window_opens_at = read_time(r, "windowOpensAt");
     if (const auto* stages = r.member("stages"); stages && stages->IsArray()) {
         for (const auto& sv : stages->GetArray()) {
             object_reader s(sv, "", ignored, false);

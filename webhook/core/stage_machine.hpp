@@ -23,7 +23,8 @@ struct step_result {
     rollout_status status;
     std::vector<admit_action> admissions;
     std::vector<rollout_event> events;
-    std::optional<duration> requeue_after;  // look again then even if nothing changes
+    std::vector<measurement_request> measurements;  // gate measurements due now
+    std::optional<duration> requeue_after;          // look again then even if nothing changes
 };
 
 struct step_options {

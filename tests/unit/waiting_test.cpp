@@ -40,8 +40,10 @@ core::rollout in_stage_one(std::vector<core::cluster_status> clusters) {
     canary.phase = core::stage_phase::progressing;
     canary.started_at = now - 5min;
     canary.clusters = std::move(clusters);
-    r.status.stages = {canary,
-                       {"rest", core::stage_phase::pending, {}, {}, {}, {}, {cluster("c", cluster_phase::pending)}}};
+    core::stage_status rest;
+    rest.name = "rest";
+    rest.clusters = {cluster("c", cluster_phase::pending)};
+    r.status.stages = {canary, rest};
     return r;
 }
 

@@ -1,6 +1,7 @@
 #include "core/stage_machine.hpp"
 
 #include "core/field_errors.hpp"
+#include "core/operator_request.hpp"
 #include "core/planner.hpp"
 
 #include <algorithm>
@@ -122,6 +123,10 @@ public:
         st.pass = in.pass;
         st.message = in.message;
         st.conditions = in.conditions;
+        st.requests = in.requests;
+        std::optional<time_point> next_expiry;
+        st.holds = live_holds(in.holds, now_, result_.events, next_expiry);
+        if (next_expiry) look_again_at(*next_expiry);
         const bool spec_changed = st.observed_generation != rollout_.generation;
         st.observed_generation = rollout_.generation;
 
@@ -312,6 +317,8 @@ private:
                 if (!view) continue;
                 if (c.phase == cluster_phase::updating)
                     monitor_updating(s, specs[k], c, *view);
+                else if (c.phase == cluster_phase::rolled_back)
+                    restore(c, *view);
                 else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
                     if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
             }
@@ -345,6 +352,18 @@ private:
         } else {
             look_again_at(admitted_at + std::chrono::duration_cast<std::chrono::seconds>(deadline));
         }
+    }
+
+    // A rolled-back cluster gets back, on each of its Applications that still records it, the
+    // state the change admitted in this pass replaced (docs/controller.md, "Rollback").
+    void restore(const cluster_status& c, const cluster_view& view) {
+        admit_action a{c.name, {}, c.hash};
+        for (const auto* app : view.apps) {
+            auto it = c.application_hashes.find(app->name);
+            const auto& hash = it == c.application_hashes.end() ? c.hash : it->second;
+            if (!app->previous_for.empty() && app->previous_for == hash) a.applications.push_back(app->name);
+        }
+        if (!a.applications.empty()) result_.restorations.push_back(std::move(a));
     }
 
     void fail_cluster(stage_status& s, cluster_status& c, std::string why) {
@@ -396,6 +415,7 @@ private:
         for (auto& c : s.clusters) {
             auto* view = view_of(c.name);
             if (!view) continue;
+            if (keep_out_if_held(status().holds, c, view->has_pending())) continue;
             const bool skipped = c.phase == cluster_phase::done && c.hash.empty();
             const bool waiting = c.phase == cluster_phase::pending || c.phase == cluster_phase::requeued;
             if (!(waiting || (skipped && view->has_pending()))) continue;
@@ -409,7 +429,7 @@ private:
                 c.message = "nothing to roll out";
                 continue;
             }
-            if (slots <= 0 || status().phase == rollout_phase::failed || rollout_.spec.paused) continue;
+            if (slots <= 0 || stopped(status().phase) || rollout_.spec.paused) continue;
             if (spec.requeue && spec.requeue->selector && spec.requeue->selector->matches(*view->labels)) {
                 const auto limit = spec.requeue->attempts.value_or(0);
                 if (c.attempts < limit) {
@@ -453,7 +473,8 @@ private:
 
     static bool settled(const stage_status& s) {
         return std::all_of(s.clusters.begin(), s.clusters.end(), [](const cluster_status& c) {
-            return c.phase == cluster_phase::done || c.phase == cluster_phase::failed;
+            // A held cluster blocks nothing: it counts neither done nor failed.
+            return c.phase == cluster_phase::done || c.phase == cluster_phase::failed || c.phase == cluster_phase::held;
         });
     }
 
@@ -468,7 +489,7 @@ private:
                 break;
             }
             if (s.phase == stage_phase::pending) {
-                if (st.phase == rollout_phase::failed) {
+                if (stopped(st.phase)) {
                     st.current_stage = s.name;
                     break;
                 }
@@ -505,7 +526,7 @@ private:
                 break;
             }
         }
-        if (st.phase == rollout_phase::failed) return;
+        if (stopped(st.phase)) return;
         if (st.current_stage.empty()) {
             if (st.phase != rollout_phase::completed)
                 emit(false, "RolloutCompleted", "pass " + std::to_string(st.pass) + " completed: every stage is done");
@@ -563,12 +584,14 @@ private:
                 set_condition("Progressing", false, "Completed", progress);
                 break;
             case rollout_phase::failed:
-                set_condition("Progressing", false, "Failed", st.message);
+            case rollout_phase::aborted:
+            case rollout_phase::rolled_back:
+                set_condition("Progressing", false, std::string(to_string(st.phase)), st.message);
                 break;
         }
-        set_condition("Stalled", st.phase == rollout_phase::failed,
-                      st.phase == rollout_phase::failed ? "Failed" : "AsExpected",
-                      st.phase == rollout_phase::failed ? st.message : "");
+        // Stopped: waits for a person (retry) or a new change.
+        set_condition("Stalled", stopped(st.phase), stopped(st.phase) ? std::string(to_string(st.phase)) : "AsExpected",
+                      stopped(st.phase) ? st.message : "");
         if (source_missing_) {
             // Before anything else: without the ApplicationSet no other reason matters.
             set_condition("Ready", false, "SourceNotFound", source_not_found_message());

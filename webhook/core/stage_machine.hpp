@@ -27,6 +27,8 @@ struct application_observation {
     // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
     // says it. Empty when there is none.
     std::string hold_refused;
+    // deployment.skyscanner.net/previous-for: the change a rollback would undo (docs/controller.md).
+    std::string previous_for;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.
@@ -59,6 +61,8 @@ struct rollout_event {
 struct step_result {
     rollout_status status;
     std::vector<admit_action> admissions;
+    // Rollbacks (docs/controller.md): Applications to give back the state `hash` replaced.
+    std::vector<admit_action> restorations;
     std::vector<rollout_event> events;
     std::optional<duration> requeue_after;  // look again then even if nothing changes
 };

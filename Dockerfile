@@ -8,6 +8,7 @@ RUN apt-get update \
       g++ cmake make pkg-config \
       libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev \
       libboost-test1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev zlib1g-dev \
+      libhowardhinnant-date-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

@@ -15,16 +15,19 @@
 set -euo pipefail
 
 # What the binary needs at run time. Their dependencies (libc6, libstdc++6, libgcc-s1,
-# gcc-12-base) come with them. No tzdata: the binary formats times in UTC only (gmtime_r).
+# gcc-12-base) come with them. libdate-tz3 and tzdata: rollout and Argo CD project windows are
+# scheduled in IANA time zones, read from /usr/share/zoneinfo (docs/windows.md).
 runtime_packages=(
   libboost-system1.81.0
   libboost-program-options1.81.0
   libssl3
   libyaml-cpp0.7
   zlib1g
+  libdate-tz3
+  tzdata
   ca-certificates
 )
-# Pulled in only for ca-certificates' maintainer scripts (which are not run here): the
+# Pulled in only for ca-certificates' and tzdata's maintainer scripts (which are not run here): the
 # openssl command line tool, debconf and perl. Their files are removed again; the bundle their
 # script would generate is written below instead.
 dropped_packages=(openssl debconf perl-base)

@@ -75,6 +75,39 @@ spec:
     BOOST_TEST(kubectl("ADMIN", "get pr bad-rollout").status != 0);  // nothing was stored
 }
 
+BOOST_AUTO_TEST_CASE(windows_are_kept_by_the_schema_and_checked_by_the_webhook) {
+    const std::string rollout = R"(apiVersion: deployment.skyscanner.net/v1alpha1
+kind: ProgressiveRollout
+metadata:
+  name: windowed
+spec:
+  sourceRef: {apiGroup: argoproj.io, kind: ApplicationSet, name: windowed-set}
+  windows:
+  - {kind: Deny, schedule: "0 9 * * 1-4", duration: 8h, timeZone: Europe/London}
+  stages:
+  - name: all
+    clusters: {selector: {}}
+)";
+    auto r = kubectl("ADMIN", "apply -f -", rollout);
+    BOOST_TEST(r.status == 0, r.out);
+    auto got = kubectl("ADMIN", "get pr windowed -o jsonpath={.spec.windows[0].timeZone}");
+    BOOST_TEST(got.out == "Europe/London");
+
+    std::string bad = rollout;
+    bad.replace(
+        bad.find("{kind: Deny"),
+        std::string_view("{kind: Deny, schedule: \"0 9 * * 1-4\", duration: 8h, timeZone: Europe/London}").size(),
+        "{kind: Deny, schedule: \"0 25 * * *\", duration: 8h, timeZone: Europe/Londres}");
+    r = kubectl("ADMIN", "apply -f -", bad);
+    BOOST_TEST(r.status != 0);
+    for (const char* expected : {
+             "spec.windows[0].schedule: Invalid value: \"0 25 * * *\": cannot parse schedule: end of range (25) above "
+             "maximum (23): 25",
+             "spec.windows[0].timeZone: Invalid value: \"Europe/Londres\": unknown time zone",
+         })
+        BOOST_TEST(r.out.find(expected) != std::string::npos, expected << " in " << r.out);
+}
+
 BOOST_AUTO_TEST_CASE(a_second_rollout_for_the_same_application_set_is_rejected) {
     BOOST_REQUIRE_EQUAL(kubectl("ADMIN", "apply -f -", seed_example()).status, 0);
     const std::string second = R"(apiVersion: deployment.skyscanner.net/v1alpha1

@@ -6,6 +6,7 @@
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
+#include "codec/windows_codec.hpp"
 #include "core/validation.hpp"
 #include "test_fleet.hpp"
 
@@ -83,6 +84,61 @@ BOOST_AUTO_TEST_CASE(defaults_apply_when_fields_are_omitted) {
     BOOST_TEST(s.bake_time.text == "0s");
     BOOST_TEST(!s.requeue.has_value());
     BOOST_TEST(!decoded.rollout.spec.paused);
+}
+
+BOOST_AUTO_TEST_CASE(windows_decode_with_their_zones_resolved) {
+    auto decoded = decode_yaml(header + R"(  windows:
+  - {kind: Deny, schedule: "0 9 * * 1-4", duration: 8h, timeZone: Europe/London}
+  - {kind: Allow, schedule: "0 22 * * *", duration: 2h}
+  - {kind: Deny, schedule: "0 9 * * *", duration: 1h, timeZone: Mars/Olympus_Mons, zone: x}
+  - 5
+  stages:
+  - name: all
+    clusters: {selector: {}}
+)");
+    const auto& w = decoded.rollout.spec.windows;
+    BOOST_REQUIRE(w.size() == 4u);
+    BOOST_TEST(w[0].kind == "Deny");
+    BOOST_TEST(w[0].schedule == "0 9 * * 1-4");
+    BOOST_TEST(w[0].duration.text == "8h");
+    BOOST_TEST(w[0].time_zone.name == "Europe/London");
+    BOOST_TEST((w[0].time_zone.zone != nullptr));
+    BOOST_TEST(w[1].time_zone.name.empty());
+    BOOST_TEST((w[2].time_zone.zone == nullptr));  // unknown: validation names it
+    std::vector<std::string> expected = {"unknown field \"spec.windows[2].zone\"",
+                                         "spec.windows[3]: Invalid value: \"integer\": must be of type object"};
+    BOOST_TEST(messages(decoded.errors) == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(app_projects_keep_their_sync_windows_only) {
+    rapidjson::Document d;
+    d.Parse(R"({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "payments", "namespace": "argocd"},
+        "spec": {"sourceRepos": ["*"], "syncWindows": [
+          {"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", "applications": ["pay-*"],
+           "namespaces": ["payments"], "clusters": ["eu-*"], "manualSync": true, "timeZone": "Europe/Paris",
+           "andOperator": true, "syncOverrun": true, "description": "nightly"},
+          {"kind": "allow", "schedule": "CRON_TZ=America/New_York 0 9 * * *", "duration": "8h", "timeZone": "Nowhere"},
+          "not a window"]}})");
+    auto project = codec::decode_app_project(d);
+    BOOST_REQUIRE(project.has_value());
+    BOOST_TEST(project->name == "payments");
+    BOOST_REQUIRE(project->sync_windows.size() == 2u);
+    const auto& deny = project->sync_windows[0];
+    BOOST_TEST(deny.kind == "deny");
+    BOOST_TEST((deny.applications == std::vector<std::string>{"pay-*"}));
+    BOOST_TEST((deny.namespaces == std::vector<std::string>{"payments"}));
+    BOOST_TEST((deny.clusters == std::vector<std::string>{"eu-*"}));
+    BOOST_TEST(deny.manual_sync);
+    BOOST_TEST(deny.and_operator);
+    BOOST_TEST((deny.time_zone.zone != nullptr));
+    const auto& allow = project->sync_windows[1];
+    BOOST_TEST((allow.time_zone.zone == nullptr));  // Argo CD reads an unknown zone as UTC
+    BOOST_TEST(allow.schedule_zone.name == "America/New_York");
+    BOOST_TEST((allow.schedule_zone.zone != nullptr));
+
+    d.Parse(R"({"kind": "Application", "metadata": {"name": "payments"}})");
+    BOOST_TEST(!codec::decode_app_project(d).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {

@@ -4,6 +4,8 @@
 #include "core/validation.hpp"
 #include "test_fleet.hpp"
 
+#include <date/tz.h>
+
 using namespace apr::core;
 using namespace apr::test;
 
@@ -99,6 +101,39 @@ BOOST_AUTO_TEST_CASE(durations_must_parse_and_be_positive_where_it_matters) {
     BOOST_TEST(has(r,
                    "spec.stages[2].progressDeadline: Invalid value: \"10\": must be a duration such as \"90s\", "
                    "\"30m\" or \"1h30m\""));
+}
+
+BOOST_AUTO_TEST_CASE(windows_are_checked_field_by_field_all_at_once) {
+    auto spec = seed_spec();
+    const auto* london = date::locate_zone("Europe/London");
+    spec.windows = {
+        {"Deny", "0 9 * * 1-4", duration_field::of("8h"), {"Europe/London", london}},  // valid
+        {"Allow", "0 22 * *", duration_field::of("2h"), {}},
+        {"deny", "61 * * * *", duration_field::of("8 hours"), {"Europe/Londres", nullptr}},
+        {"", "", {}, {}},
+        {"Deny", "0 0 30 2 *", duration_field::of("0s"), {}},
+        {"Deny", "CRON_TZ=Europe/London 0 9 * * *", duration_field::of("1h"), {}},
+    };
+    auto r = check(spec);
+    std::vector<std::string> expected = {
+        "spec.windows[1].schedule: Invalid value: \"0 22 * *\": cannot parse schedule: expected exactly 5 fields, "
+        "found 4",
+        "spec.windows[2].kind: Unsupported value: \"deny\": supported values: \"Allow\", \"Deny\"",
+        "spec.windows[2].schedule: Invalid value: \"61 * * * *\": cannot parse schedule: end of range (61) above "
+        "maximum (59): 61",
+        "spec.windows[2].duration: Invalid value: \"8 hours\": must be a duration such as \"90s\", \"30m\" or "
+        "\"1h30m\"",
+        "spec.windows[2].timeZone: Invalid value: \"Europe/Londres\": unknown time zone: use an IANA name such as "
+        "\"Europe/London\" or \"UTC\"",
+        "spec.windows[3].kind: Required value",
+        "spec.windows[3].schedule: Required value: a 5-field cron schedule such as \"0 9 * * 1-5\"",
+        "spec.windows[3].duration: Required value",
+        "spec.windows[4].schedule: Invalid value: \"0 0 30 2 *\": the window would never open",
+        "spec.windows[4].duration: Invalid value: \"0s\": must be greater than 0",
+        "spec.windows[5].schedule: Invalid value: \"CRON_TZ=Europe/London 0 9 * * *\": set the time zone in "
+        "timeZone, not in the schedule",
+    };
+    BOOST_TEST(messages(r) == expected, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(requeue_needs_selector_attempts_interval_and_non_negative_attempts) {

@@ -2,6 +2,7 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/time_format.hpp"
+#include "codec/windows_codec.hpp"
 
 namespace apr::codec {
 
@@ -130,6 +131,7 @@ core::rollout_spec decode_spec(const rapidjson::Value& value, core::field_errors
         errors.push_back({error_kind::required, "spec.sourceRef", "", ""});
     }
     spec.paused = r.boolean("paused").value_or(false);
+    spec.windows = read_rollout_windows(r);
     if (const auto* stages = r.member("stages")) {
         if (!stages->IsArray()) {
             r.type_error("stages", *stages, "array");

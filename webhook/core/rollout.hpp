@@ -5,6 +5,7 @@
 #include "core/duration.hpp"
 #include "core/int_or_percent.hpp"
 #include "core/label_selector.hpp"
+#include "core/time_window.hpp"
 
 #include <cstdint>
 #include <iosfwd>
@@ -65,6 +66,7 @@ struct rollout_spec {
     source_ref source;
     std::vector<stage_spec> stages;
     bool paused = false;
+    std::vector<window_spec> windows;  // Allow/Deny windows for admitting clusters (docs/windows.md)
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
 };
 

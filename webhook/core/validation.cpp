@@ -1,5 +1,7 @@
 #include "core/validation.hpp"
 
+#include "core/cron.hpp"
+
 #include <algorithm>
 #include <set>
 
@@ -117,6 +119,34 @@ void check_stage(const stage_spec& stage, const std::string& path, field_errors&
                           "must be greater than or equal to 0"});
 }
 
+// spec.windows[i] (docs/windows.md): the schedule in robfig/cron's words, the zone by IANA name.
+void check_window(const window_spec& w, const std::string& path, field_errors& errors) {
+    if (w.kind.empty())
+        errors.push_back({error_kind::required, child(path, "kind"), "", ""});
+    else if (w.kind != "Allow" && w.kind != "Deny")
+        errors.push_back(
+            {error_kind::unsupported, child(path, "kind"), quote(w.kind), "supported values: \"Allow\", \"Deny\""});
+    const auto schedule_path = child(path, "schedule");
+    if (w.schedule.empty()) {
+        errors.push_back({error_kind::required, schedule_path, "", "a 5-field cron schedule such as \"0 9 * * 1-5\""});
+    } else if (auto cron = parse_cron(w.schedule); !cron.schedule) {
+        errors.push_back(
+            {error_kind::invalid, schedule_path, quote(w.schedule), "cannot parse schedule: " + cron.error});
+    } else if (!cron.schedule->zone.empty()) {
+        errors.push_back({error_kind::invalid, schedule_path, quote(w.schedule),
+                          "set the time zone in timeZone, not in the schedule"});
+    } else if (never_matches(*cron.schedule)) {
+        errors.push_back({error_kind::invalid, schedule_path, quote(w.schedule), "the window would never open"});
+    }
+    if (w.duration.text.empty())
+        errors.push_back({error_kind::required, child(path, "duration"), "", ""});
+    else
+        check_duration(w.duration, child(path, "duration"), false, errors);
+    if (!w.time_zone.name.empty() && !w.time_zone.zone)
+        errors.push_back({error_kind::invalid, child(path, "timeZone"), quote(w.time_zone.name),
+                          "unknown time zone: use an IANA name such as \"Europe/London\" or \"UTC\""});
+}
+
 void add_cluster_warnings(const rollout_spec& spec, const validation_context& context,
                           std::vector<std::string>& warnings) {
     for (std::size_t i = 0; i < spec.stages.size(); ++i) {
@@ -154,6 +184,8 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
         if (!name.empty() && !names.insert(name).second)
             errors.push_back({error_kind::duplicate, child(path, "name"), quote(name), ""});
     }
+    for (std::size_t i = 0; i < spec.windows.size(); ++i)
+        check_window(spec.windows[i], indexed("spec.windows", i), errors);
     add_source_warning(spec.source, context, result.warnings);
     for (std::size_t i = 0; i < spec.stages.size(); ++i)
         if (spec.stages[i].max_clusters.is_zero())

@@ -53,8 +53,7 @@ BOOST_AUTO_TEST_CASE(pause_mid_stage_lets_in_flight_clusters_finish_and_resume_c
     s.apply_rollout(regional_stages());
     s.argo.set_template_revision("v2");
     // Into stage eu-west-1 with one cluster in flight (its Application not synced yet).
-    BOOST_REQUIRE(s.play_until(
-        [&](const core::rollout& r) { return r.status.current_stage == "eu-west-1"; }, 120s));
+    BOOST_REQUIRE(s.play_until([&](const core::rollout& r) { return r.status.current_stage == "eu-west-1"; }, 120s));
     BOOST_REQUIRE(eventually(
         [&] {
             auto r = s.rollout();
@@ -194,14 +193,15 @@ BOOST_AUTO_TEST_CASE(commands_without_rbac_get_the_api_servers_403) {
     s.apply_rollout(regional_stages());
     BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
     const auto c = s.cluster("eu-west-1a-1");
-    for (const std::string& command : std::vector<std::string>{"pause " + s.id, "resume " + s.id, "promote " + s.id, "abort " + s.id,
-                                      "abort --rollback " + s.id, "retry " + s.id,
-                                      "hold " + s.id + " " + c + " --reason r", "release " + s.id + " " + c}) {
+    for (const std::string& command : std::vector<std::string>{
+             "pause " + s.id, "resume " + s.id, "promote " + s.id, "abort " + s.id, "abort --rollback " + s.id,
+             "retry " + s.id, "hold " + s.id + " " + c + " --reason r", "release " + s.id + " " + c}) {
         auto r = cli("VIEWER", command);
         BOOST_TEST(r.status == 1, command << ": " << r.out);
-        BOOST_TEST(contains(r.out, "progressiverollouts.deployment.skyscanner.net \"" + s.id +
-                                       "\" is forbidden: User \"viewer\" cannot patch resource \"progressiverollouts\""),
-                   command << ": " << r.out);
+        BOOST_TEST(
+            contains(r.out, "progressiverollouts.deployment.skyscanner.net \"" + s.id +
+                                "\" is forbidden: User \"viewer\" cannot patch resource \"progressiverollouts\""),
+            command << ": " << r.out);
     }
 }
 

@@ -82,11 +82,13 @@ BOOST_AUTO_TEST_CASE(promote_on_a_rollout_that_waits_for_nothing_says_so) {
     sim.step();  // the canary is updating
     refusal = refuse_request(sim.rollout, ask(request_verb::promote), sim.now);
     BOOST_REQUIRE(refusal);
-    BOOST_TEST(*refusal == "ProgressiveRollout argocd/rollout waits for nothing promote can pass: stage \"canary\" is "
-                           "Progressing with 1 cluster(s) updating");
+    BOOST_TEST(*refusal ==
+               "ProgressiveRollout argocd/rollout waits for nothing promote can pass: stage \"canary\" is "
+               "Progressing with 1 cluster(s) updating");
     auto other = ask(request_verb::promote);
     other.stage = "nope";
-    BOOST_TEST(*refuse_request(sim.rollout, other, sim.now) == "ProgressiveRollout argocd/rollout has no stage \"nope\"");
+    BOOST_TEST(*refuse_request(sim.rollout, other, sim.now) ==
+               "ProgressiveRollout argocd/rollout has no stage \"nope\"");
 }
 
 BOOST_AUTO_TEST_CASE(promote_skip_bake_ends_the_bake_and_the_next_stage_starts) {

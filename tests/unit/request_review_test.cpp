@@ -28,7 +28,8 @@ rapidjson::Document parse(const std::string& text) {
 // A rollout as stored: one stage in progress with cluster c1 updating and c2 pending.
 std::string rollout_object(const std::string& request, bool paused = false) {
     std::string annotations;
-    if (!request.empty()) annotations = R"(,"annotations":{"deployment.skyscanner.net/request":)" + core::quote_json(request) + "}";
+    if (!request.empty())
+        annotations = R"(,"annotations":{"deployment.skyscanner.net/request":)" + core::quote_json(request) + "}";
     return R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":"web","namespace":"argocd")" +
            annotations + R"(},"spec":{"paused":)" + (paused ? "true" : "false") +
            R"(,"sourceRef":{"kind":"ApplicationSet","name":"web-set"},"stages":[{"name":"all","clusters":{"selector":{}}}]},)"
@@ -49,7 +50,8 @@ core::fleet_state empty_fleet() {
 BOOST_AUTO_TEST_SUITE(stamping)
 
 BOOST_AUTO_TEST_CASE(the_writer_is_stamped_over_what_the_client_claims) {
-    const auto forged = R"({"verb":"hold","id":"q1","cluster":"c2","reason":"INC-9","user":"admin","groups":["system:masters"],"at":"2020-01-01T00:00:00Z"})";
+    const auto forged =
+        R"({"verb":"hold","id":"q1","cluster":"c2","reason":"INC-9","user":"admin","groups":["system:masters"],"at":"2020-01-01T00:00:00Z"})";
     auto answer = codec::mutate_rollout("application/json", review(rollout_object(forged), rollout_object("")), now);
     BOOST_TEST(answer.outcome == "stamped");
     auto doc = parse(answer.body);
@@ -69,13 +71,15 @@ BOOST_AUTO_TEST_CASE(the_writer_is_stamped_over_what_the_client_claims) {
 
 BOOST_AUTO_TEST_CASE(a_write_that_leaves_the_request_as_it_was_is_not_restamped) {
     const auto request = R"({"verb":"abort","id":"q1","user":"bob","groups":[],"at":"2027-01-15T07:00:00Z"})";
-    auto answer = codec::mutate_rollout("application/json", review(rollout_object(request), rollout_object(request)), now);
+    auto answer =
+        codec::mutate_rollout("application/json", review(rollout_object(request), rollout_object(request)), now);
     BOOST_TEST(answer.outcome == "allowed");
     BOOST_TEST(!parse(answer.body)["response"].HasMember("patch"));
 }
 
 BOOST_AUTO_TEST_CASE(a_malformed_request_is_left_for_the_validating_webhook) {
-    auto answer = codec::mutate_rollout("application/json", review(rollout_object("{not json"), rollout_object("")), now);
+    auto answer =
+        codec::mutate_rollout("application/json", review(rollout_object("{not json"), rollout_object("")), now);
     BOOST_TEST(!parse(answer.body)["response"].HasMember("patch"));
 }
 
@@ -89,10 +93,10 @@ std::string stamped(const std::string& fields) {
 
 BOOST_AUTO_TEST_CASE(malformed_and_unstamped_requests_are_invalid_with_their_field_paths) {
     const auto fleet = empty_fleet();
-    auto doc = parse(codec::review_rollout(
-                         "application/json",
-                         review(rollout_object(R"({"verb":"explode","id":"q1","until":"tomorrow"})"), rollout_object("")),
-                         fleet, now)
+    auto doc = parse(codec::review_rollout("application/json",
+                                           review(rollout_object(R"({"verb":"explode","id":"q1","until":"tomorrow"})"),
+                                                  rollout_object("")),
+                                           fleet, now)
                          .body);
     BOOST_TEST(!doc["response"]["allowed"].GetBool());
     BOOST_TEST(doc["response"]["status"]["code"].GetInt() == 422);
@@ -117,10 +121,10 @@ BOOST_AUTO_TEST_CASE(an_illegal_move_is_refused_with_what_to_do) {
     BOOST_TEST(codec::string_at(doc["response"], {"status", "message"}) ==
                "ProgressiveRollout argocd/web waits for nothing promote can pass: stage \"all\" is Progressing with 1 "
                "cluster(s) updating");
-    doc = parse(codec::review_rollout(
-                    "application/json",
-                    review(rollout_object(stamped(R"("verb":"hold","cluster":"nope","reason":"r")")), rollout_object("")),
-                    fleet, now)
+    doc = parse(codec::review_rollout("application/json",
+                                      review(rollout_object(stamped(R"("verb":"hold","cluster":"nope","reason":"r")")),
+                                             rollout_object("")),
+                                      fleet, now)
                     .body);
     BOOST_TEST(codec::string_at(doc["response"], {"status", "message"}).find("has no cluster \"nope\"") !=
                std::string::npos);
@@ -128,8 +132,8 @@ BOOST_AUTO_TEST_CASE(an_illegal_move_is_refused_with_what_to_do) {
 
 BOOST_AUTO_TEST_CASE(legal_requests_pass) {
     const auto fleet = empty_fleet();
-    for (const auto& fields : {R"("verb":"abort","rollback":true)", R"("verb":"hold","cluster":"c2","reason":"r")",
-                               R"("verb":"abort")"}) {
+    for (const auto& fields :
+         {R"("verb":"abort","rollback":true)", R"("verb":"hold","cluster":"c2","reason":"r")", R"("verb":"abort")"}) {
         auto doc = parse(codec::review_rollout("application/json",
                                                review(rollout_object(stamped(fields)), rollout_object("")), fleet, now)
                              .body);

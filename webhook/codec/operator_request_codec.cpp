@@ -31,8 +31,9 @@ decoded_request decode_request(std::string_view text) {
     doc.Parse(text.data(), text.size());
     if (doc.HasParseError()) {
         out.errors.push_back({error_kind::invalid, std::string(request_field_path), "",
-                              std::string("must be a JSON object: ") + rapidjson::GetParseError_En(doc.GetParseError()) +
-                                  " at offset " + std::to_string(doc.GetErrorOffset())});
+                              std::string("must be a JSON object: ") +
+                                  rapidjson::GetParseError_En(doc.GetParseError()) + " at offset " +
+                                  std::to_string(doc.GetErrorOffset())});
         return out;
     }
     if (!doc.IsObject()) {

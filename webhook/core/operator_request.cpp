@@ -71,8 +71,8 @@ std::optional<std::string> refuse_promote(const rollout& r, const operator_reque
         return who + " is " + phase_text(st.phase) +
                ": promote passes a bake or a gate of a running pass; retry runs the pass again";
     std::string stage = q.stage.empty() ? st.current_stage : q.stage;
-    if (!q.stage.empty() &&
-        std::none_of(r.spec.stages.begin(), r.spec.stages.end(), [&](const stage_spec& s) { return s.name == q.stage; }))
+    if (!q.stage.empty() && std::none_of(r.spec.stages.begin(), r.spec.stages.end(),
+                                         [&](const stage_spec& s) { return s.name == q.stage; }))
         return who + " has no stage " + quote(q.stage);
     const auto* s = stage_named(st, stage);
     if (!s) return who + ": stage " + quote(stage) + " has not started";
@@ -129,8 +129,7 @@ std::optional<std::string> refuse_hold(const rollout& r, const operator_request&
 }
 
 std::optional<std::string> refuse_release(const rollout& r, const operator_request& q) {
-    if (!hold_of(r.status, q.cluster))
-        return rollout_name(r) + ": cluster " + quote(q.cluster) + " is not held";
+    if (!hold_of(r.status, q.cluster)) return rollout_name(r) + ": cluster " + quote(q.cluster) + " is not held";
     return std::nullopt;
 }
 
@@ -243,7 +242,8 @@ std::vector<cluster_hold> live_holds(const std::vector<cluster_hold>& holds, tim
 }
 
 bool keep_out_if_held(const std::vector<cluster_hold>& holds, cluster_status& c, bool has_pending) {
-    const auto it = std::find_if(holds.begin(), holds.end(), [&](const cluster_hold& h) { return h.cluster == c.name; });
+    const auto it =
+        std::find_if(holds.begin(), holds.end(), [&](const cluster_hold& h) { return h.cluster == c.name; });
     if (it == holds.end()) {
         if (c.phase == cluster_phase::held) c = cluster_status{.name = c.name};
         return false;
@@ -281,8 +281,8 @@ request_outcome apply_request(const rollout& r, const operator_request& q, time_
     request_outcome out{r.status, {}};
     auto& st = out.status;
     if (request_recorded(st, q.id)) return out;
-    request_record record{q.id, std::string(to_string(q.verb)), q.user, q.at.value_or(now), q.stage, q.cluster,
-                          q.reason, "", false};
+    request_record record{
+        q.id, std::string(to_string(q.verb)), q.user, q.at.value_or(now), q.stage, q.cluster, q.reason, "", false};
     auto emit = [&](bool warning, std::string reason, std::string message) {
         out.events.push_back({warning, std::move(reason), std::move(message)});
     };
@@ -316,8 +316,8 @@ request_outcome apply_request(const rollout& r, const operator_request& q, time_
                     const auto n = roll_back_pass(st, "rolled back" + by(q), now);
                     record.result = std::to_string(n) + " cluster(s) updated in pass " + std::to_string(st.pass) +
                                     " restored to their previous desired state";
-                    emit(true, "RolledBack", "pass " + std::to_string(st.pass) + " rolled back" + by(q) + ": " +
-                                                 record.result);
+                    emit(true, "RolledBack",
+                         "pass " + std::to_string(st.pass) + " rolled back" + by(q) + ": " + record.result);
                 } else {
                     st.phase = rollout_phase::aborted;
                     st.message = "aborted" + by(q) + ": no further cluster is admitted";

@@ -310,18 +310,19 @@ EOF
   kubectl_admin apply --server-side --field-manager=testenv \
     -f "$repo/tests/e2e/crds/" -f "$repo/manifests/crd/progressiverollouts.yaml" >/dev/null
   kubectl_admin wait --for condition=Established --timeout=60s \
-    crd/applications.argoproj.io crd/applicationsets.argoproj.io \
+    crd/applications.argoproj.io crd/applicationsets.argoproj.io crd/appprojects.argoproj.io \
     crd/progressiverollouts.deployment.skyscanner.net >/dev/null
   kubectl_admin apply -f "$repo/manifests/rbac/" -f "$repo/tests/manifests/testenv-rbac.yaml" >/dev/null
 
   # RBAC and CRD discovery reach the API server's caches a moment after the writes; tests
   # must not see that window, so wait until each user really can do its job.
   wait_for "CRDs served" 30 "$apiserver_pid" \
-    kubectl_admin get applications,applicationsets,progressiverollouts -n "$namespace"
+    kubectl_admin get applications,applicationsets,appprojects,progressiverollouts -n "$namespace"
   local check
   for check in \
     "webhook patch progressiverollouts.deployment.skyscanner.net/status" \
     "webhook update leases.coordination.k8s.io/argocd-progressive-rollout" \
+    "webhook watch appprojects.argoproj.io" \
     "appset create applications.argoproj.io" \
     "appctrl update applications.argoproj.io" \
     "alice patch progressiverollouts.deployment.skyscanner.net" \

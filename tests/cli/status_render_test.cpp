@@ -129,6 +129,14 @@ BOOST_AUTO_TEST_CASE(baking_stage_shows_bake_time_left) {
     BOOST_TEST(contains(text, "Progress:  4/6 clusters done\n"));
 }
 
+BOOST_AUTO_TEST_CASE(a_closed_window_says_when_the_next_one_opens) {
+    auto r = progressing();
+    r.status.window_opens_at = now + 2h + 30min;
+    const auto text = cli::render_status(r, now);
+    BOOST_TEST(contains(text, "Window:    closed; the next window opens at 2026-11-27T19:30:00Z (in 2h30m)\n"), text);
+    BOOST_TEST(!contains(cli::render_status(progressing(), now), "Window:"));
+}
+
 BOOST_AUTO_TEST_CASE(rollout_without_status_lists_its_stages_as_not_started) {
     auto r = progressing();
     r.status = {};

@@ -141,6 +141,23 @@ BOOST_AUTO_TEST_CASE(app_projects_keep_their_sync_windows_only) {
     BOOST_TEST(!codec::decode_app_project(d).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(applications_carry_what_project_windows_match_on) {
+    rapidjson::Document d;
+    d.Parse(R"({"kind": "Application", "metadata": {"name": "pay-eu-1", "namespace": "argocd"},
+        "spec": {"project": "payments", "destination": {"name": "eu-1", "namespace": "payments"},
+                 "syncPolicy": {"automated": {}}}})");
+    auto app = codec::decode_application(d);
+    BOOST_TEST(app.project == "payments");
+    BOOST_TEST(app.destination_name == "eu-1");
+    BOOST_TEST(app.destination_namespace == "payments");
+    BOOST_TEST(app.automated_sync);
+    d.Parse(R"({"kind": "Application", "metadata": {"name": "pay-eu-1"},
+        "spec": {"destination": {"server": "https://eu-1"}, "syncPolicy": {"automated": null}}})");
+    app = codec::decode_application(d);
+    BOOST_TEST(app.project == "default");  // as Argo CD reads an empty project
+    BOOST_TEST(!app.automated_sync);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {
     auto decoded = decode_yaml(header + R"(  stage: oops
   stages:

@@ -69,6 +69,7 @@ public:
         std::string hold_refused;  // the webhook's recent refusal to hold a template change
         std::string previous;      // the live state an admission replaced (previous-spec) ...
         std::string previous_for;  // ... and the change that replaced it (previous-for)
+        std::string project = "default";
     };
 
     core::rollout rollout;
@@ -80,6 +81,8 @@ public:
     std::vector<core::rollout_event> events;
     int settle_steps = 1;
     core::source_presence source = core::source_presence::unknown;  // of the ApplicationSet
+    // Argo CD AppProjects by name; nullopt: not listed yet.
+    std::optional<std::map<std::string, core::app_project>> projects{std::in_place};
 
     fleet_sim(core::rollout_spec spec, std::vector<core::cluster> fleet) : clusters(std::move(fleet)) {
         rollout.namespace_ = "argocd";
@@ -108,8 +111,12 @@ public:
             ob.compared_to_current = a.compared;
             ob.hold_refused = a.hold_refused;
             ob.previous_for = a.previous_for;
+            ob.project = a.project;
+            ob.destination_name = name;
+            ob.automated_sync = true;
             o.applications.push_back(ob);
         }
+        o.app_projects = projects;
         return o;
     }
 

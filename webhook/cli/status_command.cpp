@@ -147,6 +147,9 @@ std::string render_status(const core::rollout& r, core::time_point now) {
     }
     out << "  Progress:  " << st.clusters_done() << "/" << st.clusters_total() << " clusters done\n";
     if (!st.message.empty()) out << "  Message:   " << st.message << "\n";
+    if (st.window_opens_at)
+        out << "  Window:    closed; the next window opens at " << codec::format_time(*st.window_opens_at) << " (in "
+            << age(*st.window_opens_at - now) << ")\n";
     out << "\n";
 
     if (st.stages.empty()) {

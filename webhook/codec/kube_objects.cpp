@@ -150,6 +150,11 @@ application_record decode_application(const rapidjson::Value& app) {
         }
     r.destination_server = string_at(app, {"spec", "destination", "server"});
     r.destination_name = string_at(app, {"spec", "destination", "name"});
+    r.destination_namespace = string_at(app, {"spec", "destination", "namespace"});
+    r.project = string_at(app, {"spec", "project"});
+    if (r.project.empty()) r.project = "default";
+    const auto* automated = find_path(app, {"spec", "syncPolicy", "automated"});
+    r.automated_sync = automated && !automated->IsNull();
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
     r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;
@@ -159,6 +164,11 @@ application_record decode_application(const rapidjson::Value& app) {
 
     auto& o = r.observation;
     o.name = r.name;
+    o.project = r.project;
+    o.destination_name = r.destination_name;
+    o.destination_server = r.destination_server;
+    o.destination_namespace = r.destination_namespace;
+    o.automated_sync = r.automated_sync;
     o.pending_hash = annotation(app, core::pending_hash_annotation);
     o.previous_for = annotation(app, core::previous_for_annotation);
     o.sync_status = string_at(app, {"status", "sync", "status"});

@@ -36,6 +36,9 @@ struct application_record {
     std::vector<std::string> application_sets;  // every one, each once
     std::string destination_server;
     std::string destination_name;
+    std::string destination_namespace;
+    std::string project;                        // spec.project; Argo CD reads an empty one as "default"
+    bool automated_sync = false;                // spec.syncPolicy.automated is set: Argo CD syncs it by itself
     std::string pending_spec;                   // annotation, canonical JSON of the held desired state
     std::array<bool, 4> desired_present{};      // which desired-state fields the live spec has
     core::application_observation observation;  // cluster left empty: resolved by the caller

@@ -153,6 +153,7 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
     st.current_stage = r.string("currentStage").value_or("");
     st.pass = r.integer("pass").value_or(0);
     st.message = r.string("message").value_or("");
+    st.window_opens_at = time_member(r, "windowOpensAt");
     if (const auto* stages = r.member("stages"); stages && stages->IsArray()) {
         for (const auto& sv : stages->GetArray()) {
             object_reader s(sv, "", ignored, false);
@@ -297,6 +298,7 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
     key(w, "pass");
     w.Int64(st.pass);
     opt_str(w, "message", st.message);
+    opt_time(w, "windowOpensAt", st.window_opens_at);
     key(w, "stages");
     w.StartArray();
     for (const auto& s : st.stages) {

@@ -3,6 +3,7 @@
 #include "codec/json_reader.hpp"
 #include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
+#include "codec/windows_codec.hpp"
 #include "kube/api_paths.hpp"
 #include "prometheus/text_format.hpp"
 
@@ -62,6 +63,10 @@ fleet_cache::fleet_cache(kube::client& client, std::string ns, std::function<voi
           [this] {
               if (on_change_) on_change_();
           }),
+      app_projects_(client, watch_of(kube::app_projects_path(ns)), codec::decode_app_project,
+                    [this] {
+                        if (on_change_) on_change_();
+                    }),
       state_(std::make_shared<const core::fleet_state>()) {}
 
 fleet_cache::~fleet_cache() {
@@ -74,9 +79,11 @@ void fleet_cache::start() {
     applications_.start();
     application_sets_.start();
     hold_refusals_.start();
+    app_projects_.start();
 }
 
 void fleet_cache::stop() {
+    app_projects_.stop();
     hold_refusals_.stop();
     application_sets_.stop();
     applications_.stop();
@@ -124,6 +131,13 @@ std::map<std::string, codec::hold_refusal> fleet_cache::hold_refusals() const {
     return out;
 }
 
+std::optional<std::map<std::string, core::app_project>> fleet_cache::app_projects() const {
+    if (!app_projects_.synced()) return std::nullopt;
+    std::map<std::string, core::app_project> out;
+    for (const auto& [key, value] : *app_projects_.snapshot()) out.emplace(value->name, *value);
+    return out;
+}
+
 void fleet_cache::rebuild_state() {
     {
         // Each informer calls this on its own watch thread right after publishing. One rebuild at
@@ -160,7 +174,8 @@ void fleet_cache::write_metrics(std::string& out) const {
     const std::pair<const char*, const kube::reflector*> caches[] = {{"progressiverollouts", &rollouts_.watch()},
                                                                      {"secrets", &clusters_.watch()},
                                                                      {"applications", &applications_.watch()},
-                                                                     {"applicationsets", &application_sets_.watch()}};
+                                                                     {"applicationsets", &application_sets_.watch()},
+                                                                     {"appprojects", &app_projects_.watch()}};
     auto family = [&](const char* name, const char* help, const char* type, auto value) {
         prometheus::append_header(out, name, help, type);
         for (const auto& [resource, r] : caches)

@@ -1,6 +1,6 @@
 #pragma once
 // The shell's view of the cluster: watch caches of ProgressiveRollouts, Argo CD cluster Secrets,
-// ApplicationSets and Applications in the Argo CD namespace, reduced at decode time to what the
+// ApplicationSets, Applications and AppProjects in the Argo CD namespace, reduced at decode time to what the
 // project reads, and the immutable core::fleet_state that admission answers from (swapped, never
 // mutated).
 
@@ -35,6 +35,7 @@ public:
     std::vector<std::shared_ptr<const codec::application_record>> applications_of(
         const std::string& application_set) const override;
     std::map<std::string, codec::hold_refusal> hold_refusals() const override;
+    std::optional<std::map<std::string, core::app_project>> app_projects() const override;
 
     const std::string& namespace_name() const { return namespace_; }
     // Prometheus lines for the watch caches (lists, relists, 410s, restarts, errors, synced).
@@ -52,6 +53,10 @@ private:
     kube::informer<core::application_set_ref> application_sets_;
     // Events are not part of synced(): they only add detail to status, never gate admission.
     kube::informer<codec::hold_refusal> hold_refusals_;
+    // Not part of synced() either: admission of Applications does not read them, and a missing
+    // AppProject CRD or grant must not keep the webhook unready. The controller admits no cluster
+    // until they are listed (app_projects() is nullopt until then).
+    kube::informer<core::app_project> app_projects_;
     // Set by the first publish of application_sets_ (its synced() turns true only after that
     // publish's callback): until then fleet_state says "unknown", not "none exists".
     std::atomic<bool> application_sets_listed_{false};

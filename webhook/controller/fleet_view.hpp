@@ -5,6 +5,7 @@
 
 #include "codec/kube_objects.hpp"
 #include "core/fleet_state.hpp"
+#include "core/project_windows.hpp"
 
 #include <map>
 #include <memory>
@@ -40,6 +41,11 @@ public:
         const std::string& application_set) const = 0;
     // The webhook's recent refusals to hold a template change, by Application name.
     virtual std::map<std::string, codec::hold_refusal> hold_refusals() const = 0;
+    // Argo CD AppProjects in the cached namespace by name, reduced to their sync windows; nullopt
+    // until they have been listed (docs/windows.md). A view without any has them listed, empty.
+    virtual std::optional<std::map<std::string, core::app_project>> app_projects() const {
+        return std::map<std::string, core::app_project>{};
+    }
 };
 
 }  // namespace apr::controller

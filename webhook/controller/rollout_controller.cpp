@@ -165,6 +165,7 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
     obs.source = state->application_set_presence(r.namespace_, r.spec.source.name);
+    obs.app_projects = cache_.app_projects();
     const auto refusals = cache_.hold_refusals();
     const auto recent = now() - hold_refusal_memory;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {

@@ -156,6 +156,8 @@ struct rollout_status {
     std::string current_stage;
     long long pass = 0;
     std::string message;
+    // While the rollout's spec.windows keep new clusters out: when they next let one in.
+    std::optional<time_point> window_opens_at;
     std::vector<stage_status> stages;
     std::vector<std::string> unstaged_clusters;
     std::vector<condition> conditions;

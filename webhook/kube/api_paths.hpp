@@ -54,6 +54,10 @@ inline std::string applications_path(std::string_view ns) {
 inline std::string application_path(std::string_view ns, std::string_view name) {
     return detail::namespaced(detail::argocd_v1alpha1, ns, "applications", name);
 }
+// argoproj.io/v1alpha1 AppProject (read only)
+inline std::string app_projects_path(std::string_view ns) {
+    return detail::namespaced(detail::argocd_v1alpha1, ns, "appprojects");
+}
 inline std::string application_sets_path(std::string_view ns) {
     return detail::namespaced(detail::argocd_v1alpha1, ns, "applicationsets");
 }

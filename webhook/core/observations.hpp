@@ -1,0 +1,67 @@
+#pragma once
+// What the controller observes and hands to the stage machine each step, and the Events the
+// machine answers with. Plain values: the shell decodes them from its caches.
+
+#include "core/project_windows.hpp"
+#include "core/rollout.hpp"
+
+#include <map>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace apr::core {
+
+// What the controller observed of one managed Application (decoded from its cache by the shell).
+struct application_observation {
+    std::string name;
+    std::string cluster;               // resolved cluster name (see admission.hpp for the rules)
+    std::string pending_hash;          // deployment.skyscanner.net/pending-hash; empty when nothing is held
+    std::string sync_status;           // status.sync.status
+    std::string health_status;         // status.health.status
+    bool compared_to_current = false;  // status.sync.comparedTo matches the live spec
+    bool operation_in_progress = false;
+    std::string operation_phase;  // status.operationState.phase
+    std::optional<time_point> operation_started_at;
+    // Why the webhook recently refused to hold a template change of this Application (it would
+    // not fit Kubernetes' annotation limit): the change is not recorded anywhere else, so status
+    // says it. Empty when there is none.
+    std::string hold_refused;
+    // What Argo CD's sync windows match on (docs/windows.md): spec.project ("default" when
+    // empty), spec.destination, and whether Argo CD syncs it by itself (syncPolicy.automated).
+    std::string project;
+    std::string destination_name;
+    std::string destination_server;
+    std::string destination_namespace;
+    bool automated_sync = false;
+    // deployment.skyscanner.net/previous-for: the change a rollback would undo (docs/controller.md).
+    std::string previous_for;
+};
+
+// The prefix of a cluster's status message that reports a refused hold.
+inline constexpr std::string_view hold_refused_prefix = "template change not held: ";
+
+// Whether the ApplicationSet named by spec.sourceRef exists. `missing` changes only what is
+// reported (Ready False/SourceNotFound, the message, one Warning Event), never what is admitted:
+// Kubernetes garbage-collects a deleted ApplicationSet's Applications itself. `unknown` (a caller
+// that does not watch ApplicationSets) behaves as `exists`: nothing is reported without evidence.
+enum class source_presence { unknown, exists, missing };
+
+struct observations {
+    std::vector<cluster> clusters;  // known cluster Secrets (labels); may include clusters without Applications
+    std::vector<application_observation> applications;  // managed by this rollout only
+    source_presence source = source_presence::unknown;
+    // Argo CD AppProjects by name, reduced to their sync windows; nullopt while the shell has not
+    // listed them yet (no cluster is admitted until it has).
+    std::optional<std::map<std::string, app_project>> app_projects{std::in_place};
+};
+
+struct rollout_event {
+    bool warning = false;
+    std::string reason;
+    std::string message;
+};
+
+}  // namespace apr::core

@@ -172,6 +172,24 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {
     BOOST_TEST(m == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(scope_paths_decode_with_their_types_checked) {
+    const std::string stages = "  stages:\n  - name: all\n    clusters: {selector: {}}\n";
+    auto decoded = decode_yaml(header + "  scope:\n    paths: [source.targetRevision, 'sources[*].chart']\n" + stages);
+    BOOST_TEST(decoded.errors.empty());
+    BOOST_REQUIRE(decoded.rollout.spec.scope.has_value());
+    BOOST_TEST(
+        (decoded.rollout.spec.scope->paths == std::vector<std::string>{"source.targetRevision", "sources[*].chart"}),
+        boost::test_tools::per_element());
+    BOOST_TEST(!decode_yaml(header + stages).rollout.spec.scope.has_value());
+    auto wrong = decode_yaml(header + "  scope:\n    paths: [1, x]\n    path: y\n" + stages);
+    std::vector<std::string> expected = {"spec.scope.paths[0]: Invalid value: \"integer\": must be of type string",
+                                         "unknown field \"spec.scope.path\""};
+    BOOST_TEST(messages(wrong.errors) == expected, boost::test_tools::per_element());
+    BOOST_TEST(messages(decode_yaml(header + "  scope: {paths: x}\n" + stages).errors) ==
+                   std::vector<std::string>{"spec.scope.paths: Invalid value: \"string\": must be of type array"},
+               boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(wrong_types_are_reported_not_crashed_on) {
     auto decoded = decode_yaml(header + R"(  paused: "yes"
   stages:

@@ -199,6 +199,25 @@ BOOST_AUTO_TEST_CASE(every_error_is_reported_at_once) {
     BOOST_TEST(check(spec).errors.size() == 4u);
 }
 
+BOOST_AUTO_TEST_CASE(scope_paths_must_lie_in_the_desired_state) {
+    auto spec = seed_spec();
+    spec.scope = scope_spec{{"source.targetRevision", "sources[*].chart", "source.helm.valuesObject.image"}};
+    BOOST_TEST(check(spec).ok());
+    spec.scope = scope_spec{{"source.targetRevision", "destination.server", "spec.source.chart", "sources.chart"}};
+    BOOST_TEST(messages(check(spec)) ==
+                   std::vector<std::string>(
+                       {"spec.scope.paths[1]: Invalid value: \"destination.server\": must be a path in the "
+                        "Application's desired state, starting with source, sources, sourceHydrator or syncPolicy",
+                        "spec.scope.paths[2]: Invalid value: \"spec.source.chart\": paths are relative to the "
+                        "Application's spec: write \"source.chart\"",
+                        "spec.scope.paths[3]: Invalid value: \"sources.chart\": sources is a list: name one source "
+                        "by index (sources[0].chart) or every source (sources[*].chart)"}),
+               boost::test_tools::per_element());
+    spec.scope = scope_spec{};
+    BOOST_TEST(
+        has(check(spec), "spec.scope.paths: Required value: at least one path; omit spec.scope to stage every change"));
+}
+
 BOOST_AUTO_TEST_CASE(warnings_for_empty_selectors_and_missing_topology_labels) {
     validation_context context;
     context.clusters_known = true;

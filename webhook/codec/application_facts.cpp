@@ -1,6 +1,7 @@
 #include "codec/application_facts.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/desired_changes.hpp"
 #include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
@@ -236,6 +237,10 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     f.old_desired = desired_state(old_spec ? *old_spec : empty_object);
     f.new_revisions = revisions_of(spec);
     f.old_revisions = revisions_of(old_spec);
+    // The change scope (rule 3) is about template writes: the places are listed for those only.
+    if (f.username == identities.application_set_controller && f.operation == core::operation_kind::update &&
+        f.desired_changed())
+        f.changes = list_desired_changes(old_spec ? *old_spec : empty_object, spec ? *spec : empty_object);
     const auto canonical = desired_state_canonical(spec ? *spec : empty_object);
     f.new_pending.hash = content_hash(canonical);
     // Only the ApplicationSet controller's writes are held: others skip the compression.

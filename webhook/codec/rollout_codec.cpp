@@ -131,6 +131,25 @@ core::rollout_spec decode_spec(const rapidjson::Value& value, core::field_errors
         errors.push_back({error_kind::required, "spec.sourceRef", "", ""});
     }
     spec.paused = r.boolean("paused").value_or(false);
+    if (const auto* scope = r.member("scope")) {
+        object_reader sr(*scope, "spec.scope", errors);
+        core::scope_spec out;
+        if (const auto* paths = sr.member("paths")) {
+            if (!paths->IsArray()) {
+                sr.type_error("paths", *paths, "array");
+            } else {
+                for (rapidjson::SizeType i = 0; i < paths->Size(); ++i) {
+                    const auto& item = (*paths)[i];
+                    if (item.IsString())
+                        out.paths.emplace_back(item.GetString(), item.GetStringLength());
+                    else
+                        errors.push_back({error_kind::type_invalid, core::indexed("spec.scope.paths", i),
+                                          core::quote(json_type_name(item)), "must be of type string"});
+                }
+            }
+        }
+        if (sr.is_object()) spec.scope = std::move(out);
+    }
     spec.windows = read_rollout_windows(r);
     if (const auto* stages = r.member("stages")) {
         if (!stages->IsArray()) {

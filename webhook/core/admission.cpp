@@ -111,6 +111,17 @@ struct request_context {
                            [&](const rollout_window* w) { return w->rolled_back(cluster, facts.name, hash); });
     }
 
+    // Whether a template write's desired-state change waits for the cluster's turn (rule 3): unless
+    // every rollout owning the Application has a scope that the change touches nowhere. A created
+    // Application's own state was never admitted (its hold turned auto-sync off): any change to it
+    // waits, or a write outside the scope would bring auto-sync back before its turn.
+    bool change_is_staged() const {
+        if (facts.old_protected.contains(std::string(created_held_annotation)) || !facts.changes) return true;
+        return std::any_of(windows.begin(), windows.end(), [&](const rollout_window* w) {
+            return !w->scope || touches_any(*w->scope, *facts.changes);
+        });
+    }
+
     std::string stage_of_cluster() const {
         const auto& w = window();
         if (auto it = w.clusters.find(cluster); it != w.clusters.end()) return "stage " + quote(it->second.stage);
@@ -363,9 +374,10 @@ bool by_application_set_controller_or_gc(const application_facts& facts, const a
 admission_verdict decide_application_set_controller(const request_context& ctx) {
     const auto& facts = ctx.facts;
     if (facts.operation == operation_kind::create) return hold_create(ctx);
-    if (facts.desired_changed()) return hold_update(ctx);
-    // The template asks for what runs: a change still recorded on the object is no longer wanted.
-    auto v = allow("unchanged");
+    if (facts.desired_changed() && ctx.change_is_staged()) return hold_update(ctx);
+    // The template asks for what runs, or for a change outside every rollout's scope that passes
+    // at once: either way a change still recorded on the object is no longer wanted.
+    auto v = allow(facts.desired_changed() ? "out-of-scope" : "unchanged");
     restore_protected(facts, false, v.patch);
     if (facts.new_protected.contains(std::string(pending_spec_annotation)) ||
         facts.new_protected.contains(std::string(pending_hash_annotation))) {

@@ -3,6 +3,7 @@
 // facts (extracted by codec/ from the AdmissionReview) and an immutable snapshot of rollout state
 // (built by the shell from its caches). No I/O, no clock: the server and tests call it alike.
 
+#include "core/change_scope.hpp"
 #include "core/rollout.hpp"
 #include "core/stage_machine.hpp"
 
@@ -121,6 +122,9 @@ struct application_facts {
     std::string resolved_revision;
     std::vector<std::string> resolved_revisions;
     bool resolved_revision_changed = false;  // this request rewrites status.sync.revision(s)
+    // Where the new desired state differs from the old: listed only for the ApplicationSet
+    // controller's UPDATE that changes it (the change scope is about template writes).
+    std::optional<desired_changes> changes;
 
     bool desired_changed() const { return old_desired != new_desired; }
     bool destination_changed() const {
@@ -143,6 +147,8 @@ struct rollout_window {
     rollout_phase phase = rollout_phase::pending;
     std::unordered_map<std::string, admitted_cluster> clusters;
     std::unordered_set<std::string> unstaged;
+    // spec.scope.paths, parsed; nullopt stages every change (no scope, or one that does not parse).
+    std::optional<std::vector<value_path>> scope;
 
     // Whether status admitted `cluster` for exactly this pending hash of `application`: Updating
     // or Done at that hash in the current pass. A cluster done for an older change is not

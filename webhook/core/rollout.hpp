@@ -62,10 +62,17 @@ struct stage_spec {
     friend bool operator==(const stage_spec&, const stage_spec&) = default;
 };
 
+// spec.scope (docs/api.md#change-scope): the desired-state paths whose changes roll out in stages.
+struct scope_spec {
+    std::vector<std::string> paths;  // as written; parsed by core::parse_scope_path
+    friend bool operator==(const scope_spec&, const scope_spec&) = default;
+};
+
 struct rollout_spec {
     source_ref source;
     std::vector<stage_spec> stages;
     bool paused = false;
+    std::optional<scope_spec> scope;   // absent: every change is staged
     std::vector<window_spec> windows;  // Allow/Deny windows for admitting clusters (docs/windows.md)
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
 };

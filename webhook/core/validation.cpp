@@ -1,5 +1,6 @@
 #include "core/validation.hpp"
 
+#include "core/change_scope.hpp"
 #include "core/cron.hpp"
 
 #include <algorithm>
@@ -119,6 +120,16 @@ void check_stage(const stage_spec& stage, const std::string& path, field_errors&
                           "must be greater than or equal to 0"});
 }
 
+void check_scope(const scope_spec& scope, field_errors& errors) {
+    const std::string path = "spec.scope.paths";
+    if (scope.paths.empty())
+        errors.push_back({error_kind::required, path, "", "at least one path; omit spec.scope to stage every change"});
+    std::string problem;
+    for (std::size_t i = 0; i < scope.paths.size(); ++i)
+        if (!parse_scope_path(scope.paths[i], problem))
+            errors.push_back({error_kind::invalid, indexed(path, i), quote(scope.paths[i]), problem});
+}
+
 // spec.windows[i] (docs/windows.md): the schedule in robfig/cron's words, the zone by IANA name.
 void check_window(const window_spec& w, const std::string& path, field_errors& errors) {
     if (w.kind.empty())
@@ -184,6 +195,7 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
         if (!name.empty() && !names.insert(name).second)
             errors.push_back({error_kind::duplicate, child(path, "name"), quote(name), ""});
     }
+    if (spec.scope) check_scope(*spec.scope, errors);
     for (std::size_t i = 0; i < spec.windows.size(); ++i)
         check_window(spec.windows[i], indexed("spec.windows", i), errors);
     add_source_warning(spec.source, context, result.warnings);

@@ -4,6 +4,7 @@
 
 #include "core/stage_machine.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -81,6 +82,11 @@ public:
     std::vector<core::rollout_event> events;
     int settle_steps = 1;
     core::source_presence source = core::source_presence::unknown;  // of the ApplicationSet
+    // The controller's part for gates: answers each measurement a step asks for; the answers
+    // reach the next step (`measured`), as the controller's results do.
+    std::function<core::measurement(const core::measurement_request&)> measure;
+    std::vector<core::measurement_result> measured, last_measured;
+    std::optional<core::promote_request> promotion;
     // Argo CD AppProjects by name; nullopt: not listed yet.
     std::optional<std::map<std::string, core::app_project>> projects{std::in_place};
 
@@ -116,6 +122,8 @@ public:
             ob.automated_sync = true;
             o.applications.push_back(ob);
         }
+        o.measurements = measured;
+        o.promotion = promotion;
         o.app_projects = projects;
         return o;
     }
@@ -123,6 +131,11 @@ public:
     core::step_result step() {
         auto result = core::step(rollout, observe(), now);
         rollout.status = result.status;
+        last_measured = std::move(measured);
+        measured.clear();
+        if (measure)
+            for (const auto& r : result.measurements)
+                measured.push_back({r.stage, r.gate, r.cluster, r.pass, r.number, measure(r)});
         for (const auto& admit : result.admissions) {
             auto& a = apps.at(admit.cluster);
             if (a.pending != admit.hash) continue;  // the controller's patch is conditional on the hash

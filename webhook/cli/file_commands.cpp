@@ -146,6 +146,24 @@ std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
+// "error-rate: During, per cluster, Prometheus, every 1m" for the plan.
+std::string describe_gate(const core::gate_spec& g) {
+    std::string out = g.name + ": " + std::string(core::to_string(g.when));
+    out += g.scope == core::gate_scope::cluster ? ", per cluster" : ", per stage";
+    if (g.prometheus) out += ", Prometheus query, thresholdRange";
+    if (g.prometheus && g.prometheus->threshold.min) out += " min " + std::to_string(*g.prometheus->threshold.min);
+    if (g.prometheus && g.prometheus->threshold.max) out += " max " + std::to_string(*g.prometheus->threshold.max);
+    if (g.webhook) out += ", webhook " + g.webhook->url;
+    if (g.approval)
+        out += ", approval" + (g.approval->groups.empty() ? std::string() : " by " + join(g.approval->groups));
+    if (!g.approval) {
+        out += ", every " + g.interval.text;
+        if (g.when != core::gate_timing::during) out += ", " + std::to_string(g.count) + " measurement(s)";
+    }
+    if (g.dry_run) out += " (dryRun)";
+    return out;
+}
+
 void print_plan_text(std::ostream& out, const core::rollout& r, const core::rollout_plan& plan, std::size_t fleet) {
     out << "ProgressiveRollout " << (r.namespace_.empty() ? "" : r.namespace_ + "/") << r.name << " -> ApplicationSet "
         << r.spec.source.name << " (" << fleet << " clusters)\n";
@@ -157,6 +175,8 @@ void print_plan_text(std::ostream& out, const core::rollout& r, const core::roll
         for (std::size_t k = 0; k < s.waves.size(); ++k) out << "  wave " << k + 1 << ": " << join(s.waves[k]) << "\n";
         if (!s.requeued.empty())
             out << "  requeued now (matching the requeue selector, moved last): " << join(s.requeued) << "\n";
+        if (i < r.spec.stages.size())
+            for (const auto& g : r.spec.stages[i].gates) out << "  gate " << describe_gate(g) << "\n";
     }
     out << "\nunstaged (held, never updated): " << (plan.unstaged.empty() ? "none" : join(plan.unstaged)) << "\n";
 }

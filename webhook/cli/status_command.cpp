@@ -58,6 +58,17 @@ const core::stage_spec* spec_of(const core::rollout& r, const std::string& stage
     return nullptr;
 }
 
+// One gate of a stage: its phase, measurements, when the next is due, and why.
+void render_gate(std::ostringstream& out, const core::gate_status& g, core::time_point now) {
+    out << "      gate " << g.name << ": " << core::to_string(g.phase);
+    if (g.taken) out << ", " << g.taken << " measurement(s)";
+    if (g.next_at && (g.phase == core::gate_phase::running || g.phase == core::gate_phase::pending))
+        out << ", next " << (*g.next_at > now ? "in " + age(*g.next_at - now) : std::string("due"));
+    if (!g.decided_by.empty()) out << ", decided by " << g.decided_by;
+    if (!g.message.empty()) out << ": " << g.message;
+    out << "\n";
+}
+
 void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t index, const core::stage_status& stage,
                   core::time_point now) {
     std::size_t done = 0, updating = 0;
@@ -84,6 +95,7 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
         out << " (started " << age(now - *stage.started_at) << " ago)";
     out << "\n";
     if (!stage.message.empty()) out << "      " << stage.message << "\n";
+    for (const auto& g : stage.gates) render_gate(out, g, now);
 
     const auto* spec = spec_of(r, stage.name);
     for (const auto& c : stage.clusters) {
@@ -91,6 +103,7 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
             case core::cluster_phase::updating:
                 out << "      Updating   " << c.name;
                 if (c.admitted_at) out << " (admitted " << age(now - *c.admitted_at) << " ago)";
+                if (!c.message.empty()) out << ": " << c.message;
                 out << "\n";
                 break;
             case core::cluster_phase::requeued: {

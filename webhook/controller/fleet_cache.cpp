@@ -152,6 +152,7 @@ void fleet_cache::rebuild_state() {
             for (const auto& [key, value] : *application_sets_.snapshot()) application_sets->push_back(*value);
         }
         auto state = core::build_fleet_state(rollouts, clusters(), std::move(application_sets));
+        state.allowed_gate_urls = allowed_gate_urls_;
         auto next = std::make_shared<const core::fleet_state>(std::move(state));
         std::lock_guard lock(state_mutex_);
         state_ = std::move(next);

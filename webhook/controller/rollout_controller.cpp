@@ -14,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
 #include <thread>
 
 namespace apr::controller {
@@ -165,6 +166,7 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
     obs.source = state->application_set_presence(r.namespace_, r.spec.source.name);
+    if (options_.measurements) obs.measurements = options_.measurements->results(r);
     obs.app_projects = cache_.app_projects();
     const auto refusals = cache_.hold_refusals();
     const auto recent = now() - hold_refusal_memory;
@@ -220,6 +222,12 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     auto result = core::step(*working, observe(*working), now(), options_.step);
     if (result.status != r.status && !write_status(cr, result.status))
         return std::chrono::milliseconds(500);  // conflict: the watch brings the newer object first
+    if (options_.measurements) {
+        // Results status now holds are forgotten; then the measurements due are started (a
+        // measurement already running or done is not started twice).
+        options_.measurements->recorded(r, result.status);
+        for (const auto& m : result.measurements) options_.measurements->start(r, m);
+    }
     if (cr.request) remove_request(cr);
     // Status says who is admitted before any Application changes: a crash in between leaves a
     // cluster Updating with its change still held, which the state machine admits again.
@@ -389,6 +397,52 @@ void rollout_controller::release(const cached_rollout& cr) {
     }
 }
 
+namespace {
+
+// Per gate of the current pass: measurements by outcome (scope Cluster: summed over clusters),
+// and gates by phase (dry-run gates included: that is how their failures show).
+void write_gate_metrics(const fleet_view& cache, std::string& out) {
+    std::string gates;
+    prometheus::append_header(out, "argocd_progressive_rollout_gate_measurements",
+                              "Gate measurements of the current pass by outcome.", "gauge");
+    for (const auto& cr : cache.rollouts()) {
+        const auto& r = cr->rollout;
+        for (const auto& s : r.status.stages) {
+            std::map<std::string, std::array<long long, 4>> counts;
+            std::map<std::string, std::map<core::gate_phase, long long>> phases;
+            auto add = [&](const core::gate_status& g) {
+                auto& c = counts[g.name];
+                c[0] += g.successful;
+                c[1] += g.failed;
+                c[2] += g.inconclusive;
+                c[3] += g.errors;
+                ++phases[g.name][g.phase];
+            };
+            for (const auto& g : s.gates) add(g);
+            for (const auto& c : s.clusters)
+                for (const auto& g : c.gates) add(g);
+            const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name}, stage{"stage", s.name};
+            for (const auto& [gate, c] : counts) {
+                const prometheus::label gl{"gate", gate};
+                for (auto p : {core::measurement_phase::successful, core::measurement_phase::failed,
+                               core::measurement_phase::inconclusive, core::measurement_phase::error})
+                    prometheus::append_sample(out, "argocd_progressive_rollout_gate_measurements",
+                                              {ns, name, stage, gl, {"phase", core::to_string(p)}},
+                                              static_cast<double>(c[static_cast<std::size_t>(p)]));
+                for (const auto& [phase, n] : phases[gate])
+                    prometheus::append_sample(gates, "argocd_progressive_rollout_gates",
+                                              {ns, name, stage, gl, {"phase", core::to_string(phase)}},
+                                              static_cast<double>(n));
+            }
+        }
+    }
+    prometheus::append_header(out, "argocd_progressive_rollout_gates",
+                              "Gates of the current pass by phase (scope Cluster: one per cluster).", "gauge");
+    out += gates;
+}
+
+}  // namespace
+
 void write_rollout_metrics(const fleet_view& cache, std::string& out) {
     using prometheus::append_sample;
     prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
@@ -417,6 +471,7 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
         append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", "Unstaged"}},
                       static_cast<double>(r.status.unstaged_clusters.size()));
     }
+    write_gate_metrics(cache, out);
     prometheus::append_header(out, "argocd_progressive_rollout_current_stage",
                               "1-based index of the current stage (0: none).", "gauge");
     out += stage_lines;

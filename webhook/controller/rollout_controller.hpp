@@ -4,6 +4,7 @@
 // Events — so a restart at any moment resumes from status with no cluster admitted twice.
 
 #include "controller/fleet_view.hpp"
+#include "controller/measurement_runner.hpp"
 #include "controller/rollout_api.hpp"
 #include "core/operator_request.hpp"
 #include "core/stage_machine.hpp"
@@ -26,6 +27,7 @@ struct controller_options {
     std::chrono::milliseconds debounce{std::chrono::milliseconds(100)};
     std::function<core::time_point()> clock;               // default: the system clock, in whole seconds
     std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
+    measurement_port* measurements = nullptr;              // takes gate measurements; none: gates never measure
 };
 
 class rollout_controller {

@@ -60,6 +60,7 @@ validation_context fleet_state::validation_context_for(const std::string& namesp
         context.others = it->second;
     context.clusters_known = true;  // an empty inventory is still an inventory
     context.clusters = clusters;
+    context.allowed_gate_urls = allowed_gate_urls;
     if (application_sets_by_namespace) {
         auto it = application_sets_by_namespace->find(namespace_);
         context.application_sets = it == application_sets_by_namespace->end() ? std::vector<std::string>{} : it->second;

@@ -3,6 +3,7 @@
 // the cluster records the planner works on. Decoding from JSON/YAML lives in codec/, not here.
 
 #include "core/duration.hpp"
+#include "core/gate_spec.hpp"
 #include "core/int_or_percent.hpp"
 #include "core/label_selector.hpp"
 #include "core/time_window.hpp"
@@ -59,9 +60,15 @@ struct stage_spec {
     duration_field bake_time{"0s", duration::zero()};
     duration_field progress_deadline{"30m", std::chrono::minutes(30)};
     long long max_failures = 0;
+    std::vector<gate_spec> gates;  // docs/api.md#stage-gates
     friend bool operator==(const stage_spec&, const stage_spec&) = default;
 };
 
+// What a failed gate (or failure budget) does: Halt fails the rollout, Pause waits for a person,
+// Rollback restores what the pass replaced.
+enum class failure_policy { halt, pause, rollback };
+std::string_view to_string(failure_policy);
+std::optional<failure_policy> parse_failure_policy(std::string_view);
 // spec.scope (docs/api.md#change-scope): the desired-state paths whose changes roll out in stages.
 struct scope_spec {
     std::vector<std::string> paths;  // as written; parsed by core::parse_scope_path
@@ -74,6 +81,7 @@ struct rollout_spec {
     bool paused = false;
     std::optional<scope_spec> scope;   // absent: every change is staged
     std::vector<window_spec> windows;  // Allow/Deny windows for admitting clusters (docs/windows.md)
+    failure_policy on_failure = failure_policy::halt;
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
 };
 
@@ -110,6 +118,7 @@ struct cluster_status {
     std::optional<time_point> admitted_at;
     std::optional<time_point> finished_at;
     std::string message;
+    std::vector<gate_status> gates;  // its gates of scope Cluster, in this pass
     friend bool operator==(const cluster_status&, const cluster_status&) = default;
 };
 
@@ -120,6 +129,7 @@ struct stage_status {
     std::optional<time_point> finished_at;
     std::optional<time_point> bake_until;
     std::string message;
+    std::vector<gate_status> gates;        // its gates of scope Stage, in this pass
     std::vector<cluster_status> clusters;  // in admission order: requeued clusters move to the end
     friend bool operator==(const stage_status&, const stage_status&) = default;
 };

@@ -18,7 +18,8 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
       source_missing_(observed.source == source_presence::missing),
       fleet_(observed),
       gates_(r),
-      context_{r, observed, now, result_.events} {}
+      context_{r,          observed,   fleet_, now, result_.status.pass, result_.events, result_.measurements,
+               requested_, look_again_} {}
 
 step_result machine::run() {
     auto& st = result_.status;
@@ -58,12 +59,15 @@ step_result machine::run() {
             if (admission_.until) look_again_at(*admission_.until);
             if (admission_.gate == rollout_windows_gate) st.window_opens_at = admission_.until;
         }
+        record_measurements();
+        apply_promotion();
         monitor_clusters();
         check_running_stages();
         advance();
     }
     report_refused_holds();
     update_conditions();
+    if (look_again_) look_again_at(*look_again_);
     return std::move(result_);
 }
 
@@ -123,10 +127,19 @@ void machine::monitor_updating(stage_status& s, const stage_spec& spec, cluster_
             look_again_at(admitted_at + std::chrono::duration_cast<std::chrono::seconds>(options_.readmit_after));
     } else if (!view.has_pending()) {
         if (view.up_to_date()) {
-            c.phase = cluster_phase::done;
-            c.finished_at = now_;
-            c.message.clear();
-            emit(false, "ClusterDone", "stage " + s.name + ": cluster " + c.name + " is Synced and Healthy");
+            // Synced and Healthy: Done once its After gates (scope Cluster) let it.
+            const auto verdict = gates_.cluster_completion(stage_at(index_of(s)), c);
+            if (verdict.answer == gate_answer::fail) {
+                fail_cluster(s, c, verdict.reason);
+            } else if (!verdict.is_open()) {
+                c.message = verdict.reason;
+                act_on_cluster(verdict);
+            } else {
+                c.phase = cluster_phase::done;
+                c.finished_at = now_;
+                c.message.clear();
+                emit(false, "ClusterDone", "stage " + s.name + ": cluster " + c.name + " is Synced and Healthy");
+            }
             return;
         }
         if (auto why = view.failure_since(admitted_at)) {
@@ -158,8 +171,29 @@ void machine::check_running_stages() {
 }
 
 // True when a gate holds the stage back (the failure budget failed it, a During gate objects).
+// The clusters' own During gates go first: a cluster they fail counts against the budget.
 bool machine::check_running(std::size_t k) {
+    auto& s = status().stages[k];
+    for (auto& c : s.clusters) {
+        const bool updated = !c.hash.empty() && (c.phase == cluster_phase::updating || c.phase == cluster_phase::done);
+        if (!updated) continue;
+        const auto verdict = gates_.cluster_running(stage_at(k), c);
+        if (verdict.answer == gate_answer::fail)
+            fail_cluster(s, c, verdict.reason);
+        else
+            act_on_cluster(verdict);
+    }
     return act_on(k, gates_.stage_running(stage_at(k)));
+}
+
+// A cluster's gate that waits or pauses: a pause stops admission everywhere, as a stage's does.
+void machine::act_on_cluster(const gate_verdict& verdict) {
+    if (verdict.answer == gate_answer::wait && verdict.until) look_again_at(*verdict.until);
+    if (verdict.answer == gate_answer::pause && admission_.is_open()) admission_ = verdict;
+}
+
+std::size_t machine::index_of(const stage_status& s) const {
+    return static_cast<std::size_t>(&s - result_.status.stages.data());
 }
 
 bool machine::admission_open() const {
@@ -300,7 +334,8 @@ void machine::advance() {
     } else {
         const bool paused = admission_.answer == gate_answer::pause;
         st.phase = paused ? rollout_phase::paused : rollout_phase::progressing;
-        st.message = admission_.is_open() ? "" : admission_.reason;
+        // Always why: a gate holding admission, or the gate the current stage waits for.
+        st.message = !admission_.is_open() ? admission_.reason : waiting_ ? waiting_->reason : "";
     }
 }
 
@@ -311,12 +346,21 @@ bool machine::act_on(std::size_t k, const gate_verdict& verdict) {
             return false;
         case gate_answer::wait:
             if (verdict.until) look_again_at(*verdict.until);
+            if (!waiting_) waiting_ = verdict;
             return true;
         case gate_answer::pause:
             // A person decides: nothing more is admitted anywhere until they do.
             if (admission_.is_open()) admission_ = verdict;
             return true;
         case gate_answer::fail:
+            if (rollout_.spec.on_failure == failure_policy::pause) {
+                // onFailure: Pause: a person decides instead (docs/api.md#stage-gates).
+                auto paused = verdict;
+                paused.answer = gate_answer::pause;
+                paused.reason = "paused (onFailure Pause): stage " + status().stages[k].name + ": " + verdict.reason;
+                if (admission_.is_open()) admission_ = std::move(paused);
+                return true;
+            }
             fail_stage(k, verdict);
             return true;
     }
@@ -335,6 +379,15 @@ void machine::fail_stage(std::size_t k, const gate_verdict& verdict) {
 }
 
 void machine::complete_stage(stage_status& s) {
+    finish_during_gates(index_of(s));
+    // A completed stage's done clusters keep what the pass needs of them (name, phase, hash):
+    // status stays small at 10,000 clusters (docs/api.md#status).
+    for (auto& c : s.clusters) {
+        if (c.phase != cluster_phase::done) continue;
+        c.admitted_at.reset();
+        c.finished_at.reset();
+        std::erase_if(c.gates, [](const gate_status& g) { return g.phase == gate_phase::successful; });
+    }
     s.phase = stage_phase::completed;
     s.finished_at = now_;
     s.bake_until.reset();

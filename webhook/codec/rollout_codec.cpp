@@ -233,9 +233,9 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
             core::cluster_hold hold;
             hold.cluster = h.string("cluster").value_or("");
             hold.reason = h.string("reason").value_or("");
-            hold.until = time_member(h, "until");
+            hold.until = read_time(h, "until");
             hold.by = h.string("by").value_or("");
-            hold.at = time_member(h, "at").value_or(core::time_point{});
+            hold.at = read_time(h, "at").value_or(core::time_point{});
             if (!hold.cluster.empty()) st.holds.push_back(std::move(hold));
         }
     }
@@ -246,7 +246,7 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
             record.id = q.string("id").value_or("");
             record.verb = q.string("verb").value_or("");
             record.user = q.string("user").value_or("");
-            record.at = time_member(q, "at").value_or(core::time_point{});
+            record.at = read_time(q, "at").value_or(core::time_point{});
             record.stage = q.string("stage").value_or("");
             record.cluster = q.string("cluster").value_or("");
             record.reason = q.string("reason").value_or("");

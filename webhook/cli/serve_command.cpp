@@ -222,8 +222,14 @@ int serve(const serve_flags& flags) {
                 logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
             return to_http(std::move(answer));
         });
-    server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string& body) {
-        return to_http(codec::review_rollout(ct, std::move(body), *state()));
+    const auto now = [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); };
+    server.add_admission_route("/validate/progressiverollouts", [state, now](std::string_view ct, std::string& body) {
+        return to_http(codec::review_rollout(ct, std::move(body), *state(), now()));
+    });
+    server.add_admission_route("/mutate/progressiverollouts", [now](std::string_view ct, std::string& body) {
+        auto answer = codec::mutate_rollout(ct, std::move(body), now());
+        if (answer.outcome == "stamped") logger.write("info", "admission: operator request " + answer.detail);
+        return to_http(std::move(answer));
     });
     if (cache) server.set_readiness([c = cache.get()] { return c->synced(); });
 

@@ -247,6 +247,12 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     if (f.username == identities.application_set_controller) f.new_pending.value = encode_pending_record(canonical);
     f.other_annotations_bytes = other_annotations_bytes(*object);
     f.old_pending_hash = string_at(*old_object, {"metadata", "annotations", core::pending_hash_annotation});
+    f.old_previous_for = string_at(*old_object, {"metadata", "annotations", core::previous_for_annotation});
+    // Decoded only for the rollout controller's writes, the only ones that may restore it.
+    if (!f.old_previous_for.empty() && f.username == identities.self)
+        if (auto previous = decode_pending_record(
+                string_at(*old_object, {"metadata", "annotations", core::previous_spec_annotation})))
+            f.old_previous_hash = content_hash(*previous);
     f.old_protected = protected_annotations(*old_object);
     f.new_protected = protected_annotations(*object);
     const auto* annotations = find_path(*object, {"metadata", "annotations"});

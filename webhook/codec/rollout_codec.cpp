@@ -227,6 +227,34 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
             if (!cond.type.empty()) st.conditions.push_back(std::move(cond));
         }
     }
+    if (const auto* holds = r.member("holds"); holds && holds->IsArray()) {
+        for (const auto& hv : holds->GetArray()) {
+            object_reader h(hv, "", ignored, false);
+            core::cluster_hold hold;
+            hold.cluster = h.string("cluster").value_or("");
+            hold.reason = h.string("reason").value_or("");
+            hold.until = read_time(h, "until");
+            hold.by = h.string("by").value_or("");
+            hold.at = read_time(h, "at").value_or(core::time_point{});
+            if (!hold.cluster.empty()) st.holds.push_back(std::move(hold));
+        }
+    }
+    if (const auto* requests = r.member("requests"); requests && requests->IsArray()) {
+        for (const auto& qv : requests->GetArray()) {
+            object_reader q(qv, "", ignored, false);
+            core::request_record record;
+            record.id = q.string("id").value_or("");
+            record.verb = q.string("verb").value_or("");
+            record.user = q.string("user").value_or("");
+            record.at = read_time(q, "at").value_or(core::time_point{});
+            record.stage = q.string("stage").value_or("");
+            record.cluster = q.string("cluster").value_or("");
+            record.reason = q.string("reason").value_or("");
+            record.result = q.string("result").value_or("");
+            record.refused = q.boolean("refused").value_or(false);
+            if (!record.id.empty()) st.requests.push_back(std::move(record));
+        }
+    }
     return st;
 }
 
@@ -341,6 +369,41 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
         w.EndObject();
     }
     w.EndArray();
+    if (!st.holds.empty()) {
+        key(w, "holds");
+        w.StartArray();
+        for (const auto& h : st.holds) {
+            w.StartObject();
+            str(w, "cluster", h.cluster);
+            opt_str(w, "reason", h.reason);
+            opt_time(w, "until", h.until);
+            opt_str(w, "by", h.by);
+            str(w, "at", format_time(h.at));
+            w.EndObject();
+        }
+        w.EndArray();
+    }
+    if (!st.requests.empty()) {
+        key(w, "requests");
+        w.StartArray();
+        for (const auto& q : st.requests) {
+            w.StartObject();
+            str(w, "id", q.id);
+            str(w, "verb", q.verb);
+            opt_str(w, "user", q.user);
+            str(w, "at", format_time(q.at));
+            opt_str(w, "stage", q.stage);
+            opt_str(w, "cluster", q.cluster);
+            opt_str(w, "reason", q.reason);
+            opt_str(w, "result", q.result);
+            if (q.refused) {
+                key(w, "refused");
+                w.Bool(true);
+            }
+            w.EndObject();
+        }
+        w.EndArray();
+    }
     w.EndObject();
 }
 

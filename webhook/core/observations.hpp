@@ -37,6 +37,8 @@ struct application_observation {
     std::string destination_server;
     std::string destination_namespace;
     bool automated_sync = false;
+    // deployment.skyscanner.net/previous-for: the change a rollback would undo (docs/controller.md).
+    std::string previous_for;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.

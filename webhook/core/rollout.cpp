@@ -24,12 +24,14 @@ std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>&
     return "Unknown";
 }
 
-constexpr std::array<std::pair<rollout_phase, std::string_view>, 5> rollout_phases{{
+constexpr std::array<std::pair<rollout_phase, std::string_view>, 7> rollout_phases{{
     {rollout_phase::pending, "Pending"},
     {rollout_phase::progressing, "Progressing"},
     {rollout_phase::paused, "Paused"},
     {rollout_phase::completed, "Completed"},
     {rollout_phase::failed, "Failed"},
+    {rollout_phase::aborted, "Aborted"},
+    {rollout_phase::rolled_back, "RolledBack"},
 }};
 constexpr std::array<std::pair<stage_phase, std::string_view>, 5> stage_phases{{
     {stage_phase::pending, "Pending"},
@@ -38,12 +40,14 @@ constexpr std::array<std::pair<stage_phase, std::string_view>, 5> stage_phases{{
     {stage_phase::completed, "Completed"},
     {stage_phase::failed, "Failed"},
 }};
-constexpr std::array<std::pair<cluster_phase, std::string_view>, 5> cluster_phases{{
+constexpr std::array<std::pair<cluster_phase, std::string_view>, 7> cluster_phases{{
     {cluster_phase::pending, "Pending"},
     {cluster_phase::requeued, "Requeued"},
     {cluster_phase::updating, "Updating"},
     {cluster_phase::done, "Done"},
     {cluster_phase::failed, "Failed"},
+    {cluster_phase::held, "Held"},
+    {cluster_phase::rolled_back, "RolledBack"},
 }};
 
 constexpr std::array<std::pair<failure_policy, std::string_view>, 3> failure_policies{{
@@ -76,6 +80,10 @@ constexpr std::array<std::pair<gate_phase, std::string_view>, 6> gate_phases{{
 }};
 
 }  // namespace
+
+bool stopped(rollout_phase p) {
+    return p == rollout_phase::failed || p == rollout_phase::aborted || p == rollout_phase::rolled_back;
+}
 
 std::string_view to_string(failure_policy v) {
     return name_of(failure_policies, v);

@@ -85,9 +85,15 @@ struct rollout_spec {
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
 };
 
-enum class rollout_phase { pending, progressing, paused, completed, failed };
+// Aborted and RolledBack come from operator requests (docs/operations.md) and onFailure.
+enum class rollout_phase { pending, progressing, paused, completed, failed, aborted, rolled_back };
 enum class stage_phase { pending, progressing, baking, completed, failed };
-enum class cluster_phase { pending, requeued, updating, done, failed };
+// Held: kept out of admission by an operator's hold. RolledBack: updated in this pass, then given
+// its previous desired state back.
+enum class cluster_phase { pending, requeued, updating, done, failed, held, rolled_back };
+
+// Whether a rollout's pass stopped and admits nothing until a person (retry) or a new change moves it.
+bool stopped(rollout_phase);
 
 std::string_view to_string(rollout_phase);
 std::string_view to_string(stage_phase);
@@ -137,6 +143,30 @@ struct condition {
     friend bool operator==(const condition&, const condition&) = default;
 };
 
+// An operator's hold on one cluster (status.holds[]): kept out of admission until `until` or release.
+struct cluster_hold {
+    std::string cluster;
+    std::string reason;
+    std::optional<time_point> until;
+    std::string by;  // who asked (stamped by the webhook)
+    time_point at{};
+    friend bool operator==(const cluster_hold&, const cluster_hold&) = default;
+};
+
+// An operator request the controller carried out or refused (status.requests[], newest last).
+struct request_record {
+    std::string id;
+    std::string verb;
+    std::string user;
+    time_point at{};
+    std::string stage;
+    std::string cluster;
+    std::string reason;
+    std::string result;  // what it did, or why it was refused
+    bool refused = false;
+    friend bool operator==(const request_record&, const request_record&) = default;
+};
+
 struct rollout_status {
     long long observed_generation = 0;
     rollout_phase phase = rollout_phase::pending;
@@ -148,6 +178,8 @@ struct rollout_status {
     std::vector<stage_status> stages;
     std::vector<std::string> unstaged_clusters;
     std::vector<condition> conditions;
+    std::vector<cluster_hold> holds;
+    std::vector<request_record> requests;
     friend bool operator==(const rollout_status&, const rollout_status&) = default;
 
     // Derived, for printer columns ("3/8"); recomputed on every write.

@@ -1,5 +1,6 @@
 #include "core/stage_machine.hpp"
 
+#include "core/operator_request.hpp"
 #include "core/stage_machine_impl.hpp"
 #include "core/window_gates.hpp"
 
@@ -30,6 +31,10 @@ step_result machine::run() {
     st.pass = in.pass;
     st.message = in.message;
     st.conditions = in.conditions;
+    st.requests = in.requests;
+    std::optional<time_point> next_expiry;
+    st.holds = live_holds(in.holds, now_, result_.events, next_expiry);
+    if (next_expiry) look_again_at(*next_expiry);
     const bool spec_changed = st.observed_generation != rollout_.generation;
     st.observed_generation = rollout_.generation;
 
@@ -92,10 +97,24 @@ void machine::monitor_clusters() {
             if (!view) continue;
             if (c.phase == cluster_phase::updating)
                 monitor_updating(s, specs[k], c, *view);
+            else if (c.phase == cluster_phase::rolled_back)
+                restore(c, *view);
             else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
                 if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
         }
     }
+}
+
+// A rolled-back cluster gets back, on each of its Applications that still records it, the state
+// the change admitted in this pass replaced (docs/controller.md, "Rollback").
+void machine::restore(const cluster_status& c, const cluster_view& view) {
+    admit_action a{c.name, {}, c.hash};
+    for (const auto* app : view.apps) {
+        auto it = c.application_hashes.find(app->name);
+        const auto& hash = it == c.application_hashes.end() ? c.hash : it->second;
+        if (!app->previous_for.empty() && app->previous_for == hash) a.applications.push_back(app->name);
+    }
+    if (!a.applications.empty()) result_.restorations.push_back(std::move(a));
 }
 
 void machine::monitor_updating(stage_status& s, const stage_spec& spec, cluster_status& c, cluster_view& view) {
@@ -178,7 +197,7 @@ std::size_t machine::index_of(const stage_status& s) const {
 }
 
 bool machine::admission_open() const {
-    return result_.status.phase != rollout_phase::failed && admission_.is_open();
+    return !stopped(result_.status.phase) && admission_.is_open();
 }
 
 admit_action machine::admit_for(const std::string& cluster_name, const cluster_view& view) const {
@@ -199,6 +218,7 @@ void machine::admit_into(std::size_t k) {
     for (auto& c : s.clusters) {
         auto* view = fleet_.find(c.name);
         if (!view) continue;
+        if (keep_out_if_held(status().holds, c, view->has_pending())) continue;
         const bool skipped = c.phase == cluster_phase::done && c.hash.empty();
         const bool waiting = c.phase == cluster_phase::pending || c.phase == cluster_phase::requeued;
         if (!(waiting || (skipped && view->has_pending()))) continue;
@@ -266,7 +286,8 @@ namespace {
 
 bool settled(const stage_status& s) {
     return std::all_of(s.clusters.begin(), s.clusters.end(), [](const cluster_status& c) {
-        return c.phase == cluster_phase::done || c.phase == cluster_phase::failed;
+        // A held cluster blocks nothing: it counts neither done nor failed.
+        return c.phase == cluster_phase::done || c.phase == cluster_phase::failed || c.phase == cluster_phase::held;
     });
 }
 
@@ -283,7 +304,7 @@ void machine::advance() {
             break;
         }
         if (s.phase == stage_phase::pending) {
-            if (st.phase == rollout_phase::failed || act_on(k, gates_.stage_start(stage_at(k)))) {
+            if (stopped(st.phase) || act_on(k, gates_.stage_start(stage_at(k)))) {
                 st.current_stage = s.name;
                 break;
             }
@@ -304,7 +325,7 @@ void machine::advance() {
             break;
         }
     }
-    if (st.phase == rollout_phase::failed) return;
+    if (stopped(st.phase)) return;
     if (st.current_stage.empty()) {
         if (st.phase != rollout_phase::completed)
             emit(false, "RolloutCompleted", "pass " + std::to_string(st.pass) + " completed: every stage is done");

@@ -41,6 +41,7 @@ private:
     // stage_machine.cpp
     void monitor_clusters();
     void monitor_updating(stage_status& s, const stage_spec& spec, cluster_status& c, cluster_view& view);
+    void restore(const cluster_status& c, const cluster_view& view);
     void fail_cluster(stage_status& s, cluster_status& c, std::string why);
     void check_running_stages();
     bool check_running(std::size_t k);

@@ -23,6 +23,7 @@
 #     APPCTRL system:serviceaccount:argocd:argocd-application-controller
 #     ALICE   alice (group developers)
 #     OPS     ops (group rollout-admins)
+#     VIEWER  viewer (group viewers): may read rollouts, not change them
 #   WEBHOOK_CERT, WEBHOOK_KEY, WEBHOOK_CA, WEBHOOK_CA_BUNDLE: a serving certificate for a test
 #     webhook on 127.0.0.1/localhost and the base64 caBundle that lets this API server call it.
 #
@@ -137,6 +138,7 @@ readonly users=(
   "APPCTRL|system:serviceaccount:argocd:argocd-application-controller|system:serviceaccounts,system:serviceaccounts:argocd,system:authenticated|appctrl"
   "ALICE|alice|developers|alice"
   "OPS|ops|rollout-admins|ops"
+  "VIEWER|viewer|viewers|viewer"
 )
 
 gen_tokens() {

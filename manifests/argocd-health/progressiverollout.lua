@@ -36,9 +36,9 @@ end
 local phase = status.phase
 if phase == "Completed" then
   hs.status = "Healthy"
-elseif phase == "Failed" then
+elseif phase == "Failed" or phase == "RolledBack" then
   hs.status = "Degraded"
-elseif phase == "Paused" then
+elseif phase == "Paused" or phase == "Aborted" then
   hs.status = "Suspended"
 elseif phase == "Pending" or phase == "Progressing" then
   hs.status = "Progressing"

@@ -89,6 +89,36 @@ int main(int argc, char** argv) {
     const auto now = core::time_point{std::chrono::seconds(1'800'000'400)};
     if (wanted("step")) report("step_5000_clusters_20_stages", measure(50, [&] { (void)core::step(r, obs, now); }));
 
+    // The same step with a gate of scope Cluster on every stage (During, Prometheus), its
+    // measurements answered as the controller would: every updated cluster has a gate record.
+    {
+        auto gated = r;
+        core::gate_spec gate;
+        gate.name = "error-rate";
+        gate.when = core::gate_timing::during;
+        gate.scope = core::gate_scope::cluster;
+        gate.prometheus =
+            core::prometheus_check{"http://prometheus:9090", "rate{cluster=\"$(cluster.name)\"}", {{}, 0.01}};
+        for (auto& st : gated.spec.stages) st.gates.push_back(gate);
+        auto gated_obs = obs;
+        auto t = core::time_point{std::chrono::seconds(1'800'000'000)};
+        auto g = core::step(gated, gated_obs, t);
+        for (int i = 0; i < 30; ++i) {
+            gated.status = g.status;
+            gated_obs.measurements.clear();
+            for (const auto& m : g.measurements)
+                gated_obs.measurements.push_back(
+                    {m.stage, m.gate, m.cluster, m.pass, m.number, core::judge_samples(*m.prometheus, {0.001}, t)});
+            t += std::chrono::seconds(10);
+            g = core::step(gated, gated_obs, t);
+        }
+        gated.status = g.status;
+        gated_obs.measurements.clear();
+        if (wanted("step"))
+            report("step_5000_clusters_20_stages_cluster_gate",
+                   measure(50, [&] { (void)core::step(gated, gated_obs, t); }));
+    }
+
     // Admission: 100 rollouts x 100 clusters = 10,000 Applications' clusters in the snapshot.
     std::vector<core::rollout> rollouts;
     std::vector<core::cluster> clusters;

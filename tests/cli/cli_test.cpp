@@ -93,3 +93,24 @@ BOOST_AUTO_TEST_CASE(plan_text_shows_stages_waves_requeued_and_unstaged) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(dashboard_serves_loopback_only_unless_asked) {
+    const auto help = run("dashboard --help");
+    BOOST_TEST(help.status == 0);
+    BOOST_TEST(help.out.find("127.0.0.1:8080") != std::string::npos, help.out);
+    // Off loopback: refused with the reason, before any cluster is contacted.
+    for (const std::string listen : {"0.0.0.0:0", ":0", "[::]:0"}) {
+        const auto r = run("dashboard --listen " + listen + " --kubeconfig /nonexistent");
+        BOOST_TEST(r.status == 2, listen);
+        BOOST_TEST(r.out.find("refusing to listen on " + listen) != std::string::npos, r.out);
+        BOOST_TEST(r.out.find("--allow-remote") != std::string::npos, r.out);
+    }
+    // Actions never off loopback, flag or not.
+    const auto actions = run("dashboard --listen 0.0.0.0:0 --allow-remote --allow-actions --kubeconfig /nonexistent");
+    BOOST_TEST(actions.status == 2);
+    BOOST_TEST(actions.out.find("--allow-actions is for loopback only") != std::string::npos, actions.out);
+    // Asked for: it gets past the check (and then stops at the missing kubeconfig).
+    const auto remote = run("dashboard --listen 0.0.0.0:0 --allow-remote --kubeconfig /nonexistent");
+    BOOST_TEST(remote.status == 1);
+    BOOST_TEST(remote.out.find("/nonexistent") != std::string::npos, remote.out);
+}

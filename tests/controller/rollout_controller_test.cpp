@@ -6,10 +6,13 @@
 
 #include "codec/canonical_json.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/rollout_codec.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <deque>
 #include <functional>
@@ -95,13 +98,21 @@ public:
     std::map<std::string, codec::hold_refusal> hold_refusals() const override { return {}; }
 };
 
+// `request`: the value of the annotation deployment.skyscanner.net/request, when not empty.
 std::shared_ptr<const cached_rollout> rollout(std::string_view resource_version, std::string_view finalizers,
-                                              bool deleting = false) {
+                                              bool deleting = false, const std::string& request = {}) {
+    std::string annotations;
+    if (!request.empty()) {
+        rapidjson::StringBuffer quoted;
+        rapidjson::Writer<rapidjson::StringBuffer> w(quoted);
+        w.String(request.c_str());
+        annotations = R"(,"annotations":{"deployment.skyscanner.net/request":)" + std::string(quoted.GetString()) + "}";
+    }
     const std::string json =
         std::string(R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout",
         "metadata":{"name":"web","namespace":"argocd","uid":"u-1","generation":1,"resourceVersion":")") +
         std::string(resource_version) + R"(","finalizers":)" + std::string(finalizers) +
-        (deleting ? R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")" : "") + R"(},
+        (deleting ? R"(,"deletionTimestamp":"2026-01-01T00:00:00Z")" : "") + annotations + R"(},
         "spec":{"sourceRef":{"apiGroup":"argoproj.io/v1alpha1","kind":"ApplicationSet","name":"web-set"},
                 "stages":[{"name":"all","maxUnavailable":1,"maxClusters":"100%",
                            "clusters":{"selector":{"matchLabels":{"env":"prod"}}}}]}})";
@@ -290,6 +301,72 @@ BOOST_AUTO_TEST_CASE(an_application_already_changed_or_gone_does_not_block_the_r
     BOOST_TEST(api.index_of("merge_patch", rollout_path) >= 0);
     BOOST_TEST(api.calls[api.index_of("merge_patch", rollout_path)].body ==
                R"({"metadata":{"finalizers":[],"resourceVersion":"9"}})");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(operator_requests, fixture)
+
+const std::string hold_c2 =
+    R"({"verb":"hold","id":"q1","cluster":"c2","reason":"INC-9","user":"alice","groups":["oncall"],"at":"2027-01-15T08:00:00Z"})";
+
+BOOST_AUTO_TEST_CASE(a_request_is_recorded_in_status_before_its_annotation_is_removed) {
+    // The first reconcile plans the stages; the request comes with the next version.
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    controller.reconcile_all();
+    BOOST_REQUIRE(!api.writes_to("put").empty());
+    rapidjson::Document written;
+    const auto put = api.writes_to("put").back().body;
+    written.Parse(put.c_str());
+    api.calls.clear();
+    auto next = std::make_shared<cached_rollout>(*rollout("8", finalizers_with_ours, false, hold_c2));
+    next->rollout.status = codec::decode_status(written["status"]);
+    next->rollout.status.observed_generation = 1;
+    fleet.rollout_list = {next};
+    controller.reconcile_all();
+
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    const auto removal = api.index_of("json_patch", rollout_path);
+    BOOST_REQUIRE_GE(status, 0);
+    BOOST_REQUIRE_GE(removal, 0);
+    BOOST_TEST(status < removal);
+    const auto& body = api.calls[status].body;
+    BOOST_TEST(body.find(R"("holds":[{"cluster":"c2","reason":"INC-9","by":"alice","at":"2027-01-15T08:00:00Z"}])") !=
+                   std::string::npos,
+               body);
+    BOOST_TEST(body.find(R"("requests":[{"id":"q1","verb":"hold","user":"alice")") != std::string::npos, body);
+    // Only the request carried out is removed: a newer one fails the test and stays.
+    BOOST_TEST(api.calls[removal].body.find(
+                   R"({"op":"test","path":"/metadata/annotations/deployment.skyscanner.net~1request")") !=
+               std::string::npos);
+    BOOST_TEST(api.calls[removal].body.find(R"({"op":"remove")") != std::string::npos);
+    bool held_event = false;
+    for (std::size_t i = 0; i < api.calls.size(); ++i)
+        if (api.calls[i].verb == "event" && api.calls[i].path == "ClusterHeld") {
+            held_event = true;
+            BOOST_TEST(api.calls[i].body == "cluster c2 held by alice: INC-9");
+            BOOST_TEST(static_cast<long>(i) > removal);
+        }
+    BOOST_TEST(held_event);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_already_recorded_is_only_removed) {
+    auto r = std::make_shared<cached_rollout>(*rollout("8", finalizers_with_ours, false, hold_c2));
+    r->rollout.status.requests.push_back({"q1", "hold", "alice", {}, "", "c2", "INC-9", "cluster c2 held", false});
+    fleet.rollout_list = {r};
+    controller.reconcile_all();
+    BOOST_TEST(api.index_of("json_patch", rollout_path) >= 0);
+    for (const auto& c : api.calls) BOOST_TEST(!(c.verb == "event" && c.path == "ClusterHeld"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unstamped_request_is_refused_and_removed) {
+    fleet.rollout_list = {rollout("8", finalizers_with_ours, false, R"({"verb":"abort","id":"q2"})")};
+    controller.reconcile_all();
+    BOOST_TEST(api.index_of("json_patch", rollout_path) >= 0);
+    bool refused = false;
+    for (const auto& c : api.calls) refused = refused || (c.verb == "event" && c.path == "RequestRefused");
+    BOOST_TEST(refused);
+    for (const auto& c : api.writes_to("put")) BOOST_TEST(c.body.find("Aborted") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

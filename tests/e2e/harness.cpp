@@ -70,14 +70,62 @@ std::string binary() {
     return other && *other ? other : APR_BINARY;
 }
 
-// The port `serve --port-file` wrote once listening; 0 until then.
+std::string slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+int spawn(const std::vector<std::string>& args, const std::string& log_path) {
+    const int pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        setpgid(0, 0);  // helpers it starts (chromium's) go with it when the group is killed
+        int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out, 1);
+        dup2(out, 2);
+        int in = open("/dev/null", O_RDONLY);
+        dup2(in, 0);
+        // Nothing of the test's (API server connections, pipes) leaks into the child: chromium in
+        // particular stalled loading a page with the test's descriptors open.
+        for (int fd = static_cast<int>(sysconf(_SC_OPEN_MAX)); fd > 2; --fd) close(fd);
+        std::vector<std::string> copy = args;
+        std::vector<char*> argv;
+        for (auto& a : copy) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        execvp(argv[0], argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
 unsigned short read_port(const std::string& path) {
     std::ifstream in(path);
     unsigned port = 0;
     return in >> port ? static_cast<unsigned short>(port) : 0;
 }
 
-}  // namespace
+child_process::child_process(const std::vector<std::string>& args, std::string log_path)
+    : pid_(spawn(args, log_path)), log_path_(std::move(log_path)) {}
+
+child_process::~child_process() {
+    if (pid_ <= 0) return;
+    ::kill(-pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+}
+
+bool child_process::running() const {
+    int status = 0;
+    return pid_ > 0 && waitpid(pid_, &status, WNOHANG) == 0;
+}
+
+std::string child_process::log() const {
+    return slurp(log_path_);
+}
 
 webhook_process::webhook_process(options opts) {
     log_path_ = env("TESTENV_DIR") + "/webhook-" + opts.identity + "-" + kube::test::unique_suffix() + ".log";
@@ -109,20 +157,7 @@ webhook_process::webhook_process(options opts) {
         args.push_back(flag);
         args.push_back(value);
     }
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-        int out = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(out, 1);
-        dup2(out, 2);
-        int in = open("/dev/null", O_RDONLY);
-        dup2(in, 0);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execv(argv[0], argv.data());
-        _exit(127);
-    }
+    pid_ = spawn(args, log_path_);
     if (!eventually([&] { return (port_ = read_port(port_file)) != 0 || !running(); }, std::chrono::seconds(30)) ||
         !running())
         throw std::runtime_error("webhook did not start: " + log());
@@ -156,10 +191,7 @@ int webhook_process::terminate() {
 }
 
 std::string webhook_process::log() const {
-    std::ifstream in(log_path_);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return slurp(log_path_);
 }
 
 bool webhook_process::log_contains(const std::string& text) const {

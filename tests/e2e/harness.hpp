@@ -22,6 +22,29 @@ command_result run(const std::string& command, const std::string& input = {});
 // kubectl with the kubeconfig of a test user: ADMIN, WEBHOOK, APPSET, APPCTRL, ALICE, OPS.
 command_result kubectl(const std::string& who, const std::string& args, const std::string& input = {});
 
+// Starts `args` (argv[0] a path, or a name looked up in PATH) in a process group of its own, with
+// stdout and stderr to `log_path` and stdin from /dev/null; returns its pid. Throws if fork fails.
+int spawn(const std::vector<std::string>& args, const std::string& log_path);
+
+// The port a server wrote to its --port-file once listening; 0 until then.
+unsigned short read_port(const std::string& path);
+
+// A process the test started; the destructor kills it (SIGKILL) if it still runs.
+class child_process {
+public:
+    child_process(const std::vector<std::string>& args, std::string log_path);
+    ~child_process();
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    bool running() const;
+    std::string log() const;  // what it wrote so far
+
+private:
+    int pid_ = -1;
+    std::string log_path_;
+};
+
 // One webhook server process. Starts on a free port and waits until it listens; the destructor
 // kills it (SIGKILL) if it still runs.
 class webhook_process {

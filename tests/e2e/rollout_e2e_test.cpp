@@ -108,6 +108,44 @@ BOOST_AUTO_TEST_CASE(seed_example_rolls_canary_then_regions_and_holds_unstaged_c
     BOOST_TEST(s.events().find("StageCompleted") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_revision_change_is_staged) {
+    rollout_scenario s("scope");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(seed_stages("30m"), "  scope:\n    paths: [source.targetRevision]\n");
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+
+    // New Helm values touch no scoped path: every Application takes them at once, unstaged
+    // clusters too, and no pass starts.
+    s.argo.set_template_helm_values("replicas: 3\n");
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [&](const core::rollout&) {
+                                  const auto apps = s.argo.applications();
+                                  return apps.size() == 8 && std::all_of(apps.begin(), apps.end(), [](const auto& a) {
+                                             return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held;
+                                         });
+                              },
+                              60s),
+                          "values did not reach every cluster:\n"
+                              << s.webhook->log());
+    BOOST_TEST(s.rollout().status.pass == 0);
+
+    // A new revision is staged, and held whole: the canary takes it first, the rest keep v1 with
+    // the new values meanwhile.
+    s.argo.set_template_revision("v2");
+    BOOST_REQUIRE(s.play_until([&](const core::rollout&) { return s.updated("v2").size() >= 3; }, 120s));
+    const auto order = s.updated("v2");
+    BOOST_TEST((std::set<std::string>(order.begin(), order.begin() + 2) ==
+                std::set<std::string>{"eu-central-1a-1", "eu-west-1a-1"}));
+    for (const auto& app : s.argo.applications()) {
+        BOOST_TEST(app.helm_values == "replicas: 3\n");
+        if (app.cluster == s.cluster("eu-central-1c-1") || app.cluster == s.cluster("us-east-1a-1")) {
+            BOOST_TEST(app.held);
+            BOOST_TEST(app.target_revision == "v1");
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(drained_cluster_is_requeued_and_updated_once_undrained) {
     rollout_scenario s("drain");
     s.start_webhook();

@@ -63,12 +63,13 @@ public:
         argo.step_application_controller(std::chrono::system_clock::now());
     }
 
-    // The rollout manifest: `stages_yaml` is the spec's stages list, indented by two spaces.
-    void apply_rollout(const std::string& stages_yaml) {
+    // The rollout manifest: `stages_yaml` is the spec's stages list, indented by two spaces;
+    // `more_spec` more spec fields, indented by two spaces (e.g. "  scope:\n    paths: [...]\n").
+    void apply_rollout(const std::string& stages_yaml, const std::string& more_spec = "") {
         const auto manifest =
             "apiVersion: deployment.skyscanner.net/v1alpha1\nkind: ProgressiveRollout\nmetadata:\n  name: " + id +
             "\nspec:\n  sourceRef:\n    apiGroup: argoproj.io/v1alpha1\n    kind: ApplicationSet\n    name: " + id +
-            "-set\n  stages:\n" + stages_yaml;
+            "-set\n" + more_spec + "  stages:\n" + stages_yaml;
         auto r = kubectl("ADMIN", "apply -f -", manifest);
         BOOST_REQUIRE_MESSAGE(r.status == 0, r.out);
     }

@@ -552,6 +552,7 @@ std::vector<application_view> argocd_simulator::applications() {
         const std::string server = codec::string_at(app, {"spec", "destination", "server"});
         v.cluster = servers.contains(server) ? servers.at(server) : server;
         v.target_revision = codec::string_at(app, {"spec", "source", "targetRevision"});
+        v.helm_values = codec::string_at(app, {"spec", "source", "helm", "values"});
         v.sync = codec::string_at(app, {"status", "sync", "status"});
         if (v.sync == "Synced")
             v.synced_revision = codec::string_at(app, {"status", "sync", "comparedTo", "source", "targetRevision"});

@@ -42,6 +42,7 @@ struct application_view {
     std::string name;
     std::string cluster;          // resolved from spec.destination.server; the server if unknown
     std::string target_revision;  // spec.source.targetRevision
+    std::string helm_values;      // spec.source.helm.values
     std::string synced_revision;  // status.sync.comparedTo.source.targetRevision when Synced
     std::string sync;             // status.sync.status: Synced / OutOfSync / "" (no status yet)
     std::string health;           // status.health.status

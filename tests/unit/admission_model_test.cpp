@@ -17,6 +17,9 @@
 // must be one of them, and so must what any `operation` on the Application would deploy (unless
 // the application controller itself wrote it as the auto-sync of the current spec, which then
 // must be allowed). Sequences without humans must also finish: the template reaches every cluster.
+// A quarter of the sequences give the rollout spec.scope.paths on the revisions, and half their
+// template changes keep the revision: there what runs must match an admitted state in its
+// revisions (and shape), whatever else the template changed.
 //
 //   APR_MODEL_SEQUENCES=N   number of sequences (default 2000)
 //   APR_MODEL_STEPS=N       steps per sequence (default 60)
@@ -38,6 +41,7 @@ namespace {
 struct sequence {
     std::uint64_t seed = 0;
     bool humans = true;
+    bool scoped = false;  // the rollout has spec.scope.paths on the revisions
     std::vector<action> actions;
 };
 
@@ -46,6 +50,7 @@ sequence generate(std::uint64_t seed, int steps) {
     sequence s;
     s.seed = seed;
     s.humans = seed % 3 != 0;  // a third of the sequences have no human: they must also complete
+    s.scoped = seed % 4 == 1;  // a quarter stage only revision changes
     for (int i = 0; i < steps; ++i) {
         const auto roll = rng() % 100;
         action_kind k;
@@ -79,6 +84,7 @@ constexpr int drain_rounds = 120;
 result execute(const sequence& s) {
     world w;
     w.human_mode_ = s.humans;
+    if (s.scoped) w.scope_revisions();
     result r;
     for (std::size_t i = 0; i < s.actions.size(); ++i) {
         if (auto f = w.run(s.actions[i])) {
@@ -127,7 +133,7 @@ std::string describe(const sequence& s, int steps) {
     const auto r = execute(s);
     std::ostringstream out;
     out << "seed " << s.seed << (s.humans ? " (with humans)" : " (no humans: must complete)")
-        << ", shortest failing sequence (" << s.actions.size()
+        << (s.scoped ? " (scope: revisions)" : "") << ", shortest failing sequence (" << s.actions.size()
         << " steps; replay the whole sequence with APR_MODEL_SEED=" << s.seed << " APR_MODEL_STEPS=" << steps << "):\n";
     std::size_t drained = 0;
     for (std::size_t i = 0; i < r.log.size(); ++i) {

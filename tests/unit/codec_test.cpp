@@ -172,6 +172,24 @@ BOOST_AUTO_TEST_CASE(unknown_fields_are_reported_with_their_path) {
     BOOST_TEST(m == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(scope_paths_decode_with_their_types_checked) {
+    const std::string stages = "  stages:\n  - name: all\n    clusters: {selector: {}}\n";
+    auto decoded = decode_yaml(header + "  scope:\n    paths: [source.targetRevision, 'sources[*].chart']\n" + stages);
+    BOOST_TEST(decoded.errors.empty());
+    BOOST_REQUIRE(decoded.rollout.spec.scope.has_value());
+    BOOST_TEST(
+        (decoded.rollout.spec.scope->paths == std::vector<std::string>{"source.targetRevision", "sources[*].chart"}),
+        boost::test_tools::per_element());
+    BOOST_TEST(!decode_yaml(header + stages).rollout.spec.scope.has_value());
+    auto wrong = decode_yaml(header + "  scope:\n    paths: [1, x]\n    path: y\n" + stages);
+    std::vector<std::string> expected = {"spec.scope.paths[0]: Invalid value: \"integer\": must be of type string",
+                                         "unknown field \"spec.scope.path\""};
+    BOOST_TEST(messages(wrong.errors) == expected, boost::test_tools::per_element());
+    BOOST_TEST(messages(decode_yaml(header + "  scope: {paths: x}\n" + stages).errors) ==
+                   std::vector<std::string>{"spec.scope.paths: Invalid value: \"string\": must be of type array"},
+               boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(wrong_types_are_reported_not_crashed_on) {
     auto decoded = decode_yaml(header + R"(  paused: "yes"
   stages:
@@ -418,6 +436,35 @@ BOOST_AUTO_TEST_CASE(status_of_5000_clusters_stays_well_under_the_object_limit) 
     const auto size = codec::encode_status(sim.rollout.status).size();
     BOOST_TEST_MESSAGE("status of 5000 done clusters: " << size << " bytes");
     BOOST_TEST(size < 1'000'000u);
+}
+
+// Every cluster passes a gate of scope Cluster: what status keeps of 10,000 of them after the pass.
+BOOST_AUTO_TEST_CASE(status_of_10000_clusters_with_a_per_cluster_gate_stays_under_1_mib) {
+    std::vector<core::cluster> fleet;
+    for (int i = 0; i < 10000; ++i)
+        fleet.push_back(make_cluster("prod-cluster-" + std::to_string(i), {{"region", "r" + std::to_string(i % 20)}}));
+    core::rollout_spec spec;
+    spec.source = {"argoproj.io", "ApplicationSet", "set"};
+    core::gate_spec gate;
+    gate.name = "error-rate";
+    gate.scope = core::gate_scope::cluster;
+    gate.interval = core::duration_field::of("10s");
+    gate.prometheus = core::prometheus_check{"http://prometheus:9090", "rate{cluster=\"$(cluster.name)\"}", {{}, 0.01}};
+    for (int s = 0; s < 20; ++s) {
+        spec.stages.push_back(stage("region-" + std::to_string(s), match({{"region", "r" + std::to_string(s)}}),
+                                    core::int_or_percent::percent(100)));
+        spec.stages.back().gates.push_back(gate);
+    }
+    fleet_sim sim(spec, fleet);
+    sim.measure = [&](const core::measurement_request& r) {
+        return core::judge_samples(*r.prometheus, {0.001}, sim.now);
+    };
+    sim.change_template("0123456789abcdef");
+    sim.run(2000, std::chrono::seconds(10));
+    BOOST_TEST(sim.rollout.status.phase == core::rollout_phase::completed);
+    const auto size = codec::encode_status(sim.rollout.status).size();
+    BOOST_TEST_MESSAGE("status of 10000 done clusters, each past a gate: " << size << " bytes");
+    BOOST_TEST(size < 1024u * 1024u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "core/gates.hpp"
+#include "core/observed_fleet.hpp"
 #include "test_fleet.hpp"
 
 using namespace apr::core;
@@ -13,10 +14,15 @@ namespace {
 struct stage_at_point {
     rollout r;
     observations observed;
+    observed_fleet fleet{observed};
     std::vector<rollout_event> events;
+    std::vector<measurement_request> requests;
+    std::unordered_set<std::string> requested;
+    std::optional<time_point> look_again;
+    long long pass = 1;
     stage_status status;
     time_point now = time_point{std::chrono::sys_days{std::chrono::year{2026} / 11 / 27}};
-    step_context step{r, observed, now, events};
+    step_context step{r, observed, fleet, now, pass, events, requests, requested, look_again};
 
     explicit stage_at_point(rollout_spec spec) {
         r.spec = std::move(spec);

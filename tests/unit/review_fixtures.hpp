@@ -91,11 +91,12 @@ inline std::string review_json(const review_spec& r) {
 
 // A fleet where ApplicationSet "guestbook" is rolled out by "guestbook-rollout": the canary stage
 // is in progress; eu-west-1a-1 waits in stage eu-west-1; eu-central-1a-1 is admitted.
-inline core::fleet_state guestbook_fleet() {
+inline core::fleet_state guestbook_fleet(std::optional<core::scope_spec> scope = std::nullopt) {
     core::rollout r;
     r.namespace_ = "argocd";
     r.name = "guestbook-rollout";
     r.spec.source = {"argoproj.io/v1alpha1", "ApplicationSet", "guestbook"};
+    r.spec.scope = std::move(scope);
     r.status.phase = core::rollout_phase::progressing;
     r.status.current_stage = "canary in EMEA";
     core::stage_status canary{"canary in EMEA", core::stage_phase::progressing};

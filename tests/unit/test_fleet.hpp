@@ -4,6 +4,7 @@
 
 #include "core/stage_machine.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -67,6 +68,8 @@ public:
         int settle_in = 0;         // steps until Argo CD has synced an admitted change
         bool degrade = false;      // the new version goes Degraded
         std::string hold_refused;  // the webhook's recent refusal to hold a template change
+        std::string previous;      // the live state an admission replaced (previous-spec) ...
+        std::string previous_for;  // ... and the change that replaced it (previous-for)
         std::string project = "default";
     };
 
@@ -75,9 +78,15 @@ public:
     std::map<std::string, app> apps;  // by cluster name
     core::time_point now = core::time_point{std::chrono::sys_days{std::chrono::year{2026} / 11 / 27}};
     std::vector<std::string> admitted_order;
+    std::vector<std::string> restored_order;  // rollbacks carried out
     std::vector<core::rollout_event> events;
     int settle_steps = 1;
     core::source_presence source = core::source_presence::unknown;  // of the ApplicationSet
+    // The controller's part for gates: answers each measurement a step asks for; the answers
+    // reach the next step (`measured`), as the controller's results do.
+    std::function<core::measurement(const core::measurement_request&)> measure;
+    std::vector<core::measurement_result> measured, last_measured;
+    std::optional<core::promote_request> promotion;
     // Argo CD AppProjects by name; nullopt: not listed yet.
     std::optional<std::map<std::string, core::app_project>> projects{std::in_place};
 
@@ -107,11 +116,14 @@ public:
             ob.health_status = a.health;
             ob.compared_to_current = a.compared;
             ob.hold_refused = a.hold_refused;
+            ob.previous_for = a.previous_for;
             ob.project = a.project;
             ob.destination_name = name;
             ob.automated_sync = true;
             o.applications.push_back(ob);
         }
+        o.measurements = measured;
+        o.promotion = promotion;
         o.app_projects = projects;
         return o;
     }
@@ -119,15 +131,34 @@ public:
     core::step_result step() {
         auto result = core::step(rollout, observe(), now);
         rollout.status = result.status;
+        last_measured = std::move(measured);
+        measured.clear();
+        if (measure)
+            for (const auto& r : result.measurements)
+                measured.push_back({r.stage, r.gate, r.cluster, r.pass, r.number, measure(r)});
         for (const auto& admit : result.admissions) {
             auto& a = apps.at(admit.cluster);
             if (a.pending != admit.hash) continue;  // the controller's patch is conditional on the hash
+            a.previous = a.live;
+            a.previous_for = a.pending;
             a.live = a.pending;
             a.pending.clear();
             a.sync = "OutOfSync";
             a.compared = false;
             a.settle_in = settle_steps;
             admitted_order.push_back(admit.cluster);
+        }
+        for (const auto& restore : result.restorations) {
+            auto& a = apps.at(restore.cluster);
+            if (a.previous_for.empty()) continue;  // the restore patch tests previous-for
+            if (a.pending.empty()) a.pending = a.live;
+            a.live = a.previous;
+            a.previous.clear();
+            a.previous_for.clear();
+            a.sync = "OutOfSync";
+            a.compared = false;
+            a.settle_in = settle_steps;
+            restored_order.push_back(restore.cluster);
         }
         events.insert(events.end(), result.events.begin(), result.events.end());
         return result;

@@ -199,6 +199,25 @@ BOOST_AUTO_TEST_CASE(every_error_is_reported_at_once) {
     BOOST_TEST(check(spec).errors.size() == 4u);
 }
 
+BOOST_AUTO_TEST_CASE(scope_paths_must_lie_in_the_desired_state) {
+    auto spec = seed_spec();
+    spec.scope = scope_spec{{"source.targetRevision", "sources[*].chart", "source.helm.valuesObject.image"}};
+    BOOST_TEST(check(spec).ok());
+    spec.scope = scope_spec{{"source.targetRevision", "destination.server", "spec.source.chart", "sources.chart"}};
+    BOOST_TEST(messages(check(spec)) ==
+                   std::vector<std::string>(
+                       {"spec.scope.paths[1]: Invalid value: \"destination.server\": must be a path in the "
+                        "Application's desired state, starting with source, sources, sourceHydrator or syncPolicy",
+                        "spec.scope.paths[2]: Invalid value: \"spec.source.chart\": paths are relative to the "
+                        "Application's spec: write \"source.chart\"",
+                        "spec.scope.paths[3]: Invalid value: \"sources.chart\": sources is a list: name one source "
+                        "by index (sources[0].chart) or every source (sources[*].chart)"}),
+               boost::test_tools::per_element());
+    spec.scope = scope_spec{};
+    BOOST_TEST(
+        has(check(spec), "spec.scope.paths: Required value: at least one path; omit spec.scope to stage every change"));
+}
+
 BOOST_AUTO_TEST_CASE(warnings_for_empty_selectors_and_missing_topology_labels) {
     validation_context context;
     context.clusters_known = true;
@@ -240,6 +259,118 @@ BOOST_AUTO_TEST_CASE(no_missing_application_set_warning_on_top_of_a_source_ref_e
     spec = seed_spec();
     spec.source.name = "Not_A_Name";
     BOOST_TEST(check(spec, context).warnings.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(gate_rules)
+
+namespace {
+
+gate_spec metric_gate() {
+    gate_spec g;
+    g.name = "error-rate";
+    g.prometheus = prometheus_check{"http://prometheus:9090", "rate{cluster=\"$(cluster.name)\"}", {{}, 0.01}};
+    g.scope = gate_scope::cluster;
+    return g;
+}
+
+rollout_spec with_gate(gate_spec g) {
+    auto spec = seed_spec();
+    spec.stages[0].gates.push_back(std::move(g));
+    return spec;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_well_formed_metric_gate_is_valid) {
+    auto r = check(with_gate(metric_gate()));
+    BOOST_TEST(r.ok(), messages(r).front());
+}
+
+BOOST_AUTO_TEST_CASE(exactly_one_kind_of_check) {
+    auto g = metric_gate();
+    g.approval = approval_check{};
+    BOOST_TEST(has(check(with_gate(g)),
+                   "spec.stages[0].gates[0]: Invalid value: exactly one of prometheus, webhook "
+                   "or approval must be set"));
+    gate_spec none;
+    none.name = "nothing";
+    BOOST_TEST(
+        has(check(with_gate(none)),
+            "spec.stages[0].gates[0]: Required value: exactly one of prometheus, webhook or approval must be set"));
+}
+
+BOOST_AUTO_TEST_CASE(threshold_min_must_not_exceed_max_and_all_errors_come_at_once) {
+    auto g = metric_gate();
+    g.prometheus->threshold = {0.5, 0.1};
+    g.count = 0;
+    g.interval = duration_field::of("soon");
+    const auto r = check(with_gate(g));
+    BOOST_TEST(r.errors.size() == 3u);
+    BOOST_TEST(messages(r)[0].starts_with("spec.stages[0].gates[0].interval: Invalid value: \"soon\""));
+    BOOST_TEST(has(r, "spec.stages[0].gates[0].count: Invalid value: 0: must be greater than or equal to 1"));
+    BOOST_TEST(messages(r)[2].starts_with("spec.stages[0].gates[0].prometheus.thresholdRange: Invalid value"));
+}
+
+BOOST_AUTO_TEST_CASE(placeholders_must_be_known_and_cluster_ones_need_scope_cluster) {
+    auto g = metric_gate();
+    g.prometheus->query = "rate{cluster=\"$(cluster.nam)\"}";
+    BOOST_TEST(messages(check(with_gate(g)))[0].starts_with(
+        "spec.stages[0].gates[0].prometheus.query: Invalid value: \"$(cluster.nam)\": unknown placeholder"));
+    g = metric_gate();
+    g.scope = gate_scope::stage;
+    BOOST_TEST(messages(check(with_gate(g)))[0].starts_with(
+        "spec.stages[0].gates[0].prometheus.query: Invalid value: \"$(cluster.name)\": unknown placeholder; known "
+        "with scope Stage"));
+}
+
+BOOST_AUTO_TEST_CASE(gate_urls_must_start_with_an_allowed_prefix) {
+    validation_context context;
+    context.allowed_gate_urls = {"http://prometheus.monitoring.svc:9090", "https://smoke."};
+    auto g = metric_gate();
+    BOOST_TEST(
+        has(check(with_gate(g), context),
+            "spec.stages[0].gates[0].prometheus.address: Forbidden: \"http://prometheus:9090\": gate URLs must start "
+            "with one of: "
+            "\"http://prometheus.monitoring.svc:9090\", \"https://smoke.\""));
+    g.prometheus->address = "http://prometheus.monitoring.svc:9090";
+    BOOST_TEST(check(with_gate(g), context).ok());
+    g.prometheus->address = "ftp://x";
+    BOOST_TEST(has(check(with_gate(g)),
+                   "spec.stages[0].gates[0].prometheus.address: Invalid value: \"ftp://x\": must be an http:// or "
+                   "https:// URL"));
+}
+
+BOOST_AUTO_TEST_CASE(before_gates_and_approvals_have_scope_stage) {
+    auto g = metric_gate();
+    g.when = gate_timing::before;
+    BOOST_TEST(
+        messages(check(with_gate(g)))[0].starts_with("spec.stages[0].gates[0].scope: Invalid value: \"Cluster\""));
+    gate_spec approval;
+    approval.name = "board";
+    approval.when = gate_timing::during;
+    approval.approval = approval_check{{"oncall"}};
+    BOOST_TEST(messages(check(with_gate(approval)))[0].starts_with("spec.stages[0].gates[0].when: Invalid value"));
+}
+
+BOOST_AUTO_TEST_CASE(webhook_headers_take_a_value_or_a_secret) {
+    gate_spec g;
+    g.name = "smoke";
+    webhook_check w;
+    w.url = "http://smoke/run";
+    w.headers.push_back({"", "x", secret_key_ref{"", "token"}});
+    g.webhook = w;
+    const auto r = check(with_gate(g));
+    BOOST_TEST(has(r, "spec.stages[0].gates[0].webhook.headers[0].name: Required value"));
+    BOOST_TEST(has(r, "spec.stages[0].gates[0].webhook.headers[0]: Invalid value: set value or valueFrom, not both"));
+    BOOST_TEST(has(r, "spec.stages[0].gates[0].webhook.headers[0].valueFrom.secretKeyRef.name: Required value"));
+}
+
+BOOST_AUTO_TEST_CASE(gate_names_are_unique_within_a_stage) {
+    auto spec = with_gate(metric_gate());
+    spec.stages[0].gates.push_back(metric_gate());
+    BOOST_TEST(has(check(spec), "spec.stages[0].gates[1].name: Duplicate value: \"error-rate\""));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
 // `validate` and `plan`: offline commands over files, using exactly the webhook's rules.
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
@@ -79,14 +80,16 @@ std::string label(const loaded_rollout& r) {
 }  // namespace
 
 int run_validate(const arguments& args) {
-    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << "Usage: argocd-progressive-rollout validate FILE...\n"
-                     "Validates ProgressiveRollout objects (YAML, multi-document YAML, JSON or a List) with the\n"
-                     "validating webhook's rules, including one ApplicationSet per rollout across the files.\n"
-                     "Exit status: 0 valid, 1 invalid, 2 unreadable input.\n";
-        return args.empty() ? 2 : 0;
-    }
-    auto rollouts = load_rollouts(args);
+    command_line line("validate", "validate FILE...",
+                      "Validates ProgressiveRollout objects (YAML, multi-document YAML, JSON or a List) with the\n"
+                      "validating webhook's rules, including one ApplicationSet per rollout across the files.\n"
+                      "Exit status: 0 valid, 1 invalid, 2 unreadable input.");
+    arguments files;
+    line.hidden.add_options()("file", po::value(&files)->required(), "files");
+    line.positional.add("file", -1);
+    po::variables_map vm;
+    if (int code = line.parse(args, vm); code >= 0) return code;
+    auto rollouts = load_rollouts(files);
     if (!rollouts) return 2;
     bool valid = true;
     for (const auto& r : *rollouts) {
@@ -143,6 +146,24 @@ std::string join(const std::vector<std::string>& names) {
     return out;
 }
 
+// "error-rate: During, per cluster, Prometheus, every 1m" for the plan.
+std::string describe_gate(const core::gate_spec& g) {
+    std::string out = g.name + ": " + std::string(core::to_string(g.when));
+    out += g.scope == core::gate_scope::cluster ? ", per cluster" : ", per stage";
+    if (g.prometheus) out += ", Prometheus query, thresholdRange";
+    if (g.prometheus && g.prometheus->threshold.min) out += " min " + std::to_string(*g.prometheus->threshold.min);
+    if (g.prometheus && g.prometheus->threshold.max) out += " max " + std::to_string(*g.prometheus->threshold.max);
+    if (g.webhook) out += ", webhook " + g.webhook->url;
+    if (g.approval)
+        out += ", approval" + (g.approval->groups.empty() ? std::string() : " by " + join(g.approval->groups));
+    if (!g.approval) {
+        out += ", every " + g.interval.text;
+        if (g.when != core::gate_timing::during) out += ", " + std::to_string(g.count) + " measurement(s)";
+    }
+    if (g.dry_run) out += " (dryRun)";
+    return out;
+}
+
 void print_plan_text(std::ostream& out, const core::rollout& r, const core::rollout_plan& plan, std::size_t fleet) {
     out << "ProgressiveRollout " << (r.namespace_.empty() ? "" : r.namespace_ + "/") << r.name << " -> ApplicationSet "
         << r.spec.source.name << " (" << fleet << " clusters)\n";
@@ -154,6 +175,8 @@ void print_plan_text(std::ostream& out, const core::rollout& r, const core::roll
         for (std::size_t k = 0; k < s.waves.size(); ++k) out << "  wave " << k + 1 << ": " << join(s.waves[k]) << "\n";
         if (!s.requeued.empty())
             out << "  requeued now (matching the requeue selector, moved last): " << join(s.requeued) << "\n";
+        if (i < r.spec.stages.size())
+            for (const auto& g : r.spec.stages[i].gates) out << "  gate " << describe_gate(g) << "\n";
     }
     out << "\nunstaged (held, never updated): " << (plan.unstaged.empty() ? "none" : join(plan.unstaged)) << "\n";
 }
@@ -207,58 +230,34 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     return std::pair{std::move(rollout), std::move(clusters)};
 }
 
-constexpr std::string_view plan_usage =
-    R"(Usage: argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]
-       argocd-progressive-rollout plan --live NAME [-n NAMESPACE] [--kubeconfig FILE] [-o text|json]
-Shows which cluster goes in which stage and wave, before anything changes.
-  --rollout FILE     a ProgressiveRollout (YAML or JSON)
-  --clusters FILE    Argo CD cluster Secrets (YAML/JSON, multi-document or a List, as
-                     `kubectl get secret -o yaml` prints them); only name, server and labels are read
-  --live NAME        read the ProgressiveRollout NAME and the cluster Secrets from the API server;
-                     the plan covers the clusters hosting its ApplicationSet's Applications
-  -n, --namespace    namespace of --live (default argocd)
-  --kubeconfig FILE  for --live (default: $KUBECONFIG, in-cluster, then ~/.kube/config)
-  -o text|json       output format (default text)
-)";
-
 }  // namespace
 
 int run_plan(const arguments& args) {
-    std::string rollout_file, clusters_file, live, namespace_ = "argocd", kubeconfig, output = "text";
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const auto& a = args[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
-            return args[++i];
-        };
-        try {
-            if (a == "--rollout")
-                rollout_file = value();
-            else if (a == "--clusters")
-                clusters_file = value();
-            else if (a == "--live")
-                live = value();
-            else if (a == "-n" || a == "--namespace")
-                namespace_ = value();
-            else if (a == "--kubeconfig")
-                kubeconfig = value();
-            else if (a == "-o" || a == "--output")
-                output = value();
-            else if (a == "--help" || a == "-h") {
-                std::cout << plan_usage;
-                return 0;
-            } else
-                throw std::invalid_argument("unknown flag " + a);
-        } catch (const std::invalid_argument& e) {
-            std::cerr << "error: " << e.what() << "\n";
-            return 2;
-        }
-    }
+    command_line line("plan",
+                      "plan --rollout FILE --clusters FILE [-o text|json]\n"
+                      "       " +
+                          program_name() + " plan --live NAME [-n NAMESPACE] [--kubeconfig FILE] [-o text|json]",
+                      "Shows which cluster goes in which stage and wave, before anything changes.");
+    std::string rollout_file, clusters_file, live, output = "text";
+    cluster_flags cluster;
+    line.options.add_options()("rollout", po::value(&rollout_file), "a ProgressiveRollout (YAML or JSON)")(
+        "clusters", po::value(&clusters_file),
+        "Argo CD cluster Secrets (YAML/JSON, multi-document or a List, as `kubectl get secret -o yaml` prints "
+        "them); only name, server and labels are read")(
+        "live", po::value(&live),
+        "read the ProgressiveRollout NAME and the cluster Secrets from the API server; the plan covers the "
+        "clusters hosting its ApplicationSet's Applications")("output,o", po::value(&output)->default_value(output),
+                                                              "text or json");
+    add_cluster_flags(line.options, cluster);
+    po::variables_map vm;
+    if (int code = line.parse(args, vm); code >= 0) return code;
+    const auto& namespace_ = cluster.namespace_;
+    const auto& kubeconfig = cluster.kubeconfig;
     const bool offline = !rollout_file.empty() && !clusters_file.empty() && live.empty();
     if ((!offline && (live.empty() || !rollout_file.empty() || !clusters_file.empty())) ||
         (output != "text" && output != "json")) {
-        std::cerr << "error: plan needs --rollout FILE and --clusters FILE, or --live NAME; and -o text or json\n\n"
-                  << plan_usage;
+        std::cerr << "plan: needs --rollout FILE and --clusters FILE, or --live NAME; and -o text or json\n\n"
+                  << line.help();
         return 2;
     }
     std::vector<loaded_rollout> rollouts;

@@ -1,28 +1,42 @@
-// argocd-progressive-rollout: one binary, several subcommands. main() only dispatches.
+// argocd-progressive-rollout: one binary, several subcommands. main() only dispatches. Installed
+// (or symlinked) as kubectl-progressive_rollout it is also the kubectl plugin
+// `kubectl progressive-rollout`.
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <string_view>
 
 namespace {
 
-constexpr std::string_view usage = R"(argocd-progressive-rollout - staged rollouts of Argo CD ApplicationSet changes
+std::string usage() {
+    const auto& p = apr::cli::program_name();
+    return p + R"( - staged rollouts of Argo CD ApplicationSet changes
 
-Usage:
-  argocd-progressive-rollout validate FILE...
-      Validate ProgressiveRollout YAML/JSON files with the webhook's rules.
-      Exit 0 when valid, 1 when not, 2 on unreadable input.
-  argocd-progressive-rollout plan --rollout FILE --clusters FILE [-o text|json]
-      Show which cluster goes in which stage and wave, from a rollout and Argo CD cluster Secrets.
-  argocd-progressive-rollout serve [flags]
-      Run the admission webhook server (and, on the Lease holder, the rollout controller).
-  argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
-      Show where rollouts stand.
+Usage: )" + p +
+           R"( COMMAND [flags]     (COMMAND --help shows each command's flags)
 
-Run a subcommand with --help for its flags.
+Files:
+  validate FILE...                     validate ProgressiveRollouts with the webhook's rules
+  plan --rollout FILE --clusters FILE  which cluster goes in which stage and wave (also --live NAME)
+Server:
+  serve                                the admission webhooks and, on the Lease holder, the controller
+Rollouts in the cluster (-n NAMESPACE, default argocd; --kubeconfig or $KUBECONFIG as kubectl):
+  status [NAME]                        where rollouts stand (--watch to follow)
+  pause NAME                           admit no new cluster; in-flight ones finish
+  resume NAME                          admit clusters again
+  promote NAME [--stage S] [--skip-bake]   pass what waits for a person: an approval, a bake
+  abort NAME [--rollback]              stop the pass; --rollback restores what it changed
+  retry NAME                           run a Failed, Aborted or RolledBack pass again
+  hold NAME CLUSTER --reason R [--until T]   keep one cluster out of admission
+  release NAME CLUSTER                 end a hold
+  dashboard [--listen 127.0.0.1:8080]  a live dashboard of the rollouts in a browser (loopback only;
+                                       --allow-actions for buttons)
 )";
+}
 
 }  // namespace
 
@@ -30,20 +44,27 @@ int main(int argc, char** argv) {
     // A peer that closes its end while we write (an API server timing out, a scraper going
     // away) must cost one connection, not the process: writes then fail with EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
+    apr::cli::set_program_name(argc > 0 ? argv[0] : "");
     if (argc < 2) {
-        std::cerr << usage;
+        std::cerr << usage();
         return 2;
     }
     const std::string_view command = argv[1];
     apr::cli::arguments args(argv + 2, argv + argc);
-    if (command == "validate") return apr::cli::run_validate(args);
-    if (command == "plan") return apr::cli::run_plan(args);
-    if (command == "serve") return apr::cli::run_serve(args);
-    if (command == "status") return apr::cli::run_status(args);
+    using runner = int (*)(const apr::cli::arguments&);
+    static const std::map<std::string_view, runner> commands = {
+        {"validate", apr::cli::run_validate}, {"plan", apr::cli::run_plan},
+        {"serve", apr::cli::run_serve},       {"status", apr::cli::run_status},
+        {"pause", apr::cli::run_pause},       {"resume", apr::cli::run_resume},
+        {"promote", apr::cli::run_promote},   {"abort", apr::cli::run_abort},
+        {"retry", apr::cli::run_retry},       {"hold", apr::cli::run_hold},
+        {"release", apr::cli::run_release},   {"dashboard", apr::cli::run_dashboard},
+    };
+    if (auto it = commands.find(command); it != commands.end()) return it->second(args);
     if (command == "--help" || command == "-h" || command == "help") {
-        std::cout << usage;
+        std::cout << usage();
         return 0;
     }
-    std::cerr << "unknown command " << command << "\n\n" << usage;
+    std::cerr << "unknown command " << command << "\n\n" << usage();
     return 2;
 }

@@ -3,11 +3,15 @@
 
 #include "cli/commands.hpp"
 #include "codec/admission_review.hpp"
+#include "codec/json_reader.hpp"
+#include "codec/read_file.hpp"
 #include "codec/log_line.hpp"
 #include "codec/snapshot.hpp"
 #include "controller/fleet_cache.hpp"
 #include "controller/leader_runner.hpp"
+#include "controller/measurement_runner.hpp"
 #include "controller/rollout_controller.hpp"
+#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
 #include "kube/event_recorder.hpp"
@@ -29,6 +33,17 @@
 namespace apr::cli {
 
 namespace po = boost::program_options;
+
+void write_port_file(const std::string& path, unsigned short port) {
+    const std::string partial = path + ".partial";
+    {
+        std::ofstream out(partial, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
+    }
+    if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw std::runtime_error(path + ": cannot write the port file");
+}
 
 namespace {
 
@@ -65,18 +80,32 @@ struct serve_flags {
     unsigned threads = 0;
     double shutdown_delay = 0, shutdown_grace = 25;
     double idle_timeout = 90, read_timeout = 30;
+    std::vector<std::string> gate_url_prefixes;
+    std::string gate_ca_file;
 };
 
-// --port-file: the bound port and a newline, written whole (a reader never sees half of it).
-void write_port_file(const std::string& path, unsigned short port) {
-    const std::string partial = path + ".partial";
-    {
-        std::ofstream out(partial, std::ios::trunc);
-        out << port << "\n";
-        if (!out.flush()) throw std::runtime_error(partial + ": cannot write the port file");
-    }
-    if (std::rename(partial.c_str(), path.c_str()) != 0)
-        throw std::runtime_error(path + ": cannot write the port file");
+// A webhook gate's header from a Secret, read when the call is made: never logged, never kept.
+controller::secret_reader read_secret_with(kube::client& client) {
+    return [&client](const std::string& ns, const std::string& name, const std::string& key,
+                     std::string& error) -> std::optional<std::string> {
+        auto secret = client.get(kube::secret_path(ns, name));
+        if (!secret) {
+            error = secret.error().describe();
+            return std::nullopt;
+        }
+        const auto* data = codec::find_path(secret.value(), {"data", key});
+        auto encoded = codec::as_string(data);
+        if (!encoded) {
+            error = "no such key";
+            return std::nullopt;
+        }
+        try {
+            return kube::base64_decode(*encoded);
+        } catch (const std::exception&) {
+            error = "not base64";
+            return std::nullopt;
+        }
+    };
 }
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -137,10 +166,12 @@ int serve(const serve_flags& flags) {
     std::unique_ptr<controller::fleet_cache> cache;
     std::unique_ptr<controller::client_rollout_api> rollout_api;
     std::unique_ptr<controller::rollout_controller> rollout_controller;
+    std::unique_ptr<controller::measurement_runner> measurements;
 
     if (!flags.snapshot.empty()) {
-        auto fixed = std::make_shared<const core::fleet_state>(
-            codec::decode_snapshot(read_file(flags.snapshot), flags.snapshot));
+        auto snapshot = codec::decode_snapshot(read_file(flags.snapshot), flags.snapshot);
+        snapshot.allowed_gate_urls = flags.gate_url_prefixes;
+        auto fixed = std::make_shared<const core::fleet_state>(std::move(snapshot));
         logger.write("info", "serving admission from snapshot " + flags.snapshot + " (" +
                                  codec::describe_snapshot(*fixed) + "); no controller");
         state = [fixed] { return fixed; };
@@ -156,8 +187,17 @@ int serve(const serve_flags& flags) {
         cache = std::make_unique<controller::fleet_cache>(*client, flags.argocd_namespace, [&] {
             if (rollout_controller) rollout_controller->wake();
         });
+        cache->set_allowed_gate_urls(flags.gate_url_prefixes);
         rollout_api = std::make_unique<controller::client_rollout_api>(*client, *events);
-        rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache);
+        controller::measurement_options measuring;
+        if (!flags.gate_ca_file.empty()) measuring.ca_pem = read_file(flags.gate_ca_file);
+        measuring.on_result = [&] {
+            if (rollout_controller) rollout_controller->wake();
+        };
+        measurements = std::make_unique<controller::measurement_runner>(read_secret_with(*client), measuring);
+        controller::controller_options control;
+        control.measurements = measurements.get();
+        rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache, control);
         auto* c = cache.get();
         state = [c] { return c->state(); };
         record_event = [ev = events.get()](const codec::review_event& e) {
@@ -182,8 +222,14 @@ int serve(const serve_flags& flags) {
                 logger.write("info", "admission: application " + answer.outcome + " (" + answer.detail + ")");
             return to_http(std::move(answer));
         });
-    server.add_admission_route("/validate/progressiverollouts", [state](std::string_view ct, std::string& body) {
-        return to_http(codec::review_rollout(ct, std::move(body), *state()));
+    const auto now = [] { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); };
+    server.add_admission_route("/validate/progressiverollouts", [state, now](std::string_view ct, std::string& body) {
+        return to_http(codec::review_rollout(ct, std::move(body), *state(), now()));
+    });
+    server.add_admission_route("/mutate/progressiverollouts", [now](std::string_view ct, std::string& body) {
+        auto answer = codec::mutate_rollout(ct, std::move(body), now());
+        if (answer.outcome == "stamped") logger.write("info", "admission: operator request " + answer.detail);
+        return to_http(std::move(answer));
     });
     if (cache) server.set_readiness([c = cache.get()] { return c->synced(); });
 
@@ -267,7 +313,11 @@ int run_serve(const arguments& args) {
         "shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay),
         "seconds /readyz fails before the listener closes on SIGTERM")(
         "shutdown-grace", po::value(&f.shutdown_grace)->default_value(f.shutdown_grace),
-        "seconds in-flight requests get to finish on SIGTERM");
+        "seconds in-flight requests get to finish on SIGTERM")(
+        "gate-url-prefix", po::value(&f.gate_url_prefixes)->composing(),
+        "allow only gate URLs (prometheus.address, webhook.url) starting with this prefix; repeatable "
+        "(default: any http(s) URL)")("gate-ca-file", po::value(&f.gate_ca_file),
+                                      "PEM bundle trusted for https gate URLs (default: the system trust store)");
     po::variables_map vm;
     try {
         std::vector<std::string> argv(args.begin(), args.end());

@@ -5,6 +5,7 @@
 #include "cli/status_command.hpp"
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
 #include "kube/api_paths.hpp"
@@ -57,6 +58,17 @@ const core::stage_spec* spec_of(const core::rollout& r, const std::string& stage
     return nullptr;
 }
 
+// One gate of a stage: its phase, measurements, when the next is due, and why.
+void render_gate(std::ostringstream& out, const core::gate_status& g, core::time_point now) {
+    out << "      gate " << g.name << ": " << core::to_string(g.phase);
+    if (g.taken) out << ", " << g.taken << " measurement(s)";
+    if (g.next_at && (g.phase == core::gate_phase::running || g.phase == core::gate_phase::pending))
+        out << ", next " << (*g.next_at > now ? "in " + age(*g.next_at - now) : std::string("due"));
+    if (!g.decided_by.empty()) out << ", decided by " << g.decided_by;
+    if (!g.message.empty()) out << ": " << g.message;
+    out << "\n";
+}
+
 void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t index, const core::stage_status& stage,
                   core::time_point now) {
     std::size_t done = 0, updating = 0;
@@ -83,6 +95,7 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
         out << " (started " << age(now - *stage.started_at) << " ago)";
     out << "\n";
     if (!stage.message.empty()) out << "      " << stage.message << "\n";
+    for (const auto& g : stage.gates) render_gate(out, g, now);
 
     const auto* spec = spec_of(r, stage.name);
     for (const auto& c : stage.clusters) {
@@ -90,6 +103,7 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
             case core::cluster_phase::updating:
                 out << "      Updating   " << c.name;
                 if (c.admitted_at) out << " (admitted " << age(now - *c.admitted_at) << " ago)";
+                if (!c.message.empty()) out << ": " << c.message;
                 out << "\n";
                 break;
             case core::cluster_phase::requeued: {
@@ -107,6 +121,12 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
             }
             case core::cluster_phase::failed:
                 out << "      Failed     " << c.name << (c.message.empty() ? "" : ": " + c.message) << "\n";
+                break;
+            case core::cluster_phase::held:
+                out << "      Held       " << c.name << (c.message.empty() ? "" : ": " + c.message) << "\n";
+                break;
+            case core::cluster_phase::rolled_back:
+                out << "      RolledBack " << c.name << "\n";
                 break;
             default:
                 break;
@@ -155,6 +175,24 @@ std::string render_status(const core::rollout& r, core::time_point now) {
     if (!st.unstaged_clusters.empty())
         out << "\n  Unstaged:  " << name_list(st.unstaged_clusters)
             << " (no stage selects them: held, never updated)\n";
+    if (!st.holds.empty()) {
+        out << "\n  Holds:\n";
+        for (const auto& h : st.holds) {
+            out << "    " << h.cluster << ": " << h.reason << " (by " << h.by;
+            if (h.until) out << ", until " << codec::format_time(*h.until) << ", " << age(*h.until - now) << " left";
+            out << ")\n";
+        }
+    }
+    if (!st.requests.empty()) {
+        out << "\n  Requests (latest last):\n";
+        const auto first = st.requests.size() > 3 ? st.requests.size() - 3 : 0;
+        for (auto i = first; i < st.requests.size(); ++i) {
+            const auto& q = st.requests[i];
+            out << "    " << codec::format_time(q.at) << " " << q.verb << " by " << q.user
+                << (q.reason.empty() ? "" : " (" + q.reason + ")") << ": " << (q.refused ? "refused: " : "") << q.result
+                << "\n";
+        }
+    }
     if (!st.conditions.empty()) {
         out << "\n  Conditions:\n";
         for (const auto& c : st.conditions) {
@@ -173,17 +211,6 @@ std::string render_status(const core::rollout& r, core::time_point now) {
 
 namespace {
 
-constexpr std::string_view status_usage =
-    R"(Usage: argocd-progressive-rollout status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]
-Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, bake time,
-unstaged clusters and conditions. Without NAME: every rollout in the namespace (default argocd).
-  -n, --namespace NS   namespace of the rollouts (default argocd)
-  -w, --watch          redraw on change; exit 0 when Completed, 1 when Failed
-  --timeout D          with --watch: give up after D (e.g. 10m) with exit 1; default: never
-  --kubeconfig FILE    default: $KUBECONFIG, in-cluster, then ~/.kube/config
-Exit codes: 0 shown (or Completed with --watch), 1 not found / Failed / API error, 2 bad usage.
-)";
-
 struct status_flags {
     std::string name;
     std::string ns = "argocd";
@@ -191,46 +218,6 @@ struct status_flags {
     bool watch = false;
     std::optional<core::duration> timeout;
 };
-
-std::optional<status_flags> parse(const arguments& args, std::string& error) {
-    status_flags f;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        auto value = [&]() -> std::optional<std::string> {
-            if (i + 1 >= args.size()) return std::nullopt;
-            return args[++i];
-        };
-        if (a == "-w" || a == "--watch") {
-            f.watch = true;
-        } else if (a == "-n" || a == "--namespace") {
-            auto v = value();
-            if (!v) return std::nullopt;
-            f.ns = *v;
-        } else if (a.starts_with("--namespace=")) {
-            f.ns = a.substr(12);
-        } else if (a == "--kubeconfig") {
-            auto v = value();
-            if (!v) return std::nullopt;
-            f.kubeconfig = *v;
-        } else if (a == "--timeout" || a.starts_with("--timeout=")) {
-            auto v = a == "--timeout" ? value() : std::optional(a.substr(10));
-            f.timeout = v ? core::parse_duration(*v) : std::nullopt;
-            if (!f.timeout || *f.timeout <= core::duration::zero()) {
-                error = "--timeout: expected a positive duration such as 90s or 10m";
-                return std::nullopt;
-            }
-        } else if (a.starts_with("--kubeconfig=")) {
-            f.kubeconfig = a.substr(13);
-        } else if (!a.starts_with("-") && f.name.empty()) {
-            f.name = a;
-        } else {
-            error = f.name.empty() || a.starts_with("-") ? "unknown flag " + a
-                                                         : "one NAME at most, got " + f.name + " and " + a;
-            return std::nullopt;
-        }
-    }
-    return f;
-}
 
 struct fetch_result {
     std::vector<core::rollout> rollouts;
@@ -283,17 +270,33 @@ std::string fingerprint(const fetch_result& fetched) {
 }  // namespace
 
 int run_status(const arguments& args) {
-    if (std::find_if(args.begin(), args.end(), [](const auto& a) { return a == "-h" || a == "--help"; }) !=
-        args.end()) {
-        std::cout << status_usage;
-        return 0;
+    command_line line(
+        "status", "status [NAME] [-n NAMESPACE] [--watch [--timeout D]] [--kubeconfig FILE]",
+        "Shows where ProgressiveRollouts stand: every stage with its clusters, requeues, bake time,\n"
+        "holds, unstaged clusters, the latest operator requests and the conditions. Without NAME:\n"
+        "every rollout in the namespace.\n"
+        "Exit codes: 0 shown (or Completed with --watch), 1 not found / stopped / API error, 2 bad usage.");
+    cluster_flags cluster;
+    status_flags parsed;
+    std::string timeout;
+    add_cluster_flags(line.options, cluster);
+    line.options.add_options()("watch,w", po::bool_switch(&parsed.watch),
+                               "redraw on change; exit 0 when Completed, 1 when Failed, Aborted or RolledBack")(
+        "timeout", po::value(&timeout), "with --watch: give up after this long (e.g. 10m) with exit 1; default: never");
+    line.hidden.add_options()("name", po::value(&parsed.name), "the ProgressiveRollout");
+    line.positional.add("name", 1);
+    po::variables_map vm;
+    if (int code = line.parse(args, vm); code >= 0) return code;
+    parsed.ns = cluster.namespace_;
+    parsed.kubeconfig = cluster.kubeconfig;
+    if (!timeout.empty()) {
+        parsed.timeout = core::parse_duration(timeout);
+        if (!parsed.timeout || *parsed.timeout <= core::duration::zero()) {
+            std::cerr << "status: --timeout: expected a positive duration such as 90s or 10m\n";
+            return 2;
+        }
     }
-    std::string error = "a flag is missing its value";
-    const auto flags = parse(args, error);
-    if (!flags) {
-        std::cerr << "status: " << error << "\n\n" << status_usage;
-        return 2;
-    }
+    const auto flags = &parsed;
     std::unique_ptr<kube::client> client;
     try {
         client = std::make_unique<kube::client>(kube::load_config(flags->kubeconfig));
@@ -339,7 +342,7 @@ int run_status(const arguments& args) {
             bool all_completed = true, any_failed = false;
             for (const auto& r : fetched.rollouts) {
                 all_completed = all_completed && r.status.phase == core::rollout_phase::completed;
-                any_failed = any_failed || r.status.phase == core::rollout_phase::failed;
+                any_failed = any_failed || core::stopped(r.status.phase);
             }
             if (any_failed) return 1;
             if (all_completed) return 0;

@@ -6,8 +6,11 @@
 #include "codec/json_reader.hpp"
 #include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/operator_request_codec.hpp"
 #include "codec/pending_record.hpp"
 #include "codec/rollout_codec.hpp"
+#include "core/json_string.hpp"
+#include "core/operator_request.hpp"
 #include "core/validation.hpp"
 
 #include <rapidjson/reader.h>
@@ -369,7 +372,77 @@ review_answer review_application(std::string_view content_type, std::string body
     return a;
 }
 
-review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state) {
+namespace {
+
+std::vector<std::string> user_groups(const rapidjson::Value& request) {
+    std::vector<std::string> groups;
+    if (const auto* g = find_path(request, {"userInfo", "groups"}); g && g->IsArray())
+        for (const auto& v : g->GetArray())
+            if (v.IsString()) groups.emplace_back(v.GetString(), v.GetStringLength());
+    return groups;
+}
+
+// The operator request this write makes: the annotation's value when it is new or changed (the
+// same value again is the request already written, not a new one).
+std::optional<std::string> new_request(const rapidjson::Value& request, const rapidjson::Value& object) {
+    auto value = request_annotation_of(object);
+    if (!value) return std::nullopt;
+    const auto* old = find_path(request, {"oldObject"});
+    if (old && old->IsObject() && request_annotation_of(*old) == value) return std::nullopt;
+    return value;
+}
+
+// The API server's own wording for an invalid object (StatusReasonInvalid).
+void deny_invalid(response_fields& f, review_answer& a, const std::string& name, const core::field_errors& errors) {
+    std::string message = "ProgressiveRollout.deployment.skyscanner.net " + core::quote(name) + " is invalid: ";
+    if (errors.size() > 1) message += "[";
+    for (std::size_t i = 0; i < errors.size(); ++i) message += (i ? ", " : "") + errors[i].to_string();
+    if (errors.size() > 1) message += "]";
+    f.allowed = false;
+    f.code = 422;
+    f.reason = "Invalid";
+    f.message = std::move(message);
+    a.outcome = "denied";
+    a.detail = "invalid";
+}
+
+}  // namespace
+
+review_answer mutate_rollout(std::string_view content_type, std::string body, core::time_point now) {
+    std::optional<review_answer> error;
+    auto review = parse_review(content_type, std::move(body), parse_mode::whole, error);
+    if (!review) return std::move(*error);
+    const auto* request = review->request;
+    const auto* object = find_path(*request, {"object"});
+    response_fields f;
+    f.uid = review->uid;
+    review_answer a;
+    a.outcome = "allowed";
+    const auto operation = string_at(*request, {"operation"});
+    if ((operation == "CREATE" || operation == "UPDATE") && object && object->IsObject()) {
+        if (auto text = new_request(*request, *object)) {
+            auto decoded = decode_request(*text);
+            // A malformed request is left as written: the validating webhook denies it with its field paths.
+            if (decoded.errors.empty()) {
+                auto& q = decoded.request;
+                q.user = string_at(*request, {"userInfo", "username"});
+                q.groups = user_groups(*request);
+                q.at = now;
+                const auto stamped = encode_request(q);
+                f.patch = render_patch(
+                    {{"add", "/metadata/annotations/" + core::escape_pointer_token(core::request_annotation),
+                      core::quote_json(stamped)}});
+                a.outcome = "stamped";
+                a.detail = std::string(core::to_string(q.verb)) + " by " + q.user;
+            }
+        }
+    }
+    a.body = render_review(f);
+    return a;
+}
+
+review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state,
+                             core::time_point now) {
     std::optional<review_answer> error;
     auto review = parse_review(content_type, std::move(body), parse_mode::whole, error);
     if (!review) return std::move(*error);
@@ -390,19 +463,35 @@ review_answer review_rollout(std::string_view content_type, std::string body, co
         auto result = core::validate(r.spec, decoded.errors, state.validation_context_for(r.namespace_, r.name));
         auto& errors = result.errors;
         f.warnings = std::move(result.warnings);
+        const auto text = new_request(*request, *object);
+        std::optional<core::operator_request> asked;
+        if (text) {
+            auto q = decode_request(*text);
+            for (auto& e : q.errors) errors.push_back(std::move(e));
+            for (auto& e : core::check_request_fields(q.request, request_field_path, true))
+                errors.push_back(std::move(e));
+            if (q.errors.empty()) asked = std::move(q.request);
+        }
         if (!errors.empty()) {
-            // The API server's own wording for an invalid object (StatusReasonInvalid).
-            std::string message =
-                "ProgressiveRollout.deployment.skyscanner.net " + core::quote(r.name) + " is invalid: ";
-            if (errors.size() > 1) message += "[";
-            for (std::size_t i = 0; i < errors.size(); ++i) message += (i ? ", " : "") + errors[i].to_string();
-            if (errors.size() > 1) message += "]";
-            f.allowed = false;
-            f.code = 422;
-            f.reason = "Invalid";
-            f.message = std::move(message);
-            a.outcome = "denied";
-            a.detail = "invalid";
+            deny_invalid(f, a, r.name, errors);
+        } else if (asked) {
+            // Judged against the rollout as it was before this write: `pause` on a paused one is refused.
+            auto before = r;
+            if (const auto* old = find_path(*request, {"oldObject"}); old && old->IsObject())
+                before.spec.paused = decode_rollout(*old).rollout.spec.paused;
+            auto refusal = core::refuse_request(before, *asked, now);
+            const bool pausing = asked->verb == core::request_verb::pause;
+            if (!refusal && (pausing || asked->verb == core::request_verb::resume) && r.spec.paused != pausing)
+                refusal = std::string(core::to_string(asked->verb)) +
+                          " is written together with spec.paused: " + (pausing ? "true" : "false");
+            if (refusal) {
+                f.allowed = false;
+                f.code = 400;
+                f.reason = "BadRequest";
+                f.message = std::move(*refusal);
+                a.outcome = "denied";
+                a.detail = "request refused";
+            }
         }
     }
     a.body = render_review(f);

@@ -34,8 +34,14 @@ struct review_answer {
 review_answer review_application(std::string_view content_type, std::string body, const core::fleet_state& state,
                                  const core::admission_identities& identities);
 
-// POST /validate/progressiverollouts
-review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state);
+// POST /validate/progressiverollouts: the spec's rules, and an operator request the write makes
+// (deployment.skyscanner.net/request): well-formed, stamped, and legal for the rollout at `now`.
+review_answer review_rollout(std::string_view content_type, std::string body, const core::fleet_state& state,
+                             core::time_point now = {});
+
+// POST /mutate/progressiverollouts: stamps an operator request the write makes with the writer's
+// userInfo (user, groups) and `now`, overwriting whatever the client wrote (docs/operations.md).
+review_answer mutate_rollout(std::string_view content_type, std::string body, core::time_point now);
 
 // Serialises RFC 6902 operations (values are raw JSON text from the core).
 std::string render_patch(const std::vector<core::patch_operation>& patch);

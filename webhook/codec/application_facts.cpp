@@ -1,6 +1,7 @@
 #include "codec/application_facts.hpp"
 
 #include "codec/canonical_json.hpp"
+#include "codec/desired_changes.hpp"
 #include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
@@ -236,12 +237,22 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
     f.old_desired = desired_state(old_spec ? *old_spec : empty_object);
     f.new_revisions = revisions_of(spec);
     f.old_revisions = revisions_of(old_spec);
+    // The change scope (rule 3) is about template writes: the places are listed for those only.
+    if (f.username == identities.application_set_controller && f.operation == core::operation_kind::update &&
+        f.desired_changed())
+        f.changes = list_desired_changes(old_spec ? *old_spec : empty_object, spec ? *spec : empty_object);
     const auto canonical = desired_state_canonical(spec ? *spec : empty_object);
     f.new_pending.hash = content_hash(canonical);
     // Only the ApplicationSet controller's writes are held: others skip the compression.
     if (f.username == identities.application_set_controller) f.new_pending.value = encode_pending_record(canonical);
     f.other_annotations_bytes = other_annotations_bytes(*object);
     f.old_pending_hash = string_at(*old_object, {"metadata", "annotations", core::pending_hash_annotation});
+    f.old_previous_for = string_at(*old_object, {"metadata", "annotations", core::previous_for_annotation});
+    // Decoded only for the rollout controller's writes, the only ones that may restore it.
+    if (!f.old_previous_for.empty() && f.username == identities.self)
+        if (auto previous = decode_pending_record(
+                string_at(*old_object, {"metadata", "annotations", core::previous_spec_annotation})))
+            f.old_previous_hash = content_hash(*previous);
     f.old_protected = protected_annotations(*old_object);
     f.new_protected = protected_annotations(*object);
     const auto* annotations = find_path(*object, {"metadata", "annotations"});

@@ -158,6 +158,9 @@ application_record decode_application(const rapidjson::Value& app) {
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
     r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;
+    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
+        r.live_desired = desired_state_canonical(*spec);
+    r.previous_spec = annotation(app, core::previous_spec_annotation);
 
     auto& o = r.observation;
     o.name = r.name;
@@ -167,6 +170,7 @@ application_record decode_application(const rapidjson::Value& app) {
     o.destination_namespace = r.destination_namespace;
     o.automated_sync = r.automated_sync;
     o.pending_hash = annotation(app, core::pending_hash_annotation);
+    o.previous_for = annotation(app, core::previous_for_annotation);
     o.sync_status = string_at(app, {"status", "sync", "status"});
     o.health_status = string_at(app, {"status", "health", "status"});
     o.compared_to_current = compared_to_spec(app);
@@ -208,6 +212,20 @@ void write_hash_test_and_release(rapidjson::Writer<rapidjson::StringBuffer>& w, 
     if (created_held) write_op(w, "remove", annotation_path(core::created_held_annotation), nullptr);
 }
 
+// Sets each desired-state field from `state`, removing live fields it lacks.
+void write_desired_state(rapidjson::Writer<rapidjson::StringBuffer>& w, const application_record& app,
+                         const rapidjson::Value& state) {
+    for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
+        const auto& f = core::desired_state_fields[i];
+        const std::string path = "/spec/" + std::string(f);
+        auto it = state.FindMember(rapidjson::StringRef(f.data(), f.size()));
+        if (it != state.MemberEnd() && !it->value.IsNull())
+            write_op(w, "add", path, &it->value);
+        else if (app.desired_present[i])
+            write_op(w, "remove", path, nullptr);
+    }
+}
+
 }  // namespace
 
 std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
@@ -223,15 +241,41 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartArray();
     write_hash_test_and_release(w, hash, app.created_held);
-    for (std::size_t i = 0; i < core::desired_state_fields.size(); ++i) {
-        const auto& f = core::desired_state_fields[i];
-        const std::string path = "/spec/" + std::string(f);
-        auto it = pending.FindMember(rapidjson::StringRef(f.data(), f.size()));
-        if (it != pending.MemberEnd() && !it->value.IsNull())
-            write_op(w, "add", path, &it->value);
-        else if (app.desired_present[i])
-            write_op(w, "remove", path, nullptr);
+    write_desired_state(w, app, pending);
+    if (!app.created_held) {
+        const auto previous = encode_pending_record(app.live_desired);
+        const rapidjson::Value spec(rapidjson::StringRef(previous.data(), previous.size()));
+        const rapidjson::Value replaced_by(rapidjson::StringRef(hash.data(), hash.size()));
+        write_op(w, "add", annotation_path(core::previous_spec_annotation), &spec);
+        write_op(w, "add", annotation_path(core::previous_for_annotation), &replaced_by);
     }
+    w.EndArray();
+    return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<std::string> restore_patch(const application_record& app, std::string_view hash) {
+    if (hash.empty() || app.observation.previous_for != hash) return std::nullopt;
+    auto canonical = decode_pending_record(app.previous_spec);
+    rapidjson::Document previous;
+    if (!canonical || parse_json(previous, *canonical) || !previous.IsObject()) return std::nullopt;
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartArray();
+    const rapidjson::Value expected(rapidjson::StringRef(hash.data(), hash.size()));
+    write_op(w, "test", annotation_path(core::previous_for_annotation), &expected);
+    write_desired_state(w, app, previous);
+    // The change it ran is held again, as the webhook holds one: restored, not lost. A newer
+    // change already held stays what is pending.
+    if (app.observation.pending_hash.empty()) {
+        const auto held = encode_pending_record(app.live_desired);
+        const auto held_hash = content_hash(app.live_desired);
+        const rapidjson::Value spec(rapidjson::StringRef(held.data(), held.size()));
+        const rapidjson::Value spec_hash(rapidjson::StringRef(held_hash.data(), held_hash.size()));
+        write_op(w, "add", annotation_path(core::pending_spec_annotation), &spec);
+        write_op(w, "add", annotation_path(core::pending_hash_annotation), &spec_hash);
+    }
+    write_op(w, "remove", annotation_path(core::previous_spec_annotation), nullptr);
+    write_op(w, "remove", annotation_path(core::previous_for_annotation), nullptr);
     w.EndArray();
     return std::string(buffer.GetString(), buffer.GetSize());
 }

@@ -44,6 +44,8 @@ struct application_record {
     core::application_observation observation;  // cluster left empty: resolved by the caller
     std::string bypass_reason;
     bool created_held = false;  // annotation deployment.skyscanner.net/created-held is present
+    std::string live_desired;   // canonical JSON of the live desired state (what an admission replaces)
+    std::string previous_spec;  // annotation previous-spec: the state the last admission replaced
 };
 
 // A Warning Event the webhook recorded on an Application whose template change it could not hold
@@ -73,9 +75,17 @@ std::string desired_state_canonical(const rapidjson::Value& spec);
 
 // The JSON Patch with which the rollout controller admits a held change: it applies only if the
 // Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the
-// pending spec (removing live fields the pending spec lacks) and drops the pending annotations.
+// pending spec (removing live fields the pending spec lacks), drops the pending annotations and
+// records the state it replaces (previous-spec, previous-for = `hash`) for a rollback; not for
+// a created-held Application, which has no earlier state to go back to.
 // nullopt when the pending spec is unreadable or is not what `hash` names.
 std::optional<std::string> admit_patch(const application_record& app, std::string_view hash);
+
+// The JSON Patch of a rollback (docs/controller.md, "Rollback"): only if the Application still
+// records that admitting `hash` replaced a state (previous-for), it puts that state back, holds
+// the change it ran (as pending, unless a newer change is already held) and drops the record.
+// nullopt when there is no readable record for `hash` (nothing to restore).
+std::optional<std::string> restore_patch(const application_record& app, std::string_view hash);
 
 // Removes the pending annotations only (releasing an Application when its rollout is deleted), if
 // the Application still holds its pending hash.

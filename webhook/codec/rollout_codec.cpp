@@ -1,5 +1,7 @@
 #include "codec/rollout_codec.hpp"
 
+#include "codec/gate_codec.hpp"
+#include "codec/json_fields.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/time_format.hpp"
 #include "codec/windows_codec.hpp"
@@ -7,6 +9,7 @@
 namespace apr::codec {
 
 using core::error_kind;
+using namespace fields;
 
 namespace {
 
@@ -75,11 +78,6 @@ std::optional<core::int_or_percent> read_int_or_percent(object_reader& r, std::s
     return std::nullopt;
 }
 
-std::optional<core::duration_field> read_duration(object_reader& r, std::string_view key) {
-    if (auto text = r.string(key)) return core::duration_field::of(*text);
-    return std::nullopt;
-}
-
 core::stage_spec read_stage(const rapidjson::Value& v, const std::string& path, core::field_errors& errors) {
     core::stage_spec stage;
     object_reader r(v, path, errors);
@@ -109,12 +107,8 @@ core::stage_spec read_stage(const rapidjson::Value& v, const std::string& path, 
     if (auto d = read_duration(r, "bakeTime")) stage.bake_time = *d;
     if (auto d = read_duration(r, "progressDeadline")) stage.progress_deadline = *d;
     if (auto n = r.integer("maxFailures")) stage.max_failures = *n;
+    stage.gates = read_gates(r);
     return stage;
-}
-
-std::optional<core::time_point> time_member(object_reader& r, std::string_view key) {
-    if (auto text = r.string(key)) return parse_time(*text);
-    return std::nullopt;
 }
 
 }  // namespace
@@ -131,7 +125,33 @@ core::rollout_spec decode_spec(const rapidjson::Value& value, core::field_errors
         errors.push_back({error_kind::required, "spec.sourceRef", "", ""});
     }
     spec.paused = r.boolean("paused").value_or(false);
+    if (const auto* scope = r.member("scope")) {
+        object_reader sr(*scope, "spec.scope", errors);
+        core::scope_spec out;
+        if (const auto* paths = sr.member("paths")) {
+            if (!paths->IsArray()) {
+                sr.type_error("paths", *paths, "array");
+            } else {
+                for (rapidjson::SizeType i = 0; i < paths->Size(); ++i) {
+                    const auto& item = (*paths)[i];
+                    if (item.IsString())
+                        out.paths.emplace_back(item.GetString(), item.GetStringLength());
+                    else
+                        errors.push_back({error_kind::type_invalid, core::indexed("spec.scope.paths", i),
+                                          core::quote(json_type_name(item)), "must be of type string"});
+                }
+            }
+        }
+        if (sr.is_object()) spec.scope = std::move(out);
+    }
     spec.windows = read_rollout_windows(r);
+    if (auto text = r.string("onFailure")) {
+        if (auto policy = core::parse_failure_policy(*text))
+            spec.on_failure = *policy;
+        else
+            errors.push_back({error_kind::unsupported, "spec.onFailure", core::quote(*text),
+                              "supported values: \"Halt\", \"Pause\", \"Rollback\""});
+    }
     if (const auto* stages = r.member("stages")) {
         if (!stages->IsArray()) {
             r.type_error("stages", *stages, "array");
@@ -153,17 +173,18 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
     st.current_stage = r.string("currentStage").value_or("");
     st.pass = r.integer("pass").value_or(0);
     st.message = r.string("message").value_or("");
-    st.window_opens_at = time_member(r, "windowOpensAt");
+    st.window_opens_at = read_time(r, "windowOpensAt");
     if (const auto* stages = r.member("stages"); stages && stages->IsArray()) {
         for (const auto& sv : stages->GetArray()) {
             object_reader s(sv, "", ignored, false);
             core::stage_status stage;
             stage.name = s.string("name").value_or("");
             stage.phase = core::parse_stage_phase(s.string("phase").value_or("")).value_or(core::stage_phase::pending);
-            stage.started_at = time_member(s, "startedAt");
-            stage.finished_at = time_member(s, "finishedAt");
-            stage.bake_until = time_member(s, "bakeUntil");
+            stage.started_at = read_time(s, "startedAt");
+            stage.finished_at = read_time(s, "finishedAt");
+            stage.bake_until = read_time(s, "bakeUntil");
             stage.message = s.string("message").value_or("");
+            if (const auto* gates = s.member("gates")) stage.gates = read_gate_statuses(*gates);
             if (const auto* clusters = s.member("clusters"); clusters && clusters->IsArray()) {
                 for (const auto& cv : clusters->GetArray()) {
                     object_reader c(cv, "", ignored, false);
@@ -180,10 +201,11 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
                             if (app && hash) cs.application_hashes.emplace(std::move(*app), std::move(*hash));
                         }
                     cs.attempts = c.integer("attempts").value_or(0);
-                    cs.next_attempt_at = time_member(c, "nextAttemptAt");
-                    cs.admitted_at = time_member(c, "admittedAt");
-                    cs.finished_at = time_member(c, "finishedAt");
+                    cs.next_attempt_at = read_time(c, "nextAttemptAt");
+                    cs.admitted_at = read_time(c, "admittedAt");
+                    cs.finished_at = read_time(c, "finishedAt");
                     cs.message = c.string("message").value_or("");
+                    if (const auto* gates = c.member("gates")) cs.gates = read_gate_statuses(*gates);
                     if (!cs.name.empty()) stage.clusters.push_back(std::move(cs));
                 }
             }
@@ -201,8 +223,36 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
             cond.status = c.string("status").value_or("");
             cond.reason = c.string("reason").value_or("");
             cond.message = c.string("message").value_or("");
-            cond.last_transition_time = time_member(c, "lastTransitionTime").value_or(core::time_point{});
+            cond.last_transition_time = read_time(c, "lastTransitionTime").value_or(core::time_point{});
             if (!cond.type.empty()) st.conditions.push_back(std::move(cond));
+        }
+    }
+    if (const auto* holds = r.member("holds"); holds && holds->IsArray()) {
+        for (const auto& hv : holds->GetArray()) {
+            object_reader h(hv, "", ignored, false);
+            core::cluster_hold hold;
+            hold.cluster = h.string("cluster").value_or("");
+            hold.reason = h.string("reason").value_or("");
+            hold.until = read_time(h, "until");
+            hold.by = h.string("by").value_or("");
+            hold.at = read_time(h, "at").value_or(core::time_point{});
+            if (!hold.cluster.empty()) st.holds.push_back(std::move(hold));
+        }
+    }
+    if (const auto* requests = r.member("requests"); requests && requests->IsArray()) {
+        for (const auto& qv : requests->GetArray()) {
+            object_reader q(qv, "", ignored, false);
+            core::request_record record;
+            record.id = q.string("id").value_or("");
+            record.verb = q.string("verb").value_or("");
+            record.user = q.string("user").value_or("");
+            record.at = read_time(q, "at").value_or(core::time_point{});
+            record.stage = q.string("stage").value_or("");
+            record.cluster = q.string("cluster").value_or("");
+            record.reason = q.string("reason").value_or("");
+            record.result = q.string("result").value_or("");
+            record.refused = q.boolean("refused").value_or(false);
+            if (!record.id.empty()) st.requests.push_back(std::move(record));
         }
     }
     return st;
@@ -236,25 +286,6 @@ decoded_rollout decode_rollout(const rapidjson::Value& object) {
     return out;
 }
 
-namespace {
-
-void key(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k) {
-    w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-}
-void str(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k, std::string_view v) {
-    key(w, k);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-}
-void opt_str(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k, std::string_view v) {
-    if (!v.empty()) str(w, k, v);
-}
-void opt_time(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view k,
-              const std::optional<core::time_point>& t) {
-    if (t) str(w, k, format_time(*t));
-}
-
-}  // namespace
-
 void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rollout_status& st) {
     w.StartObject();
     key(w, "observedGeneration");
@@ -281,6 +312,10 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
         opt_time(w, "finishedAt", s.finished_at);
         opt_time(w, "bakeUntil", s.bake_until);
         opt_str(w, "message", s.message);
+        if (!s.gates.empty()) {
+            key(w, "gates");
+            write_gate_statuses(w, s.gates);
+        }
         key(w, "clusters");
         w.StartArray();
         for (const auto& c : s.clusters) {
@@ -308,6 +343,10 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
             opt_time(w, "admittedAt", c.admitted_at);
             opt_time(w, "finishedAt", c.finished_at);
             opt_str(w, "message", c.message);
+            if (!c.gates.empty()) {
+                key(w, "gates");
+                write_gate_statuses(w, c.gates);
+            }
             w.EndObject();
         }
         w.EndArray();
@@ -330,6 +369,41 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
         w.EndObject();
     }
     w.EndArray();
+    if (!st.holds.empty()) {
+        key(w, "holds");
+        w.StartArray();
+        for (const auto& h : st.holds) {
+            w.StartObject();
+            str(w, "cluster", h.cluster);
+            opt_str(w, "reason", h.reason);
+            opt_time(w, "until", h.until);
+            opt_str(w, "by", h.by);
+            str(w, "at", format_time(h.at));
+            w.EndObject();
+        }
+        w.EndArray();
+    }
+    if (!st.requests.empty()) {
+        key(w, "requests");
+        w.StartArray();
+        for (const auto& q : st.requests) {
+            w.StartObject();
+            str(w, "id", q.id);
+            str(w, "verb", q.verb);
+            opt_str(w, "user", q.user);
+            str(w, "at", format_time(q.at));
+            opt_str(w, "stage", q.stage);
+            opt_str(w, "cluster", q.cluster);
+            opt_str(w, "reason", q.reason);
+            opt_str(w, "result", q.result);
+            if (q.refused) {
+                key(w, "refused");
+                w.Bool(true);
+            }
+            w.EndObject();
+        }
+        w.EndArray();
+    }
     w.EndObject();
 }
 

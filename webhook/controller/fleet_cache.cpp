@@ -1,6 +1,7 @@
 #include "controller/fleet_cache.hpp"
 
 #include "codec/json_reader.hpp"
+#include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/windows_codec.hpp"
 #include "kube/api_paths.hpp"
@@ -21,6 +22,7 @@ std::optional<cached_rollout> decode_cached_rollout(const rapidjson::Value& obje
     if (const auto* f = codec::find_path(object, {"metadata", "finalizers"}); f && f->IsArray())
         for (const auto& v : f->GetArray())
             if (v.IsString()) out.finalizers.emplace_back(v.GetString(), v.GetStringLength());
+    out.request = codec::request_annotation_of(object);
     return out;
 }
 
@@ -150,6 +152,7 @@ void fleet_cache::rebuild_state() {
             for (const auto& [key, value] : *application_sets_.snapshot()) application_sets->push_back(*value);
         }
         auto state = core::build_fleet_state(rollouts, clusters(), std::move(application_sets));
+        state.allowed_gate_urls = allowed_gate_urls_;
         auto next = std::make_shared<const core::fleet_state>(std::move(state));
         std::lock_guard lock(state_mutex_);
         state_ = std::move(next);

@@ -21,6 +21,8 @@ class fleet_cache final : public fleet_view {
 public:
     // `on_change` runs on a watch thread after any cache changed (the controller's wake-up).
     fleet_cache(kube::client& client, std::string namespace_, std::function<void()> on_change);
+    // Gate URL prefixes the validation context carries (serve --gate-url-prefix); before start().
+    void set_allowed_gate_urls(std::vector<std::string> prefixes) { allowed_gate_urls_ = std::move(prefixes); }
     ~fleet_cache();
 
     void start();
@@ -64,6 +66,7 @@ private:
     std::mutex rebuild_mutex_;
     mutable std::mutex state_mutex_;
     std::shared_ptr<const core::fleet_state> state_;
+    std::vector<std::string> allowed_gate_urls_;
 };
 
 }  // namespace apr::controller

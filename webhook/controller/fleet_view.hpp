@@ -21,6 +21,8 @@ struct cached_rollout {
     std::string uid;
     std::string resource_version;
     std::vector<std::string> finalizers;
+    // The annotation deployment.skyscanner.net/request: an operator request not carried out yet.
+    std::optional<std::string> request;
 };
 
 std::optional<cached_rollout> decode_cached_rollout(const rapidjson::Value& object);

@@ -2,7 +2,9 @@
 
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
+#include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
+#include "core/admission.hpp"
 #include "core/validation.hpp"
 #include "kube/api_paths.hpp"
 #include "kube/log.hpp"
@@ -12,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
 #include <thread>
 
 namespace apr::controller {
@@ -163,6 +166,7 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
     obs.source = state->application_set_presence(r.namespace_, r.spec.source.name);
+    if (options_.measurements) obs.measurements = options_.measurements->results(r);
     obs.app_projects = cache_.app_projects();
     const auto refusals = cache_.hold_refusals();
     const auto recent = now() - hold_refusal_memory;
@@ -202,14 +206,75 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
         return std::nullopt;
     }
 
-    const auto result = core::step(r, observe(r), now(), options_.step);
+    // An operator request is carried out on the status the step starts from, so its effect and
+    // the step's are one status write; the annotation goes only after that write (restart safety:
+    // status records the request's id, and a request already recorded is not carried out again).
+    std::vector<core::rollout_event> events;
+    const auto* working = &r;
+    core::rollout with_request;
+    if (cr.request) {
+        with_request = r;
+        auto outcome = carry_out_request(r, *cr.request);
+        with_request.status = std::move(outcome.status);
+        events = std::move(outcome.events);
+        working = &with_request;
+    }
+    auto result = core::step(*working, observe(*working), now(), options_.step);
     if (result.status != r.status && !write_status(cr, result.status))
         return std::chrono::milliseconds(500);  // conflict: the watch brings the newer object first
+    if (options_.measurements) {
+        // Results status now holds are forgotten; then the measurements due are started (a
+        // measurement already running or done is not started twice).
+        options_.measurements->recorded(r, result.status);
+        for (const auto& m : result.measurements) options_.measurements->start(r, m);
+    }
+    if (cr.request) remove_request(cr);
     // Status says who is admitted before any Application changes: a crash in between leaves a
     // cluster Updating with its change still held, which the state machine admits again.
     for (const auto& action : result.admissions) admit(r, action);
-    emit(cr, result.events);
+    for (const auto& action : result.restorations) restore(r, action);
+    events.insert(events.end(), std::make_move_iterator(result.events.begin()),
+                  std::make_move_iterator(result.events.end()));
+    emit(cr, events);
     return result.requeue_after;
+}
+
+core::request_outcome rollout_controller::carry_out_request(const core::rollout& r, const std::string& text) const {
+    auto decoded = codec::decode_request(text);
+    auto errors = std::move(decoded.errors);
+    for (auto& e : core::check_request_fields(decoded.request, codec::request_field_path, true))
+        errors.push_back(std::move(e));
+    if (errors.empty()) return core::apply_request(r, decoded.request, now());
+    // The validating webhook refuses these; one written while it was not installed is dropped.
+    log_warning("controller: " + key_of(r) + ": ignoring a malformed operator request: " + errors.front().to_string());
+    return {r.status, {{true, "RequestRefused", "malformed operator request ignored: " + errors.front().to_string()}}};
+}
+
+void rollout_controller::remove_request(const cached_rollout& cr) {
+    const auto path = "/metadata/annotations/" + core::escape_pointer_token(core::request_annotation);
+    rapidjson::StringBuffer buffer;
+    json_writer w(buffer);
+    w.StartArray();
+    // Only the request carried out: a newer one written meanwhile stays for the next reconcile.
+    w.StartObject();
+    w.Key("op");
+    w.String("test");
+    w.Key("path");
+    write_string(w, path);
+    w.Key("value");
+    write_string(w, *cr.request);
+    w.EndObject();
+    w.StartObject();
+    w.Key("op");
+    w.String("remove");
+    w.Key("path");
+    write_string(w, path);
+    w.EndObject();
+    w.EndArray();
+    auto res = api_.json_patch(rollout_path(cr.rollout), buffer.GetString());
+    if (!res && res.error().code != 422 && !res.error().is_not_found())
+        log_warning("controller: " + key_of(cr.rollout) +
+                    ": removing the carried-out request: " + res.error().describe());
 }
 
 bool rollout_controller::ensure_finalizer(const cached_rollout& cr) {
@@ -245,16 +310,7 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
             continue;
         }
-        const auto path = kube::application_path(r.namespace_, name);
-        auto res = api_.json_patch(path, *patch);
-        // The webhook admits this write only for a cluster the status admitted; a replica whose
-        // cache has not seen the status just written denies it (403). That is lag, not failure:
-        // try again shortly, and the step admits again later if the cache is still behind.
-        for (auto wait = std::chrono::milliseconds(100);
-             !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600); wait *= 2) {
-            wait_before_retry(wait);
-            res = api_.json_patch(path, *patch);
-        }
+        auto res = patch_application(kube::application_path(r.namespace_, name), *patch);
         if (res) {
             ++admissions_;
             log_info("controller: " + key_of(r) + ": admitted cluster " + action.cluster + " (Application " + name +
@@ -265,6 +321,41 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
         } else {
             log_warning("controller: " + key_of(r) + ": admitting Application " + name + ": " + res.error().describe());
         }
+    }
+}
+
+kube::api_result<void> rollout_controller::patch_application(const std::string& path, const std::string& patch) {
+    auto res = api_.json_patch(path, patch);
+    // The webhook lets this write through only for a cluster the status admitted (or rolled
+    // back); a replica whose cache has not seen the status just written denies it (403). That is
+    // lag, not failure: try again shortly, and the step asks again later if the cache is still behind.
+    for (auto wait = std::chrono::milliseconds(100);
+         !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600); wait *= 2) {
+        wait_before_retry(wait);
+        res = api_.json_patch(path, patch);
+    }
+    return res;
+}
+
+void rollout_controller::restore(const core::rollout& r, const core::admit_action& action) {
+    const auto apps = cache_.applications_of(r.spec.source.name);
+    for (const auto& name : action.applications) {
+        auto it = std::find_if(apps.begin(), apps.end(),
+                               [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
+        if (it == apps.end()) continue;
+        const auto& app = **it;
+        auto patch = codec::restore_patch(app, app.observation.previous_for);
+        if (!patch) {
+            log_warning("controller: " + key_of(r) + ": Application " + name + " has no readable previous state");
+            continue;
+        }
+        auto res = patch_application(kube::application_path(r.namespace_, name), *patch);
+        if (res)
+            log_info("controller: " + key_of(r) + ": rolled back cluster " + action.cluster + " (Application " + name +
+                     ")");
+        else if (res.error().code != 422)  // 422: restored already, or changed meanwhile; the next step sees it
+            log_warning("controller: " + key_of(r) + ": rolling back Application " + name + ": " +
+                        res.error().describe());
     }
 }
 
@@ -306,6 +397,52 @@ void rollout_controller::release(const cached_rollout& cr) {
     }
 }
 
+namespace {
+
+// Per gate of the current pass: measurements by outcome (scope Cluster: summed over clusters),
+// and gates by phase (dry-run gates included: that is how their failures show).
+void write_gate_metrics(const fleet_view& cache, std::string& out) {
+    std::string gates;
+    prometheus::append_header(out, "argocd_progressive_rollout_gate_measurements",
+                              "Gate measurements of the current pass by outcome.", "gauge");
+    for (const auto& cr : cache.rollouts()) {
+        const auto& r = cr->rollout;
+        for (const auto& s : r.status.stages) {
+            std::map<std::string, std::array<long long, 4>> counts;
+            std::map<std::string, std::map<core::gate_phase, long long>> phases;
+            auto add = [&](const core::gate_status& g) {
+                auto& c = counts[g.name];
+                c[0] += g.successful;
+                c[1] += g.failed;
+                c[2] += g.inconclusive;
+                c[3] += g.errors;
+                ++phases[g.name][g.phase];
+            };
+            for (const auto& g : s.gates) add(g);
+            for (const auto& c : s.clusters)
+                for (const auto& g : c.gates) add(g);
+            const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name}, stage{"stage", s.name};
+            for (const auto& [gate, c] : counts) {
+                const prometheus::label gl{"gate", gate};
+                for (auto p : {core::measurement_phase::successful, core::measurement_phase::failed,
+                               core::measurement_phase::inconclusive, core::measurement_phase::error})
+                    prometheus::append_sample(out, "argocd_progressive_rollout_gate_measurements",
+                                              {ns, name, stage, gl, {"phase", core::to_string(p)}},
+                                              static_cast<double>(c[static_cast<std::size_t>(p)]));
+                for (const auto& [phase, n] : phases[gate])
+                    prometheus::append_sample(gates, "argocd_progressive_rollout_gates",
+                                              {ns, name, stage, gl, {"phase", core::to_string(phase)}},
+                                              static_cast<double>(n));
+            }
+        }
+    }
+    prometheus::append_header(out, "argocd_progressive_rollout_gates",
+                              "Gates of the current pass by phase (scope Cluster: one per cluster).", "gauge");
+    out += gates;
+}
+
+}  // namespace
+
 void write_rollout_metrics(const fleet_view& cache, std::string& out) {
     using prometheus::append_sample;
     prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
@@ -315,7 +452,8 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
         const auto& r = cr->rollout;
         const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name};
         for (auto phase : {core::rollout_phase::pending, core::rollout_phase::progressing, core::rollout_phase::paused,
-                           core::rollout_phase::completed, core::rollout_phase::failed})
+                           core::rollout_phase::completed, core::rollout_phase::failed, core::rollout_phase::aborted,
+                           core::rollout_phase::rolled_back})
             append_sample(out, "argocd_progressive_rollout_phase", {ns, name, {"phase", core::to_string(phase)}},
                           r.status.phase == phase ? 1 : 0);
         long long index = 0;
@@ -326,12 +464,14 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
         for (const auto& s : r.status.stages)
             for (const auto& c : s.clusters) ++counts[c.phase];
         for (auto phase : {core::cluster_phase::pending, core::cluster_phase::requeued, core::cluster_phase::updating,
-                           core::cluster_phase::done, core::cluster_phase::failed})
+                           core::cluster_phase::done, core::cluster_phase::failed, core::cluster_phase::held,
+                           core::cluster_phase::rolled_back})
             append_sample(cluster_lines, "argocd_progressive_rollout_clusters",
                           {ns, name, {"state", core::to_string(phase)}}, static_cast<double>(counts[phase]));
         append_sample(cluster_lines, "argocd_progressive_rollout_clusters", {ns, name, {"state", "Unstaged"}},
                       static_cast<double>(r.status.unstaged_clusters.size()));
     }
+    write_gate_metrics(cache, out);
     prometheus::append_header(out, "argocd_progressive_rollout_current_stage",
                               "1-based index of the current stage (0: none).", "gauge");
     out += stage_lines;

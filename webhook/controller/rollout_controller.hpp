@@ -4,7 +4,9 @@
 // Events — so a restart at any moment resumes from status with no cluster admitted twice.
 
 #include "controller/fleet_view.hpp"
+#include "controller/measurement_runner.hpp"
 #include "controller/rollout_api.hpp"
+#include "core/operator_request.hpp"
 #include "core/stage_machine.hpp"
 
 #include <atomic>
@@ -25,6 +27,7 @@ struct controller_options {
     std::chrono::milliseconds debounce{std::chrono::milliseconds(100)};
     std::function<core::time_point()> clock;               // default: the system clock, in whole seconds
     std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
+    measurement_port* measurements = nullptr;              // takes gate measurements; none: gates never measure
 };
 
 class rollout_controller {
@@ -43,9 +46,13 @@ public:
 private:
     std::optional<core::duration> reconcile(const cached_rollout& rollout);
     bool ensure_finalizer(const cached_rollout& rollout);
+    core::request_outcome carry_out_request(const core::rollout& rollout, const std::string& text) const;
+    void remove_request(const cached_rollout& rollout);
     void release(const cached_rollout& rollout);
     bool write_status(const cached_rollout& rollout, const core::rollout_status& status);
     void admit(const core::rollout& rollout, const core::admit_action& action);
+    void restore(const core::rollout& rollout, const core::admit_action& action);
+    kube::api_result<void> patch_application(const std::string& path, const std::string& patch);
     void emit(const cached_rollout& rollout, const std::vector<core::rollout_event>& events);
     core::observations observe(const core::rollout& rollout) const;
     std::string rollout_path(const core::rollout& rollout) const;

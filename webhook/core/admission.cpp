@@ -36,15 +36,31 @@ bool is_protected_annotation(std::string_view key) {
     return key.starts_with(protected_annotation_prefix) && key != bypass_annotation;
 }
 
+namespace {
+
+bool recorded_at(const admitted_cluster& record, const std::string& application, const std::string& hash) {
+    if (record.application_hashes.empty()) return record.hash == hash;
+    auto app = record.application_hashes.find(application);
+    return app != record.application_hashes.end() && app->second == hash;
+}
+
+}  // namespace
+
 bool rollout_window::admits(const std::string& cluster, const std::string& application, const std::string& hash) const {
     if (hash.empty()) return false;
     auto it = clusters.find(cluster);
     if (it == clusters.end()) return false;
     const auto& record = it->second;
     if (record.phase != cluster_phase::updating && record.phase != cluster_phase::done) return false;
-    if (record.application_hashes.empty()) return record.hash == hash;
-    auto app = record.application_hashes.find(application);
-    return app != record.application_hashes.end() && app->second == hash;
+    return recorded_at(record, application, hash);
+}
+
+bool rollout_window::rolled_back(const std::string& cluster, const std::string& application,
+                                 const std::string& hash) const {
+    if (hash.empty()) return false;
+    auto it = clusters.find(cluster);
+    return it != clusters.end() && it->second.phase == cluster_phase::rolled_back &&
+           recorded_at(it->second, application, hash);
 }
 
 const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_,
@@ -88,6 +104,22 @@ struct request_context {
     bool admitted_for(const std::string& hash) const {
         return std::all_of(windows.begin(), windows.end(),
                            [&](const rollout_window* w) { return w->admits(cluster, facts.name, hash); });
+    }
+
+    bool rolled_back_from(const std::string& hash) const {
+        return std::any_of(windows.begin(), windows.end(),
+                           [&](const rollout_window* w) { return w->rolled_back(cluster, facts.name, hash); });
+    }
+
+    // Whether a template write's desired-state change waits for the cluster's turn (rule 3): unless
+    // every rollout owning the Application has a scope that the change touches nowhere. A created
+    // Application's own state was never admitted (its hold turned auto-sync off): any change to it
+    // waits, or a write outside the scope would bring auto-sync back before its turn.
+    bool change_is_staged() const {
+        if (facts.old_protected.contains(std::string(created_held_annotation)) || !facts.changes) return true;
+        return std::any_of(windows.begin(), windows.end(), [&](const rollout_window* w) {
+            return !w->scope || touches_any(*w->scope, *facts.changes);
+        });
     }
 
     std::string stage_of_cluster() const {
@@ -139,6 +171,11 @@ void add_pending_annotations(const application_facts& facts, bool created, std::
         {pending_hash_annotation, quote_json(facts.new_pending.hash)}};
     if (created) records.emplace_back(created_held_annotation, quote_json(facts.new_pending.hash));
     if (!facts.new_has_annotations) {
+        // The template dropped every annotation: the record of the state the last admission
+        // replaced stays (restore_protected puts it back when some annotations remain).
+        for (const auto key : {previous_spec_annotation, previous_for_annotation})
+            if (auto old = facts.old_protected.find(std::string(key)); old != facts.old_protected.end())
+                records.emplace_back(key, quote_json(old->second));
         std::string object = "{";
         // Appended in place: g++ 12 -O3 warns (-Wrestrict, falsely) on the chain of temporaries.
         for (const auto& [key, value] : records) {
@@ -165,11 +202,14 @@ void restore_protected(const application_facts& facts, bool keep_hold, std::vect
         else if (old->second != value)
             patch.push_back({"add", annotation_path(key), quote_json(old->second)});
     }
-    // A template's annotations replace the object's: the record that its state was never admitted stays.
-    const std::string created_held(created_held_annotation);
-    if (auto old = facts.old_protected.find(created_held);
-        old != facts.old_protected.end() && !facts.new_protected.contains(created_held) && facts.new_has_annotations)
-        patch.push_back({"add", annotation_path(created_held), quote_json(old->second)});
+    // A template's annotations replace the object's: the record that its state was never admitted
+    // stays, and so does the record of the state the last admission replaced (for a rollback).
+    for (const auto key : {created_held_annotation, previous_spec_annotation, previous_for_annotation}) {
+        const std::string kept(key);
+        if (auto old = facts.old_protected.find(kept);
+            old != facts.old_protected.end() && !facts.new_protected.contains(kept) && facts.new_has_annotations)
+            patch.push_back({"add", annotation_path(kept), quote_json(old->second)});
+    }
 }
 
 // A revision an operation may name for a source whose spec says `target` and which Argo CD
@@ -334,9 +374,10 @@ bool by_application_set_controller_or_gc(const application_facts& facts, const a
 admission_verdict decide_application_set_controller(const request_context& ctx) {
     const auto& facts = ctx.facts;
     if (facts.operation == operation_kind::create) return hold_create(ctx);
-    if (facts.desired_changed()) return hold_update(ctx);
-    // The template asks for what runs: a change still recorded on the object is no longer wanted.
-    auto v = allow("unchanged");
+    if (facts.desired_changed() && ctx.change_is_staged()) return hold_update(ctx);
+    // The template asks for what runs, or for a change outside every rollout's scope that passes
+    // at once: either way a change still recorded on the object is no longer wanted.
+    auto v = allow(facts.desired_changed() ? "out-of-scope" : "unchanged");
     restore_protected(facts, false, v.patch);
     if (facts.new_protected.contains(std::string(pending_spec_annotation)) ||
         facts.new_protected.contains(std::string(pending_hash_annotation))) {
@@ -446,6 +487,10 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
                 v.patch.push_back({"remove", "/operation", std::nullopt});
             return v;
         }
+        // A rollback (docs/controller.md): exactly the state the rolled-back change replaced.
+        if (!facts.old_previous_hash.empty() && facts.old_previous_hash == facts.new_pending.hash &&
+            ctx.rolled_back_from(facts.old_previous_for))
+            return allow("restored");
         return refuse(std::string("the rollout controller may only apply a held change to a cluster that its status ") +
                       "admitted for that change (" +
                       (applies_held_change ? "not admitted yet" : "not the held change") + "); " + ctx.where());

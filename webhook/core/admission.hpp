@@ -3,6 +3,7 @@
 // facts (extracted by codec/ from the AdmissionReview) and an immutable snapshot of rollout state
 // (built by the shell from its caches). No I/O, no clock: the server and tests call it alike.
 
+#include "core/change_scope.hpp"
 #include "core/rollout.hpp"
 #include "core/stage_machine.hpp"
 
@@ -25,6 +26,11 @@ inline constexpr std::string_view bypass_annotation = "deployment.skyscanner.net
 // was no earlier one to keep), so even a sync of its current state waits for the cluster's turn.
 // Removed by the controller's admission only.
 inline constexpr std::string_view created_held_annotation = "deployment.skyscanner.net/created-held";
+// Set by the rollout controller when it admits a cluster (docs/controller.md, "Rollback"): the
+// desired state the admitted change replaced (encoded like pending-spec) and the hash of that
+// change. A rollback puts the recorded state back.
+inline constexpr std::string_view previous_spec_annotation = "deployment.skyscanner.net/previous-spec";
+inline constexpr std::string_view previous_for_annotation = "deployment.skyscanner.net/previous-for";
 // Every annotation under this prefix but `bypass` is written only by the hold and the rollout
 // controller (docs/admission.md, protected annotations).
 inline constexpr std::string_view protected_annotation_prefix = "deployment.skyscanner.net/";
@@ -92,6 +98,10 @@ struct application_facts {
                                               // for the ApplicationSet controller's writes, the only ones held)
     std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
     std::string old_pending_hash;             // annotation on the old object
+    // The old object's record of the state an admission replaced: the hash of that state (of its
+    // decoded previous-spec) and previous-for, the change that replaced it. Empty when absent.
+    std::string old_previous_hash;
+    std::string old_previous_for;
     // The held desired state of the old object (its pending-spec decoded, only when that matches
     // old_pending_hash): what a sync on an admitted cluster may deploy besides the current state.
     std::optional<std::array<std::optional<std::string>, 4>> held_desired;
@@ -112,6 +122,9 @@ struct application_facts {
     std::string resolved_revision;
     std::vector<std::string> resolved_revisions;
     bool resolved_revision_changed = false;  // this request rewrites status.sync.revision(s)
+    // Where the new desired state differs from the old: listed only for the ApplicationSet
+    // controller's UPDATE that changes it (the change scope is about template writes).
+    std::optional<desired_changes> changes;
 
     bool desired_changed() const { return old_desired != new_desired; }
     bool destination_changed() const {
@@ -134,11 +147,16 @@ struct rollout_window {
     rollout_phase phase = rollout_phase::pending;
     std::unordered_map<std::string, admitted_cluster> clusters;
     std::unordered_set<std::string> unstaged;
+    // spec.scope.paths, parsed; nullopt stages every change (no scope, or one that does not parse).
+    std::optional<std::vector<value_path>> scope;
 
     // Whether status admitted `cluster` for exactly this pending hash of `application`: Updating
     // or Done at that hash in the current pass. A cluster done for an older change is not
     // admitted for a newer one.
     bool admits(const std::string& cluster, const std::string& application, const std::string& hash) const;
+    // Whether status rolled `cluster` back from exactly this change of `application` (phase
+    // RolledBack at that hash): the controller may then restore the state the change replaced.
+    bool rolled_back(const std::string& cluster, const std::string& application, const std::string& hash) const;
 };
 
 struct admission_snapshot {

@@ -4,6 +4,24 @@
 
 namespace apr::core {
 
+namespace {
+
+// A scope with a path that does not parse never passed validation: staging every change is the
+// safe reading of it.
+std::optional<std::vector<value_path>> parse_scope(const std::optional<scope_spec>& scope) {
+    if (!scope || scope->paths.empty()) return std::nullopt;
+    std::vector<value_path> out;
+    std::string problem;
+    for (const auto& text : scope->paths) {
+        auto path = parse_scope_path(text, problem);
+        if (!path) return std::nullopt;
+        out.push_back(std::move(*path));
+    }
+    return out;
+}
+
+}  // namespace
+
 fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<cluster> clusters,
                               std::optional<std::vector<application_set_ref>> application_sets) {
     fleet_state state;
@@ -27,6 +45,7 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
         for (const auto& s : r.status.stages)
             for (const auto& c : s.clusters) window.clusters[c.name] = {s.name, c.phase, c.hash, c.application_hashes};
         window.unstaged.insert(r.status.unstaged_clusters.begin(), r.status.unstaged_clusters.end());
+        window.scope = parse_scope(r.spec.scope);
         state.admission.rollouts.emplace(rollout_key(r.namespace_, r.spec.source.name), std::move(window));
     }
     state.clusters = std::move(clusters);
@@ -41,6 +60,7 @@ validation_context fleet_state::validation_context_for(const std::string& namesp
         context.others = it->second;
     context.clusters_known = true;  // an empty inventory is still an inventory
     context.clusters = clusters;
+    context.allowed_gate_urls = allowed_gate_urls;
     if (application_sets_by_namespace) {
         auto it = application_sets_by_namespace->find(namespace_);
         context.application_sets = it == application_sets_by_namespace->end() ? std::vector<std::string>{} : it->second;

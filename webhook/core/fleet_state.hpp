@@ -21,6 +21,7 @@ struct fleet_state {
     std::vector<cluster> clusters;
     // ApplicationSet names by namespace; nullopt while unknown (not watched, not listed yet).
     std::optional<std::unordered_map<std::string, std::vector<std::string>>> application_sets_by_namespace;
+    std::vector<std::string> allowed_gate_urls;  // serve --gate-url-prefix; empty: any
 
     validation_context validation_context_for(const std::string& namespace_, const std::string& name) const;
     source_presence application_set_presence(const std::string& namespace_, const std::string& name) const;

@@ -1,5 +1,7 @@
 #include "core/gates.hpp"
 
+#include "core/observed_fleet.hpp"
+#include "core/stage_gates.hpp"
 #include "core/window_gates.hpp"
 
 #include <algorithm>
@@ -20,6 +22,21 @@ gate_verdict gate_verdict::fail(std::string gate, std::string reason) {
 
 void step_context::emit(bool warning, std::string reason, std::string message) const {
     events.push_back({warning, std::move(reason), std::move(message)});
+}
+
+// A gate asked twice in one step (a stage's running gates are asked before and after its
+// admissions) still asks for one measurement.
+void step_context::request(measurement_request r) const {
+    if (requested.insert(r.key()).second) requests.push_back(std::move(r));
+}
+
+void step_context::look_again_at(time_point when) const {
+    if (!look_again || when < *look_again) look_again = when;
+}
+
+const cluster* step_context::cluster_named(std::string_view name) const {
+    const auto* view = fleet.find(name);
+    return view ? view->identity : nullptr;
 }
 
 namespace {
@@ -75,6 +92,7 @@ gate_set::gate_set(const rollout&) {
     gates_.push_back(make_project_windows_gate());
     gates_.push_back(std::make_unique<failure_budget_gate>());
     gates_.push_back(std::make_unique<bake_gate>());
+    gates_.push_back(std::make_unique<stage_gates>());
 }
 
 template <typename Ask>
@@ -98,6 +116,14 @@ gate_verdict gate_set::stage_start(const stage_context& ctx) const {
 
 gate_verdict gate_set::stage_running(const stage_context& ctx) const {
     return first_closed([&](const gate& g) { return g.stage_running(ctx); });
+}
+
+gate_verdict gate_set::cluster_running(const stage_context& ctx, cluster_status& cluster) const {
+    return first_closed([&](const gate& g) { return g.cluster_running(ctx, cluster); });
+}
+
+gate_verdict gate_set::cluster_completion(const stage_context& ctx, cluster_status& cluster) const {
+    return first_closed([&](const gate& g) { return g.cluster_completion(ctx, cluster); });
 }
 
 gate_verdict gate_set::stage_completion(const stage_context& ctx) const {

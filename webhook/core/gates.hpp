@@ -6,12 +6,14 @@
 // or fail a cluster itself. Gates are pure like the rest of the core: what one must remember
 // (bakeUntil, measurements) lives in the stage's status, so a restart resumes.
 
+#include "core/measurements.hpp"
 #include "core/observations.hpp"
 #include "core/rollout.hpp"
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace apr::core {
@@ -32,14 +34,27 @@ struct gate_verdict {
     static gate_verdict fail(std::string gate, std::string reason);
 };
 
-// What every gate sees in one step.
+class observed_fleet;
+
+// What every gate sees in one step, and where it leaves what it asks for.
 struct step_context {
     const core::rollout& rollout;  // the spec, and the status the step started from
     const observations& observed;
+    const observed_fleet& fleet;
     time_point now;
+    const long long& pass;  // the current pass (the new status's)
     std::vector<rollout_event>& events;
+    std::vector<measurement_request>& requests;
+    std::unordered_set<std::string>& requested;  // keys of `requests`
+    std::optional<time_point>& look_again;
 
     void emit(bool warning, std::string reason, std::string message) const;
+    // Asks the controller for a measurement (again in every step until its result is recorded).
+    void request(measurement_request r) const;
+    // Asks for a step at `when` even if nothing changes.
+    void look_again_at(time_point when) const;
+    // The observed cluster (Secret labels, server) of that name, if there is one.
+    const cluster* cluster_named(std::string_view name) const;
 };
 
 // What a gate sees of the stage it is asked about. `status` is the stage's new status: a gate
@@ -68,6 +83,14 @@ public:
     // Is the started stage still fine (failure budget, During gates)? Asked for every started stage
     // that has not failed, completed ones included (a cluster may still join them).
     virtual gate_verdict stage_running(const stage_context&) const { return gate_verdict::open(); }
+    // Is this admitted cluster of a started stage still fine (During gates of scope Cluster)? A
+    // fail fails the cluster, which counts against maxFailures.
+    virtual gate_verdict cluster_running(const stage_context&, cluster_status&) const { return gate_verdict::open(); }
+    // May this cluster, Synced and Healthy with the change, count as Done (After gates of scope
+    // Cluster)? Until it may, it stays Updating; a fail fails the cluster.
+    virtual gate_verdict cluster_completion(const stage_context&, cluster_status&) const {
+        return gate_verdict::open();
+    }
     // May the stage complete, every cluster being Done or Failed (bake time, After gates)?
     virtual gate_verdict stage_completion(const stage_context&) const { return gate_verdict::open(); }
 };
@@ -83,6 +106,8 @@ public:
     gate_verdict cluster_admission(const stage_context& ctx, const cluster_status& cluster) const;
     gate_verdict stage_start(const stage_context& ctx) const;
     gate_verdict stage_running(const stage_context& ctx) const;
+    gate_verdict cluster_running(const stage_context& ctx, cluster_status& cluster) const;
+    gate_verdict cluster_completion(const stage_context& ctx, cluster_status& cluster) const;
     gate_verdict stage_completion(const stage_context& ctx) const;
 
 private:

@@ -2,6 +2,7 @@
 // What the controller observes and hands to the stage machine each step, and the Events the
 // machine answers with. Plain values: the shell decodes them from its caches.
 
+#include "core/measurements.hpp"
 #include "core/project_windows.hpp"
 #include "core/rollout.hpp"
 
@@ -36,6 +37,8 @@ struct application_observation {
     std::string destination_server;
     std::string destination_namespace;
     bool automated_sync = false;
+    // deployment.skyscanner.net/previous-for: the change a rollback would undo (docs/controller.md).
+    std::string previous_for;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.
@@ -47,10 +50,19 @@ inline constexpr std::string_view hold_refused_prefix = "template change not hel
 // that does not watch ApplicationSets) behaves as `exists`: nothing is reported without evidence.
 enum class source_presence { unknown, exists, missing };
 
+// A person's `promote` (docs/api.md#stage-gates), as the controller consumed it.
+struct promote_request {
+    std::string user;
+    std::string stage;  // empty: the current stage
+    time_point at{};
+};
+
 struct observations {
     std::vector<cluster> clusters;  // known cluster Secrets (labels); may include clusters without Applications
     std::vector<application_observation> applications;  // managed by this rollout only
     source_presence source = source_presence::unknown;
+    std::vector<measurement_result> measurements;  // gate measurements taken since status was read
+    std::optional<promote_request> promotion;
     // Argo CD AppProjects by name, reduced to their sync windows; nullopt while the shell has not
     // listed them yet (no cluster is admitted until it has).
     std::optional<std::map<std::string, app_project>> app_projects{std::in_place};

@@ -3,6 +3,7 @@
 // the cluster records the planner works on. Decoding from JSON/YAML lives in codec/, not here.
 
 #include "core/duration.hpp"
+#include "core/gate_spec.hpp"
 #include "core/int_or_percent.hpp"
 #include "core/label_selector.hpp"
 #include "core/time_window.hpp"
@@ -59,20 +60,40 @@ struct stage_spec {
     duration_field bake_time{"0s", duration::zero()};
     duration_field progress_deadline{"30m", std::chrono::minutes(30)};
     long long max_failures = 0;
+    std::vector<gate_spec> gates;  // docs/api.md#stage-gates
     friend bool operator==(const stage_spec&, const stage_spec&) = default;
+};
+
+// What a failed gate (or failure budget) does: Halt fails the rollout, Pause waits for a person,
+// Rollback restores what the pass replaced.
+enum class failure_policy { halt, pause, rollback };
+std::string_view to_string(failure_policy);
+std::optional<failure_policy> parse_failure_policy(std::string_view);
+// spec.scope (docs/api.md#change-scope): the desired-state paths whose changes roll out in stages.
+struct scope_spec {
+    std::vector<std::string> paths;  // as written; parsed by core::parse_scope_path
+    friend bool operator==(const scope_spec&, const scope_spec&) = default;
 };
 
 struct rollout_spec {
     source_ref source;
     std::vector<stage_spec> stages;
     bool paused = false;
+    std::optional<scope_spec> scope;   // absent: every change is staged
     std::vector<window_spec> windows;  // Allow/Deny windows for admitting clusters (docs/windows.md)
+    failure_policy on_failure = failure_policy::halt;
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;
 };
 
-enum class rollout_phase { pending, progressing, paused, completed, failed };
+// Aborted and RolledBack come from operator requests (docs/operations.md) and onFailure.
+enum class rollout_phase { pending, progressing, paused, completed, failed, aborted, rolled_back };
 enum class stage_phase { pending, progressing, baking, completed, failed };
-enum class cluster_phase { pending, requeued, updating, done, failed };
+// Held: kept out of admission by an operator's hold. RolledBack: updated in this pass, then given
+// its previous desired state back.
+enum class cluster_phase { pending, requeued, updating, done, failed, held, rolled_back };
+
+// Whether a rollout's pass stopped and admits nothing until a person (retry) or a new change moves it.
+bool stopped(rollout_phase);
 
 std::string_view to_string(rollout_phase);
 std::string_view to_string(stage_phase);
@@ -97,6 +118,7 @@ struct cluster_status {
     std::optional<time_point> admitted_at;
     std::optional<time_point> finished_at;
     std::string message;
+    std::vector<gate_status> gates;  // its gates of scope Cluster, in this pass
     friend bool operator==(const cluster_status&, const cluster_status&) = default;
 };
 
@@ -107,6 +129,7 @@ struct stage_status {
     std::optional<time_point> finished_at;
     std::optional<time_point> bake_until;
     std::string message;
+    std::vector<gate_status> gates;        // its gates of scope Stage, in this pass
     std::vector<cluster_status> clusters;  // in admission order: requeued clusters move to the end
     friend bool operator==(const stage_status&, const stage_status&) = default;
 };
@@ -120,6 +143,30 @@ struct condition {
     friend bool operator==(const condition&, const condition&) = default;
 };
 
+// An operator's hold on one cluster (status.holds[]): kept out of admission until `until` or release.
+struct cluster_hold {
+    std::string cluster;
+    std::string reason;
+    std::optional<time_point> until;
+    std::string by;  // who asked (stamped by the webhook)
+    time_point at{};
+    friend bool operator==(const cluster_hold&, const cluster_hold&) = default;
+};
+
+// An operator request the controller carried out or refused (status.requests[], newest last).
+struct request_record {
+    std::string id;
+    std::string verb;
+    std::string user;
+    time_point at{};
+    std::string stage;
+    std::string cluster;
+    std::string reason;
+    std::string result;  // what it did, or why it was refused
+    bool refused = false;
+    friend bool operator==(const request_record&, const request_record&) = default;
+};
+
 struct rollout_status {
     long long observed_generation = 0;
     rollout_phase phase = rollout_phase::pending;
@@ -131,6 +178,8 @@ struct rollout_status {
     std::vector<stage_status> stages;
     std::vector<std::string> unstaged_clusters;
     std::vector<condition> conditions;
+    std::vector<cluster_hold> holds;
+    std::vector<request_record> requests;
     friend bool operator==(const rollout_status&, const rollout_status&) = default;
 
     // Derived, for printer columns ("3/8"); recomputed on every write.

@@ -42,12 +42,14 @@ void machine::update_conditions() {
             set_condition("Progressing", false, "Completed", progress);
             break;
         case rollout_phase::failed:
-            set_condition("Progressing", false, "Failed", st.message);
+        case rollout_phase::aborted:
+        case rollout_phase::rolled_back:
+            set_condition("Progressing", false, std::string(to_string(st.phase)), st.message);
             break;
     }
-    set_condition("Stalled", st.phase == rollout_phase::failed,
-                  st.phase == rollout_phase::failed ? "Failed" : "AsExpected",
-                  st.phase == rollout_phase::failed ? st.message : "");
+    // Stopped: waits for a person (retry) or a new change.
+    set_condition("Stalled", stopped(st.phase), stopped(st.phase) ? std::string(to_string(st.phase)) : "AsExpected",
+                  stopped(st.phase) ? st.message : "");
     if (source_missing_) {
         // Before anything else: without the ApplicationSet no other reason matters.
         set_condition("Ready", false, "SourceNotFound", source_not_found_message());

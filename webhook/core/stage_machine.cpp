@@ -1,5 +1,6 @@
 #include "core/stage_machine.hpp"
 
+#include "core/operator_request.hpp"
 #include "core/stage_machine_impl.hpp"
 #include "core/window_gates.hpp"
 
@@ -17,7 +18,8 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
       source_missing_(observed.source == source_presence::missing),
       fleet_(observed),
       gates_(r),
-      context_{r, observed, now, result_.events} {}
+      context_{r,          observed,   fleet_, now, result_.status.pass, result_.events, result_.measurements,
+               requested_, look_again_} {}
 
 step_result machine::run() {
     auto& st = result_.status;
@@ -29,6 +31,10 @@ step_result machine::run() {
     st.pass = in.pass;
     st.message = in.message;
     st.conditions = in.conditions;
+    st.requests = in.requests;
+    std::optional<time_point> next_expiry;
+    st.holds = live_holds(in.holds, now_, result_.events, next_expiry);
+    if (next_expiry) look_again_at(*next_expiry);
     const bool spec_changed = st.observed_generation != rollout_.generation;
     st.observed_generation = rollout_.generation;
 
@@ -53,12 +59,15 @@ step_result machine::run() {
             if (admission_.until) look_again_at(*admission_.until);
             if (admission_.gate == rollout_windows_gate) st.window_opens_at = admission_.until;
         }
+        record_measurements();
+        apply_promotion();
         monitor_clusters();
         check_running_stages();
         advance();
     }
     report_refused_holds();
     update_conditions();
+    if (look_again_) look_again_at(*look_again_);
     return std::move(result_);
 }
 
@@ -88,10 +97,24 @@ void machine::monitor_clusters() {
             if (!view) continue;
             if (c.phase == cluster_phase::updating)
                 monitor_updating(s, specs[k], c, *view);
+            else if (c.phase == cluster_phase::rolled_back)
+                restore(c, *view);
             else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
                 if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
         }
     }
+}
+
+// A rolled-back cluster gets back, on each of its Applications that still records it, the state
+// the change admitted in this pass replaced (docs/controller.md, "Rollback").
+void machine::restore(const cluster_status& c, const cluster_view& view) {
+    admit_action a{c.name, {}, c.hash};
+    for (const auto* app : view.apps) {
+        auto it = c.application_hashes.find(app->name);
+        const auto& hash = it == c.application_hashes.end() ? c.hash : it->second;
+        if (!app->previous_for.empty() && app->previous_for == hash) a.applications.push_back(app->name);
+    }
+    if (!a.applications.empty()) result_.restorations.push_back(std::move(a));
 }
 
 void machine::monitor_updating(stage_status& s, const stage_spec& spec, cluster_status& c, cluster_view& view) {
@@ -104,10 +127,19 @@ void machine::monitor_updating(stage_status& s, const stage_spec& spec, cluster_
             look_again_at(admitted_at + std::chrono::duration_cast<std::chrono::seconds>(options_.readmit_after));
     } else if (!view.has_pending()) {
         if (view.up_to_date()) {
-            c.phase = cluster_phase::done;
-            c.finished_at = now_;
-            c.message.clear();
-            emit(false, "ClusterDone", "stage " + s.name + ": cluster " + c.name + " is Synced and Healthy");
+            // Synced and Healthy: Done once its After gates (scope Cluster) let it.
+            const auto verdict = gates_.cluster_completion(stage_at(index_of(s)), c);
+            if (verdict.answer == gate_answer::fail) {
+                fail_cluster(s, c, verdict.reason);
+            } else if (!verdict.is_open()) {
+                c.message = verdict.reason;
+                act_on_cluster(verdict);
+            } else {
+                c.phase = cluster_phase::done;
+                c.finished_at = now_;
+                c.message.clear();
+                emit(false, "ClusterDone", "stage " + s.name + ": cluster " + c.name + " is Synced and Healthy");
+            }
             return;
         }
         if (auto why = view.failure_since(admitted_at)) {
@@ -139,12 +171,33 @@ void machine::check_running_stages() {
 }
 
 // True when a gate holds the stage back (the failure budget failed it, a During gate objects).
+// The clusters' own During gates go first: a cluster they fail counts against the budget.
 bool machine::check_running(std::size_t k) {
+    auto& s = status().stages[k];
+    for (auto& c : s.clusters) {
+        const bool updated = !c.hash.empty() && (c.phase == cluster_phase::updating || c.phase == cluster_phase::done);
+        if (!updated) continue;
+        const auto verdict = gates_.cluster_running(stage_at(k), c);
+        if (verdict.answer == gate_answer::fail)
+            fail_cluster(s, c, verdict.reason);
+        else
+            act_on_cluster(verdict);
+    }
     return act_on(k, gates_.stage_running(stage_at(k)));
 }
 
+// A cluster's gate that waits or pauses: a pause stops admission everywhere, as a stage's does.
+void machine::act_on_cluster(const gate_verdict& verdict) {
+    if (verdict.answer == gate_answer::wait && verdict.until) look_again_at(*verdict.until);
+    if (verdict.answer == gate_answer::pause && admission_.is_open()) admission_ = verdict;
+}
+
+std::size_t machine::index_of(const stage_status& s) const {
+    return static_cast<std::size_t>(&s - result_.status.stages.data());
+}
+
 bool machine::admission_open() const {
-    return result_.status.phase != rollout_phase::failed && admission_.is_open();
+    return !stopped(result_.status.phase) && admission_.is_open();
 }
 
 admit_action machine::admit_for(const std::string& cluster_name, const cluster_view& view) const {
@@ -165,6 +218,7 @@ void machine::admit_into(std::size_t k) {
     for (auto& c : s.clusters) {
         auto* view = fleet_.find(c.name);
         if (!view) continue;
+        if (keep_out_if_held(status().holds, c, view->has_pending())) continue;
         const bool skipped = c.phase == cluster_phase::done && c.hash.empty();
         const bool waiting = c.phase == cluster_phase::pending || c.phase == cluster_phase::requeued;
         if (!(waiting || (skipped && view->has_pending()))) continue;
@@ -232,7 +286,8 @@ namespace {
 
 bool settled(const stage_status& s) {
     return std::all_of(s.clusters.begin(), s.clusters.end(), [](const cluster_status& c) {
-        return c.phase == cluster_phase::done || c.phase == cluster_phase::failed;
+        // A held cluster blocks nothing: it counts neither done nor failed.
+        return c.phase == cluster_phase::done || c.phase == cluster_phase::failed || c.phase == cluster_phase::held;
     });
 }
 
@@ -249,7 +304,7 @@ void machine::advance() {
             break;
         }
         if (s.phase == stage_phase::pending) {
-            if (st.phase == rollout_phase::failed || act_on(k, gates_.stage_start(stage_at(k)))) {
+            if (stopped(st.phase) || act_on(k, gates_.stage_start(stage_at(k)))) {
                 st.current_stage = s.name;
                 break;
             }
@@ -270,7 +325,7 @@ void machine::advance() {
             break;
         }
     }
-    if (st.phase == rollout_phase::failed) return;
+    if (stopped(st.phase)) return;
     if (st.current_stage.empty()) {
         if (st.phase != rollout_phase::completed)
             emit(false, "RolloutCompleted", "pass " + std::to_string(st.pass) + " completed: every stage is done");
@@ -279,7 +334,8 @@ void machine::advance() {
     } else {
         const bool paused = admission_.answer == gate_answer::pause;
         st.phase = paused ? rollout_phase::paused : rollout_phase::progressing;
-        st.message = admission_.is_open() ? "" : admission_.reason;
+        // Always why: a gate holding admission, or the gate the current stage waits for.
+        st.message = !admission_.is_open() ? admission_.reason : waiting_ ? waiting_->reason : "";
     }
 }
 
@@ -290,12 +346,21 @@ bool machine::act_on(std::size_t k, const gate_verdict& verdict) {
             return false;
         case gate_answer::wait:
             if (verdict.until) look_again_at(*verdict.until);
+            if (!waiting_) waiting_ = verdict;
             return true;
         case gate_answer::pause:
             // A person decides: nothing more is admitted anywhere until they do.
             if (admission_.is_open()) admission_ = verdict;
             return true;
         case gate_answer::fail:
+            if (rollout_.spec.on_failure == failure_policy::pause) {
+                // onFailure: Pause: a person decides instead (docs/api.md#stage-gates).
+                auto paused = verdict;
+                paused.answer = gate_answer::pause;
+                paused.reason = "paused (onFailure Pause): stage " + status().stages[k].name + ": " + verdict.reason;
+                if (admission_.is_open()) admission_ = std::move(paused);
+                return true;
+            }
             fail_stage(k, verdict);
             return true;
     }
@@ -314,6 +379,15 @@ void machine::fail_stage(std::size_t k, const gate_verdict& verdict) {
 }
 
 void machine::complete_stage(stage_status& s) {
+    finish_during_gates(index_of(s));
+    // A completed stage's done clusters keep what the pass needs of them (name, phase, hash):
+    // status stays small at 10,000 clusters (docs/api.md#status).
+    for (auto& c : s.clusters) {
+        if (c.phase != cluster_phase::done) continue;
+        c.admitted_at.reset();
+        c.finished_at.reset();
+        std::erase_if(c.gates, [](const gate_status& g) { return g.phase == gate_phase::successful; });
+    }
     s.phase = stage_phase::completed;
     s.finished_at = now_;
     s.bake_until.reset();

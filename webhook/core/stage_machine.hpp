@@ -22,8 +22,11 @@ struct admit_action {
 struct step_result {
     rollout_status status;
     std::vector<admit_action> admissions;
+    // Rollbacks (docs/controller.md): Applications to give back the state `hash` replaced.
+    std::vector<admit_action> restorations;
     std::vector<rollout_event> events;
-    std::optional<duration> requeue_after;  // look again then even if nothing changes
+    std::vector<measurement_request> measurements;  // gate measurements due now
+    std::optional<duration> requeue_after;          // look again then even if nothing changes
 };
 
 struct step_options {

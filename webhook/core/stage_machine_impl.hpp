@@ -8,6 +8,7 @@
 #include "core/stage_machine.hpp"
 
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace apr::core::detail {
@@ -32,12 +33,20 @@ private:
     void clear_failures();
     void report_refused_holds();
 
+    // stage_measurements.cpp
+    void record_measurements();
+    void apply_promotion();
+    void finish_during_gates(std::size_t k);
+
     // stage_machine.cpp
     void monitor_clusters();
     void monitor_updating(stage_status& s, const stage_spec& spec, cluster_status& c, cluster_view& view);
+    void restore(const cluster_status& c, const cluster_view& view);
     void fail_cluster(stage_status& s, cluster_status& c, std::string why);
     void check_running_stages();
     bool check_running(std::size_t k);
+    void act_on_cluster(const gate_verdict& verdict);
+    std::size_t index_of(const stage_status& s) const;
     bool admission_open() const;
     admit_action admit_for(const std::string& cluster_name, const cluster_view& view) const;
     void admit_into(std::size_t k);
@@ -58,6 +67,9 @@ private:
     step_result result_;
     observed_fleet fleet_;
     gate_set gates_;
+    std::unordered_set<std::string> requested_;
+    std::optional<time_point> look_again_;  // what the gates asked for
+    std::optional<gate_verdict> waiting_;   // the first gate the rollout waits for in this step
     step_context context_;
     // The rollout-wide admission answer of this step (spec.paused, windows), or a pause a stage's
     // gate asked for: no new cluster is admitted unless it is open.

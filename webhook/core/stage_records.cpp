@@ -56,6 +56,7 @@ void machine::rebuild_stages() {
             s.finished_at = old.finished_at;
             s.bake_until = old.bake_until;
             s.message = old.message;
+            s.gates = old.gates;
             // keep the recorded order (requeued clusters were moved to the end)
             for (const auto& c : old.clusters)
                 if (auto* view = fleet_.find(c.name); view && view->stage == i) place(*view, c.name);
@@ -95,6 +96,7 @@ void machine::start_pass(const std::string& reason) {
         s.finished_at.reset();
         s.bake_until.reset();
         s.message.clear();
+        s.gates.clear();
         for (auto& c : s.clusters) c = cluster_status{.name = c.name};
     }
     st.phase = rollout_phase::progressing;
@@ -110,6 +112,10 @@ void machine::clear_failures() {
             s.phase = stage_phase::progressing;
             s.message.clear();
         }
+        // Failed gates measure again from scratch.
+        std::erase_if(s.gates, [](const gate_status& g) {
+            return g.phase == gate_phase::failed || g.phase == gate_phase::error;
+        });
         for (auto& c : s.clusters)
             if (c.phase == cluster_phase::failed) c = cluster_status{.name = c.name};
     }

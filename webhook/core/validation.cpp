@@ -1,6 +1,8 @@
 #include "core/validation.hpp"
 
+#include "core/change_scope.hpp"
 #include "core/cron.hpp"
+#include "core/measurements.hpp"
 
 #include <algorithm>
 #include <set>
@@ -77,7 +79,117 @@ void add_source_warning(const source_ref& ref, const validation_context& context
     warnings.push_back("spec.sourceRef.name: " + application_set_not_found(context.namespace_, ref.name));
 }
 
-void check_stage(const stage_spec& stage, const std::string& path, field_errors& errors) {
+bool is_http_url(std::string_view url) {
+    for (std::string_view scheme : {"http://", "https://"})
+        if (url.starts_with(scheme) && url.size() > scheme.size()) return true;
+    return false;
+}
+
+void check_url(const std::string& url, const std::string& path, const validation_context& context,
+               field_errors& errors) {
+    if (url.empty()) {
+        errors.push_back({error_kind::required, path, "", ""});
+        return;
+    }
+    if (!is_http_url(url)) {
+        errors.push_back({error_kind::invalid, path, quote(url), "must be an http:// or https:// URL"});
+        return;
+    }
+    const auto& allowed = context.allowed_gate_urls;
+    if (allowed.empty()) return;
+    if (std::any_of(allowed.begin(), allowed.end(), [&](const std::string& p) { return url.starts_with(p); })) return;
+    std::string list;
+    for (const auto& p : allowed) list += (list.empty() ? "" : ", ") + quote(p);
+    errors.push_back({error_kind::forbidden, path, quote(url), "gate URLs must start with one of: " + list});
+}
+
+void check_placeholders(std::string_view text, bool cluster_scope, const std::string& path, field_errors& errors) {
+    for (const auto& p : unknown_placeholders(text, cluster_scope))
+        errors.push_back({error_kind::invalid, path, quote(p),
+                          cluster_scope ? "unknown placeholder; known: $(rollout.name), $(rollout.namespace), "
+                                          "$(stage.name), $(pass), $(cluster.name), $(cluster.server), "
+                                          "$(cluster.labels.KEY)"
+                                        : "unknown placeholder; known with scope Stage: $(rollout.name), "
+                                          "$(rollout.namespace), $(stage.name), $(pass)"});
+}
+
+void check_non_negative(long long v, const std::string& path, field_errors& errors) {
+    if (v < 0) errors.push_back({error_kind::invalid, path, std::to_string(v), "must be greater than or equal to 0"});
+}
+
+void check_gate(const gate_spec& gate, const std::string& path, const validation_context& context,
+                field_errors& errors) {
+    if (gate.name.empty()) errors.push_back({error_kind::required, child(path, "name"), "", ""});
+    const int kinds = int(gate.prometheus.has_value()) + int(gate.webhook.has_value()) + int(gate.approval.has_value());
+    if (kinds != 1)
+        errors.push_back({kinds == 0 ? error_kind::required : error_kind::invalid, path, "",
+                          "exactly one of prometheus, webhook or approval must be set"});
+    const bool cluster_scope = gate.scope == gate_scope::cluster;
+    if (cluster_scope && gate.when == gate_timing::before)
+        errors.push_back({error_kind::invalid, child(path, "scope"), "\"Cluster\"",
+                          "a Before gate runs before any cluster is updated: scope must be Stage"});
+    check_duration(gate.interval, child(path, "interval"), false, errors);
+    if (gate.count < 1)
+        errors.push_back({error_kind::invalid, child(path, "count"), std::to_string(gate.count),
+                          "must be greater than or equal to 1"});
+    check_non_negative(gate.failure_limit, child(path, "failureLimit"), errors);
+    check_non_negative(gate.inconclusive_limit, child(path, "inconclusiveLimit"), errors);
+    check_non_negative(gate.consecutive_error_limit, child(path, "consecutiveErrorLimit"), errors);
+    if (gate.prometheus) {
+        const auto p = child(path, "prometheus");
+        check_url(gate.prometheus->address, child(p, "address"), context, errors);
+        if (gate.prometheus->query.empty()) errors.push_back({error_kind::required, child(p, "query"), "", ""});
+        check_placeholders(gate.prometheus->query, cluster_scope, child(p, "query"), errors);
+        const auto& range = gate.prometheus->threshold;
+        if (!range.min && !range.max)
+            errors.push_back({error_kind::required, child(p, "thresholdRange"), "", "set min, max or both"});
+        if (range.min && range.max && *range.min > *range.max)
+            errors.push_back({error_kind::invalid, child(p, "thresholdRange"), "",
+                              "min (" + std::to_string(*range.min) + ") must not be greater than max (" +
+                                  std::to_string(*range.max) + ")"});
+    }
+    if (gate.webhook) {
+        const auto w = child(path, "webhook");
+        check_url(gate.webhook->url, child(w, "url"), context, errors);
+        check_placeholders(gate.webhook->url, cluster_scope, child(w, "url"), errors);
+        check_duration(gate.webhook->timeout, child(w, "timeout"), false, errors);
+        for (std::size_t i = 0; i < gate.webhook->headers.size(); ++i) {
+            const auto& h = gate.webhook->headers[i];
+            const auto hp = indexed(child(w, "headers"), i);
+            if (h.name.empty()) errors.push_back({error_kind::required, child(hp, "name"), "", ""});
+            if (h.secret && !h.value.empty())
+                errors.push_back({error_kind::invalid, hp, "", "set value or valueFrom, not both"});
+            if (h.secret) {
+                const auto s = child(hp, "valueFrom.secretKeyRef");
+                if (h.secret->name.empty()) errors.push_back({error_kind::required, child(s, "name"), "", ""});
+                if (h.secret->key.empty()) errors.push_back({error_kind::required, child(s, "key"), "", ""});
+            }
+        }
+    }
+    if (gate.approval) {
+        if (gate.when == gate_timing::during)
+            errors.push_back({error_kind::invalid, child(path, "when"), "\"During\"",
+                              "an approval gate is Before or After: it has nothing to measure"});
+        if (cluster_scope)
+            errors.push_back(
+                {error_kind::invalid, child(path, "scope"), "\"Cluster\"", "an approval gate has scope Stage"});
+    }
+}
+
+void check_gates(const stage_spec& stage, const std::string& path, const validation_context& context,
+                 field_errors& errors) {
+    std::set<std::string, std::less<>> names;
+    for (std::size_t i = 0; i < stage.gates.size(); ++i) {
+        const auto gp = indexed(child(path, "gates"), i);
+        check_gate(stage.gates[i], gp, context, errors);
+        const auto& name = stage.gates[i].name;
+        if (!name.empty() && !names.insert(name).second)
+            errors.push_back({error_kind::duplicate, child(gp, "name"), quote(name), ""});
+    }
+}
+
+void check_stage(const stage_spec& stage, const std::string& path, const validation_context& context,
+                 field_errors& errors) {
     if (stage.name.empty()) errors.push_back({error_kind::required, child(path, "name"), "", ""});
     if (!stage.selector)
         errors.push_back({error_kind::required, child(path, "clusters.selector"), "",
@@ -117,6 +229,17 @@ void check_stage(const stage_spec& stage, const std::string& path, field_errors&
     if (stage.max_failures < 0)
         errors.push_back({error_kind::invalid, child(path, "maxFailures"), std::to_string(stage.max_failures),
                           "must be greater than or equal to 0"});
+    check_gates(stage, path, context, errors);
+}
+
+void check_scope(const scope_spec& scope, field_errors& errors) {
+    const std::string path = "spec.scope.paths";
+    if (scope.paths.empty())
+        errors.push_back({error_kind::required, path, "", "at least one path; omit spec.scope to stage every change"});
+    std::string problem;
+    for (std::size_t i = 0; i < scope.paths.size(); ++i)
+        if (!parse_scope_path(scope.paths[i], problem))
+            errors.push_back({error_kind::invalid, indexed(path, i), quote(scope.paths[i]), problem});
 }
 
 // spec.windows[i] (docs/windows.md): the schedule in robfig/cron's words, the zone by IANA name.
@@ -179,11 +302,12 @@ validation_result validate(const rollout_spec& spec, const validation_context& c
     std::set<std::string, std::less<>> names;
     for (std::size_t i = 0; i < spec.stages.size(); ++i) {
         const auto path = indexed("spec.stages", i);
-        check_stage(spec.stages[i], path, errors);
+        check_stage(spec.stages[i], path, context, errors);
         const auto& name = spec.stages[i].name;
         if (!name.empty() && !names.insert(name).second)
             errors.push_back({error_kind::duplicate, child(path, "name"), quote(name), ""});
     }
+    if (spec.scope) check_scope(*spec.scope, errors);
     for (std::size_t i = 0; i < spec.windows.size(); ++i)
         check_window(spec.windows[i], indexed("spec.windows", i), errors);
     add_source_warning(spec.source, context, result.warnings);

@@ -28,6 +28,9 @@ struct validation_context {
     // Names of the ApplicationSets in the rollout's namespace, for the warning on a sourceRef
     // that names none of them; nullopt (unknown, e.g. files without them) skips it.
     std::optional<std::vector<std::string>> application_sets;
+    // URL prefixes gate addresses and webhook URLs must start with (serve --gate-url-prefix);
+    // empty: any http(s) URL.
+    std::vector<std::string> allowed_gate_urls;
 };
 
 struct validation_result {

@@ -69,6 +69,9 @@ inline std::string application_set_path(std::string_view ns, std::string_view na
 inline std::string secrets_path(std::string_view ns) {
     return detail::namespaced(detail::core_v1, ns, "secrets");
 }
+inline std::string secret_path(std::string_view ns, std::string_view name) {
+    return detail::namespaced(detail::core_v1, ns, "secrets", name);
+}
 inline std::string events_path(std::string_view ns) {
     return detail::namespaced(detail::core_v1, ns, "events");
 }

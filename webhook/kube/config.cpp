@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -188,9 +189,19 @@ cluster_config load_in_cluster(const std::string& dir) {
 cluster_config load_config(const std::string& path) {
     if (!path.empty()) return load_kubeconfig(path);
     if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-        std::string first(env);
-        first = first.substr(0, first.find(':'));  // first file of a KUBECONFIG list
-        return load_kubeconfig(first);
+        // A KUBECONFIG list, as kubectl reads it: files that do not exist are skipped. Of those
+        // that do, the first is used (kubectl merges them; contexts spread over several files
+        // are not supported).
+        const std::string list(env);
+        std::string first;
+        for (std::size_t start = 0; start <= list.size();) {
+            const auto end = std::min(list.find(':', start), list.size());
+            const auto file = list.substr(start, end - start);
+            if (!file.empty() && first.empty()) first = file;
+            if (!file.empty() && std::filesystem::exists(file)) return load_kubeconfig(file);
+            start = end + 1;
+        }
+        if (!first.empty()) return load_kubeconfig(first);  // names the missing file
     }
     if (const char* h = std::getenv("KUBERNETES_SERVICE_HOST"); h && *h) return load_in_cluster();
     const char* home = std::getenv("HOME");

@@ -30,6 +30,7 @@
 #include <atomic>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -86,18 +87,24 @@ struct https_server::impl {
                  [this](session* s) { on_session_end(s); }},
           sizing(size_workers(options.threads)),
           workers(sizing.threads),
-          watcher(control_ioc, {options.cert_file, options.key_file}, options.cert_poll_interval, log,
-                  [this] { certificate.reload(); }),
-          certificate(options.cert_file, options.key_file, registry, log),
           accepting(control_ioc, options.listen, workers, log,
                     [this](worker& home, connection_socket socket) { on_accept(home, std::move(socket)); }),
           delay_timer(control_ioc),
           grace_timer(control_ioc) {
         options.threads = sizing.threads;
-        const auto info = certificate.info();
-        log(log_level::info, "listening on " + options.listen + " (port " + std::to_string(accepting.port()) +
-                                 "), certificate subject=\"" + info.subject + "\" serial=" + info.serial_hex +
-                                 " not_after=" + std::to_string(info.not_after));
+        if (options.plain_http) {
+            log(log_level::info,
+                "listening on " + options.listen + " (port " + std::to_string(accepting.port()) + "), plain HTTP");
+        } else {
+            // Watch first, then read: a certificate swapped in between is not missed.
+            watcher.emplace(control_ioc, std::vector<std::filesystem::path>{options.cert_file, options.key_file},
+                            options.cert_poll_interval, log, [this] { certificate->reload(); });
+            certificate.emplace(options.cert_file, options.key_file, registry, log);
+            const auto info = certificate->info();
+            log(log_level::info, "listening on " + options.listen + " (port " + std::to_string(accepting.port()) +
+                                     "), certificate subject=\"" + info.subject + "\" serial=" + info.serial_hex +
+                                     " not_after=" + std::to_string(info.not_after));
+        }
         log(log_level::info, "serving threads: " + std::to_string(sizing.threads) + " (" + sizing.why + ")");
     }
 
@@ -111,7 +118,8 @@ struct https_server::impl {
         socket.set_option(tcp::no_delay(true), ignored);
         metrics.connections_total.inc();
         metrics.connections_open.inc();
-        auto s = std::make_shared<session>(shared, home, std::move(socket), certificate.context());
+        auto s =
+            std::make_shared<session>(shared, home, std::move(socket), certificate ? certificate->context() : nullptr);
         {
             std::lock_guard lock(sessions_mutex);
             sessions.emplace(s.get(), s);
@@ -160,7 +168,9 @@ struct https_server::impl {
     void begin_drain() {
         draining = true;
         accepting.close();
-        watcher.stop();
+        if (watcher) {
+            watcher->stop();
+        }
         delay_timer.cancel();
 
         const auto live = live_sessions();
@@ -206,8 +216,9 @@ struct https_server::impl {
     net::io_context control_ioc{1};  // listener, certificate watch, shutdown
     thread_count sizing;
     worker_pool workers;
-    cert_watcher watcher;  // before the certificate: watch first, then read, and miss nothing
-    serving_certificate certificate;
+    // Both absent in plain-HTTP mode. The watcher before the certificate: destroyed after it.
+    std::optional<cert_watcher> watcher;
+    std::optional<serving_certificate> certificate;
     listener accepting;
     net::steady_timer delay_timer;
     net::steady_timer grace_timer;
@@ -220,6 +231,10 @@ https_server::~https_server() = default;
 
 void https_server::add_admission_route(std::string path, admission_handler handler) {
     impl_->routes.add_admission_route(std::move(path), std::move(handler));
+}
+
+void https_server::add_route(std::string path, request_handler handler) {
+    impl_->routes.add_route(std::move(path), std::move(handler));
 }
 
 void https_server::set_readiness(std::function<bool()> ready) {
@@ -236,7 +251,9 @@ void https_server::run() {
         throw std::logic_error("https_server::run() called twice");
     }
     i.accepting.start();
-    i.watcher.start();
+    if (i.watcher) {
+        i.watcher->start();
+    }
 
 #ifdef __GLIBC__
     if (const auto threshold = i.options.malloc_trim_threshold; threshold > 0) {
@@ -260,11 +277,11 @@ void https_server::stop() {
 }
 
 bool https_server::reload_certificate() {
-    return impl_->certificate.reload();
+    return impl_->certificate && impl_->certificate->reload();
 }
 
 certificate_info https_server::current_certificate() const {
-    return impl_->certificate.info();
+    return impl_->certificate ? impl_->certificate->info() : certificate_info{};
 }
 
 }  // namespace apr::server

@@ -23,6 +23,9 @@ namespace apr::server {
 struct server_options {
     std::string listen = ":8443";  // "HOST:PORT", ":PORT" (all IPv4), "[::1]:PORT"; port 0 = any
     std::filesystem::path cert_file, key_file;
+    // Plain HTTP instead of TLS, with no certificate: only for a local tool on loopback (the
+    // dashboard, docs/dashboard.md). The webhook always serves TLS.
+    bool plain_http = false;
     std::size_t body_limit = 7 * 1024 * 1024;  // controller-runtime's maxRequestSize
     std::size_t header_limit = 64 * 1024;
     // Idle keep-alive connections are kept at least as long as Go's http.Transport keeps them
@@ -64,6 +67,8 @@ public:
 
     // Before run(). POST only (405 otherwise); the query string is ignored for routing.
     void add_admission_route(std::string path, admission_handler handler);
+    // Before run(). Any method: the handler sees the whole request and answers 405 itself.
+    void add_route(std::string path, request_handler handler);
     // /readyz = this && not shutting down. Default: always ready. Before run().
     void set_readiness(std::function<bool()> ready);
 
@@ -75,7 +80,8 @@ public:
     // Graceful, idempotent, callable from any thread (or before run(), which then returns at once).
     void stop();
 
-    // Reads the certificate files now; true if a new certificate is being served afterwards.
+    // Reads the certificate files now; true if a new certificate is being served afterwards
+    // (false in plain-HTTP mode).
     // The watcher calls the same thing; exposed for SIGHUP-style triggers and tests.
     bool reload_certificate();
     certificate_info current_certificate() const;

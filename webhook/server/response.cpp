@@ -46,6 +46,11 @@ void render_response(std::string& out, const response_parts& parts, unsigned ver
     }
     out += "\r\nContent-Length: ";
     append_decimal(out, parts.body.size());
+    if (!parts.headers.empty()) {
+        out += "\r\n";
+        out.append(parts.headers, 0,
+                   parts.headers.size() - 2);  // each line ends in CRLF; the last one's is added below
+    }
     if (version >= 11 && !keep_alive) {
         out += "\r\nConnection: close";
     } else if (version < 11 && keep_alive) {

@@ -19,6 +19,7 @@ struct response_parts {
     std::string body;
     std::string content_type;
     std::string_view allow;  // the Allow header of a 405
+    std::string headers;     // more header lines, each "Name: value\r\n"
     // Metrics labels. `route` is a view of stable storage (a route table key or a literal),
     // never of the request, because serving threads keep it in their metrics cache.
     std::string_view route = "unmatched";

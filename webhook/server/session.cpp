@@ -63,7 +63,7 @@ session::session(const session_shared& shared, worker& home, connection_socket&&
     : shared_(shared),
       home_(home),
       context_(std::move(context)),
-      tls_(std::move(socket), *context_),
+      tls_(std::move(socket), context_.get()),
       watchdog_(home.ioc.get_executor()) {}
 
 session::~session() {
@@ -99,7 +99,8 @@ connection_task<void> session::run([[maybe_unused]] std::shared_ptr<session> sel
     // Detection and handshake together are bounded by read_timeout.
     set_deadline(shared_.options.read_timeout);
     arm_watchdog();
-    if (co_await detect() && co_await handshake()) {
+    // Without a certificate the server speaks plain HTTP (server_options::plain_http).
+    if (!context_ || (co_await detect() && co_await handshake())) {
         co_await serve();
     }
     co_await goodbye();
@@ -212,7 +213,8 @@ connection_task<void> session::serve() {
         shared_.metrics.in_flight.inc();
         request& req = parser.get();
         const response_parts parts = shared_.routes.answer(
-            {req.method_string(), req.target(), req[beast::http::field::content_type], req.body()}, shared_.stopping);
+            {req.method_string(), req.target(), req[beast::http::field::content_type], req.body(), &req.base()},
+            shared_.stopping);
         const bool keep_alive = req.keep_alive() && !shared_.draining;
         render_response(response_, parts, req.version(), keep_alive);
         body_ = std::move(req.body());

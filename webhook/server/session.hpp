@@ -41,7 +41,7 @@ struct session_shared {
 
 class session : public std::enable_shared_from_this<session> {
 public:
-    // `context` is the certificate generation this connection keeps for life.
+    // `context` is the certificate generation this connection keeps for life; none: plain HTTP.
     session(const session_shared& shared, worker& home, connection_socket&& socket,
             std::shared_ptr<boost::asio::ssl::context> context);
     ~session();

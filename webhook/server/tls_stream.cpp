@@ -5,6 +5,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -131,10 +132,13 @@ boost::system::error_code error_of(int ssl_error, int saved_errno, bool transpor
 
 }  // namespace
 
-tls_stream::tls_stream(connection_socket&& socket, ssl::context& context) : transport_{std::move(socket)} {
+tls_stream::tls_stream(connection_socket&& socket, ssl::context* context) : transport_{std::move(socket)} {
     boost::system::error_code ignored;
     transport_.socket.non_blocking(true, ignored);  // our own recv/send must never block
-    ssl_ = SSL_new(context.native_handle());
+    if (context == nullptr) {
+        return;  // plain TCP
+    }
+    ssl_ = SSL_new(context->native_handle());
     BIO* bio = ssl_ ? BIO_new(transport_method()) : nullptr;
     if (bio == nullptr) {
         SSL_free(ssl_);
@@ -176,7 +180,34 @@ connection_task<tls_io_result> tls_stream::shutdown() {
     return perform(operation::shutdown, nullptr, 0);
 }
 
+// Plain TCP: what the TLS operations become without TLS. Same error codes as with it (eof when
+// the peer closed), so the session cannot tell.
+connection_task<tls_io_result> tls_stream::plain(operation op, void* data, std::size_t size) {
+    auto& socket = transport_.socket;
+    switch (op) {
+        case operation::handshake:
+            co_return tls_io_result{};
+        case operation::read: {
+            auto [ec, n] = co_await socket.async_read_some(net::buffer(data, size), on_connection);
+            co_return tls_io_result{ec, n};
+        }
+        case operation::write: {
+            auto [ec, n] = co_await net::async_write(socket, net::buffer(data, size), on_connection);
+            co_return tls_io_result{ec, n};
+        }
+        case operation::shutdown: {
+            boost::system::error_code ec;
+            socket.shutdown(tcp::socket::shutdown_send, ec);
+            co_return tls_io_result{ec, 0};
+        }
+    }
+    co_return tls_io_result{};
+}
+
 connection_task<tls_io_result> tls_stream::perform(operation op, void* data, std::size_t size) {
+    if (ssl_ == nullptr) {
+        co_return co_await plain(op, data, size);
+    }
     for (;;) {
         // OpenSSL's error queue is per thread and SSL_get_error reads it: start each call clean.
         ERR_clear_error();

@@ -47,7 +47,10 @@ struct tls_io_result {
 class tls_stream {
 public:
     // Creates the SSL object from `context` (which must outlive the stream) in server mode.
-    tls_stream(connection_socket&& socket, boost::asio::ssl::context& context);
+    // Without a context the stream is plain TCP (the server's plain-HTTP mode, for loopback tools
+    // such as the dashboard): reads and writes go straight to the socket, the handshake and
+    // shutdown do nothing but the TCP half-close.
+    tls_stream(connection_socket&& socket, boost::asio::ssl::context* context);
     ~tls_stream();
     tls_stream(const tls_stream&) = delete;
     tls_stream& operator=(const tls_stream&) = delete;
@@ -67,7 +70,7 @@ public:
 
     // Bytes taken from the socket that no read has returned yet.
     bool has_buffered_input() const {
-        return transport_.input_begin < transport_.input_end || SSL_has_pending(ssl_) == 1;
+        return ssl_ != nullptr && (transport_.input_begin < transport_.input_end || SSL_has_pending(ssl_) == 1);
     }
 
     // What the BIO reads from and writes to; public for the BIO callbacks only.
@@ -83,6 +86,7 @@ public:
 private:
     enum class operation { handshake, read, write, shutdown };
     connection_task<tls_io_result> perform(operation op, void* data, std::size_t size);
+    connection_task<tls_io_result> plain(operation op, void* data, std::size_t size);
 
     transport transport_;
     SSL* ssl_ = nullptr;

@@ -97,6 +97,7 @@ inline core::rollout initial_rollout() {
 // A template version: what the ApplicationSet's template says, per Application.
 struct template_state {
     int version = 1;
+    int revision = 1;  // targetRevision "v<revision>"; with a scope, some changes keep it
     int values = 1;
     bool multi_source = false;
     bool automated = true;
@@ -106,7 +107,7 @@ std::string commit_of(const std::string& revision);
 
 // The template's desired state for one Application (spec.source/sources + syncPolicy), as JSON.
 inline std::string template_spec_fields(const template_state& t, const app_slot& slot) {
-    const std::string rev = "v" + std::to_string(t.version);
+    const std::string rev = "v" + std::to_string(t.revision);
     std::string out;
     if (t.multi_source)
         out = R"("sources":[{"repoURL":")" + repo + R"(","path":")" + slot.component + R"(","targetRevision":")" + rev +

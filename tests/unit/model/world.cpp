@@ -226,13 +226,15 @@ void world::appset_write(const app_slot& slot, int mode, std::size_t stale) {
 void world::template_change(std::mt19937_64& rng) {
     template_state t = templates_.back();
     t.version = static_cast<int>(templates_.size()) + 1;
+    // With a scope on the revisions, half the changes are values or sync policy only: they pass at once.
+    if (!scoped_ || rng() % 2) t.revision = t.version;
     t.values = static_cast<int>(rng() % 5);
     t.multi_source = rng() % 5 == 0;
     t.automated = !human_mode_ || rng() % 8 != 0;
     templates_.push_back(t);
     record_template(t);
-    say("template -> v" + std::to_string(t.version) + (t.multi_source ? " (multi-source)" : "") +
-        (t.automated ? "" : " (no auto-sync)"));
+    say("template -> v" + std::to_string(t.version) + " (revision v" + std::to_string(t.revision) + ")" +
+        (t.multi_source ? " (multi-source)" : "") + (t.automated ? "" : " (no auto-sync)"));
     // The ApplicationSet controller writes the Applications, sometimes only some (it lags).
     const bool all = rng() % 4 != 0;
     for (const auto& slot : slots) {
@@ -449,11 +451,33 @@ bool world::owned_by_appset(const json& app) {
     return std::find(owners.begin(), owners.end(), appset) != owners.end();
 }
 
+// Exactly an admitted state or, with a scope, one that differs from an admitted state only
+// outside the scope.
+bool world::admitted(const std::set<std::string>& allowed, const std::string& identity) const {
+    if (allowed.contains(identity)) return true;
+    if (!scoped_) return false;
+    const auto staged = scoped_part(identity);
+    return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& a) { return scoped_part(a) == staged; });
+}
+
+// The part of a run identity that scope {source.targetRevision, sources[*].targetRevision}
+// stages: the shape and each resolved commit (or the manifests of a local sync).
+std::string world::scoped_part(const std::string& identity) {
+    json id = parse(identity);
+    if (id.HasMember("manifests") || id.HasMember("nothing")) return identity;
+    if (const auto* sources = at(id, {"sources"}); sources && sources->IsArray()) {
+        std::string out = "sources:";
+        for (const auto& src : sources->GetArray()) out += str(src, {"commit"}) + ",";
+        return out;
+    }
+    return "source:" + str(id, {"source", "commit"});
+}
+
 std::optional<failure> world::check() {
     if (failure_) return failure_;
     for (const auto& slot : slots) {
         const auto& allowed = allowed_[slot.name];
-        if (!allowed.contains(deployed_[slot.name]))
+        if (!admitted(allowed, deployed_[slot.name]))
             return failure{"cluster " + slot.cluster + " runs a state of " + slot.name +
                            " that the rollout never admitted for it: " + deployed_[slot.name]};
         auto it = apps_.find(slot.name);
@@ -462,12 +486,12 @@ std::optional<failure> world::check() {
         const value* op = at(app, {"operation"});
         if (!op || op->IsNull()) continue;
         const std::string identity = run_identity(app["spec"], codec::find_path(*op, {"sync"}));
-        if (allowed.contains(identity)) continue;
+        if (admitted(allowed, identity)) continue;
         // The application controller's own auto-sync of the current spec: the spec must be allowed.
         if (auto auto_op = autosync_op_.find(slot.name);
             auto_op != autosync_op_.end() && auto_op->second == codec::canonical_json(*op)) {
             const auto spec_identity = run_identity(app["spec"], nullptr);
-            if (allowed.contains(spec_identity)) continue;
+            if (admitted(allowed, spec_identity)) continue;
             return failure{"Application " + slot.name + " auto-syncs a spec never admitted for cluster " +
                            slot.cluster + ": " + spec_identity};
         }

@@ -108,11 +108,19 @@ private:
     // ---- the invariant ----------------------------------------------------------------------
 
     std::optional<failure> check();
+    bool admitted(const std::set<std::string>& allowed, const std::string& identity) const;
+    static std::string scoped_part(const std::string& identity);
 
     bool converged() const;
 
 public:
     bool human_mode_ = true;
+
+    // The rollout stages only revisions (spec.scope.paths): other template changes pass at once.
+    void scope_revisions() {
+        scoped_ = true;
+        rollout_.spec.scope = core::scope_spec{{"source.targetRevision", "sources[*].targetRevision"}};
+    }
 
 private:
     core::rollout rollout_;
@@ -128,6 +136,7 @@ private:
     std::map<std::string, std::string> autosync_op_;  // app -> the operation the application controller wrote
     std::optional<failure> failure_;
     std::optional<core::rollout> lagging_;  // the rollout as a lagging replica still sees it
+    bool scoped_ = false;                   // the rollout has the revision scope
     std::string line_;
     std::uint64_t uid_ = 0;
 };

@@ -1,0 +1,200 @@
+#define BOOST_TEST_MODULE dashboard_browser_e2e
+#include <boost/test/unit_test.hpp>
+
+// The dashboard's page in a real headless chromium during a real rollout through the real
+// kube-apiserver: the page is loaded once and never reloaded; the test reads its DOM as the
+// rollout moves and saves screenshots (docs/dashboard.md). Screenshots go to
+// <build>/artefacts/dashboard/.
+
+#include "dashboard_process.hpp"
+#include "headless_browser.hpp"
+#include "rollout_scenario.hpp"
+
+#include <boost/algorithm/string/join.hpp>
+#include <boost/algorithm/string/replace.hpp>
+
+#include <rapidjson/document.h>
+
+#include <map>
+
+using namespace apr;
+using namespace apr::e2e;
+using core::rollout_phase;
+
+namespace {
+
+// The DOM as the page drew it: every stage row and its tiles.
+struct drawn_stage {
+    std::string name, phase;
+    bool current = false;
+    std::vector<std::pair<std::string, std::string>> tiles;  // cluster, state
+};
+
+std::vector<drawn_stage> drawn(headless_browser& b) {
+    const auto json = b.evaluate_string(
+        "JSON.stringify([...document.querySelectorAll('section.stage')].map(s => ({name: s.dataset.stage, phase: "
+        "s.dataset.phase, current: s.classList.contains('current'), tiles: [...s.querySelectorAll('.tile')].map(t "
+        "=> [t.dataset.cluster, t.dataset.state])})))");
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    std::vector<drawn_stage> out;
+    if (!d.IsArray()) return out;
+    for (const auto& s : d.GetArray()) {
+        drawn_stage st{
+            s["name"].GetString(), s["phase"].IsString() ? s["phase"].GetString() : "", s["current"].GetBool(), {}};
+        for (const auto& t : s["tiles"].GetArray()) st.tiles.emplace_back(t[0].GetString(), t[1].GetString());
+        out.push_back(std::move(st));
+    }
+    return out;
+}
+
+std::string waiting_text(headless_browser& b) {
+    return b.evaluate_string("(document.getElementById('waiting-reason') || {}).textContent || ''");
+}
+
+std::string artefact(const std::string& name) {
+    return std::string(APR_ARTEFACT_DIR) + "/dashboard/" + name;
+}
+
+int rank(const std::string& state) {
+    static const std::map<std::string, int> order = {{"pending", 0}, {"requeued", 1}, {"updating", 2}, {"done", 3}};
+    auto it = order.find(state);
+    return it == order.end() ? -1 : it->second;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(dashboard_in_a_real_browser)
+
+BOOST_AUTO_TEST_CASE(tiles_change_state_in_order_and_the_waiting_reason_shows_without_a_reload) {
+    rollout_scenario s("dash-ui");
+    s.start_webhook();
+    auto fleet = s.emea_fleet();
+    fleet[1].labels["drained"] = "true";  // eu-west-1b-1: requeued until the test undrains it
+    s.create_fleet(fleet);
+    auto stages = seed_stages("3s");
+    // A short bake after the canary, so the page has a bake countdown to show.
+    boost::replace_first(stages, "      maxClusters: 2\n", "      maxClusters: 2\n      bakeTime: 4s\n");
+    s.apply_rollout(stages);
+    dashboard_process d({"--allow-actions"});
+    headless_browser b(env("TESTENV_DIR"));
+    b.navigate(d.url() + "#/rollout/" + s.id);
+    // Evaluating while the navigation replaces the document may find no document yet.
+    BOOST_REQUIRE(eventually(
+        [&] {
+            try {
+                return b.evaluate_string("document.readyState") == "complete" &&
+                       b.evaluate_string("typeof poll") == "function";
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        30s, 100ms));
+
+    // Before any change: three stages in order, none with clusters, and the page says why.
+    BOOST_REQUIRE_MESSAGE(
+        eventually(
+            [&] {
+                const auto rows = drawn(b);
+                // Three stages, then the unstaged clusters' row.
+                return rows.size() == 4 && rows[0].name == "canary in EMEA" &&
+                       waiting_text(b).find("no change is held") != std::string::npos;
+            },
+            30s, 200ms),
+        "page never showed the rollout: "
+            << b.evaluate("location.href + ' poll:' + typeof poll + ' ' + "
+                          "JSON.stringify(performance.getEntriesByType('resource').map(e => e.name + ' ' + "
+                          "e.responseStatus + ' ' + e.duration)) + '\\n' + document.body.innerText")
+            << "\n"
+            << b.console() << d.log());
+    // Set once; a reload would lose it.
+    b.evaluate("window.__loadedOnce = 'yes'");
+    b.screenshot(artefact("1-waiting-for-a-change.png"));
+
+    s.argo.set_template_revision("v2");
+    std::map<std::string, std::vector<std::string>> states;  // cluster -> distinct states in the order drawn
+    std::vector<std::string> reasons;
+    bool stage2_started_before_canary_done = false, canary_done = false, undrained = false, baked = false;
+    const auto look = [&](const core::rollout&) {
+        const auto rows = drawn(b);
+        // Tiles before the pass starts show the old change's states; the order is the new pass's.
+        const bool in_pass = b.evaluate_string("(document.getElementById('pass') || {}).textContent || '0'") != "0";
+        for (const auto& row : in_pass ? rows : std::vector<drawn_stage>{}) {
+            for (const auto& [cluster, state] : row.tiles) {
+                auto& seen = states[cluster];
+                if (seen.empty() || seen.back() != state) seen.push_back(state);
+            }
+        }
+        if (rows.size() >= 3) {
+            bool all_done = !rows[0].tiles.empty();
+            for (const auto& [c, st] : rows[0].tiles) all_done = all_done && st == "done";
+            canary_done = canary_done || all_done;
+            for (const auto& [c, st] : rows[1].tiles)
+                if (st != "pending" && st != "requeued" && !canary_done) stage2_started_before_canary_done = true;
+            if (!baked && rows[0].phase == "Baking") {
+                baked = true;
+                b.screenshot(artefact("2-canary-baking.png"));
+            }
+        }
+        const auto reason = waiting_text(b);
+        if (reasons.empty() || reasons.back() != reason) reasons.push_back(reason);
+        // Once the page shows the drained cluster requeued and says so, undrain it.
+        if (!undrained && reason.find(s.cluster("eu-west-1b-1") + " is requeued") != std::string::npos) {
+            b.screenshot(artefact("3-requeued-cluster.png"));
+            s.argo.set_cluster_labels(s.cluster("eu-west-1b-1"),
+                                      {{"area", "emea"}, {"region", "eu-west-1"}, {"e2e", s.id}});
+            undrained = true;
+        }
+    };
+    BOOST_REQUIRE_MESSAGE(s.play_until([](const core::rollout& r) { return phase_is(r, rollout_phase::completed); },
+                                       150s, look),
+                          "rollout did not complete:\n"
+                              << s.webhook->log());
+    // Live: the page shows Completed within about a second of the API server saying so.
+    BOOST_TEST(eventually(
+        [&] { return b.evaluate_string("document.getElementById('phase').textContent") == "Completed"; }, 2s, 100ms));
+    look(s.rollout());
+    b.screenshot(artefact("4-completed.png"));
+
+    // Every tile moved forward only: pending, (requeued), updating, done.
+    for (const auto& [cluster, seen] : states) {
+        BOOST_TEST_MESSAGE(cluster << ": " << boost::algorithm::join(seen, " > "));
+        if (cluster.find("us-east") != std::string::npos || cluster.find("ap-southeast") != std::string::npos) {
+            BOOST_TEST((seen == std::vector<std::string>{"unstaged"}), cluster);
+            continue;
+        }
+        // A cluster may show Done for an instant before the ApplicationSet controller has written
+        // the new change to its Application; after that it only moves forward.
+        const std::size_t from = seen.size() > 1 && seen.front() == "done" ? 1 : 0;
+        for (std::size_t i = from + 1; i < seen.size(); ++i) BOOST_TEST(rank(seen[i - 1]) < rank(seen[i]), cluster);
+        BOOST_TEST(seen.back() == "done", cluster);
+    }
+    BOOST_TEST(states[s.cluster("eu-west-1b-1")].size() >= 2u);
+    BOOST_TEST((std::find(states[s.cluster("eu-west-1b-1")].begin(), states[s.cluster("eu-west-1b-1")].end(),
+                          "requeued") != states[s.cluster("eu-west-1b-1")].end()));
+    // Stage by stage: no eu-west-1 cluster was drawn in flight before the canary was all done.
+    BOOST_TEST(!stage2_started_before_canary_done);
+    BOOST_TEST(baked);
+    BOOST_TEST(undrained);
+    // Why it waited, as the page said it along the way.
+    const auto said = [&](const std::string& text) {
+        return std::any_of(reasons.begin(), reasons.end(),
+                           [&](const std::string& r) { return r.find(text) != std::string::npos; });
+    };
+    BOOST_TEST(said("to be Synced and Healthy on the new change"), boost::algorithm::join(reasons, "\n"));
+    BOOST_TEST(said("is baking"), boost::algorithm::join(reasons, "\n"));
+    BOOST_TEST(said("requeued (still matching the requeue selector)"), boost::algorithm::join(reasons, "\n"));
+
+    // The Pause button writes spec.paused with the user's credentials, and the page shows it.
+    b.evaluate("document.querySelector('[data-verb=pause]').click()");
+    BOOST_TEST(eventually([&] { return spec_paused(s); }, 10s, 100ms));
+    BOOST_TEST(eventually([&] { return waiting_text(b).find("paused") != std::string::npos; }, 3s, 100ms));
+    b.screenshot(artefact("5-paused.png"));
+    b.evaluate("document.querySelector('[data-verb=resume]').click()");
+    BOOST_TEST(eventually([&] { return !spec_paused(s); }, 10s, 100ms));
+
+    // One page load from start to end.
+    BOOST_TEST(b.evaluate_string("window.__loadedOnce") == "yes");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

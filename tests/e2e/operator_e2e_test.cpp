@@ -1,0 +1,172 @@
+#define BOOST_TEST_MODULE operator_e2e
+#include <boost/test/unit_test.hpp>
+
+#include "rollout_scenario.hpp"
+
+#include <boost/algorithm/string/join.hpp>
+
+#include <filesystem>
+
+// The operator commands through the real API server and the real webhook (docs/operations.md,
+// "Operator commands"): the CLI writes, the mutating webhook stamps who asked, the validating
+// webhook refuses illegal moves, the controller carries them out and records them in status.
+
+using namespace apr;
+using namespace apr::e2e;
+using core::cluster_phase;
+using core::rollout_phase;
+using names = std::vector<std::string>;
+
+namespace {
+
+// Three stages over six EMEA clusters, one cluster at a time.
+std::string regional_stages(const std::string& bake = "0s") {
+    return "  - name: canary\n    maxClusters: 1\n    bakeTime: " + bake +
+           "\n    clusters: {selector: {matchLabels: {region: eu-west-1}}}\n"
+           "  - name: eu-west-1\n    clusters: {selector: {matchLabels: {region: eu-west-1}}}\n"
+           "  - name: eu-central-1\n    clusters: {selector: {matchLabels: {region: eu-central-1}}}\n";
+}
+
+// The binary as `who` runs it (their kubeconfig); stdout and stderr together.
+command_result cli(const std::string& who, const std::string& args) {
+    return run(std::string(APR_BINARY_PATH) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) +
+               " 2>&1");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::size_t count(const names& order, const std::string& name) {
+    return static_cast<std::size_t>(std::count(order.begin(), order.end(), name));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(operator_commands_through_the_real_api_server)
+
+// Scenario 1: pause mid-stage; in-flight clusters finish, nothing new is admitted; resume continues.
+BOOST_AUTO_TEST_CASE(pause_mid_stage_lets_in_flight_clusters_finish_and_resume_continues) {
+    rollout_scenario s("pause");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(regional_stages());
+    s.argo.set_template_revision("v2");
+    // Into stage eu-west-1 with one cluster in flight (its Application not synced yet).
+    BOOST_REQUIRE(s.play_until([&](const core::rollout& r) { return r.status.current_stage == "eu-west-1"; }, 120s));
+    std::string in_flight;
+    BOOST_REQUIRE(eventually(
+        [&] {
+            auto r = s.rollout();
+            for (const auto& c : r.status.stages[1].clusters)
+                if (c.phase == cluster_phase::updating) in_flight = c.name.substr(s.id.size() + 1);
+            return !in_flight.empty();
+        },
+        30s));
+    auto paused = cli("OPS", "pause " + s.id + " --reason 'INC-7 investigating'");
+    BOOST_TEST_REQUIRE(paused.status == 0, paused.out);
+    BOOST_TEST(contains(paused.out, "pause by ops"), paused.out);
+    auto r = s.rollout();
+    BOOST_TEST(r.status.phase == rollout_phase::paused);
+    BOOST_REQUIRE(!r.status.requests.empty());
+    BOOST_TEST(r.status.requests.back().user == "ops");
+    BOOST_TEST(r.status.requests.back().reason == "INC-7 investigating");
+    // The in-flight cluster finishes; nothing new is admitted.
+    BOOST_REQUIRE(s.play_until(
+        [&](const core::rollout& r) {
+            for (const auto& c : r.status.stages[1].clusters)
+                if (c.phase == cluster_phase::updating) return false;
+            return true;
+        },
+        60s));
+    for (int i = 0; i < 6; ++i) s.argo_round();
+    // Exactly the clusters admitted before the pause were updated, the in-flight one included,
+    // and no other: eu-central-1 did not start.
+    r = s.rollout();
+    names done;
+    for (const auto& stage : r.status.stages)
+        for (const auto& c : stage.clusters)
+            if (c.phase == cluster_phase::done && !c.hash.empty()) done.push_back(c.name.substr(s.id.size() + 1));
+    auto order = s.updated("v2");
+    std::sort(order.begin(), order.end());
+    std::sort(done.begin(), done.end());
+    BOOST_TEST(order == done, boost::test_tools::per_element());
+    BOOST_TEST(count(order, in_flight) == 1u);
+    for (const auto* later : {"eu-central-1a-1", "eu-central-1b-1", "eu-central-1c-1"})
+        BOOST_TEST(count(order, later) == 0u, later);
+    BOOST_TEST(s.rollout().status.phase == rollout_phase::paused);
+    // Pausing twice is an illegal move, said clearly.
+    auto twice = cli("OPS", "pause " + s.id);
+    BOOST_TEST(twice.status == 1);
+    BOOST_TEST(contains(twice.out, "is already paused"), twice.out);
+
+    auto resumed = cli("ALICE", "resume " + s.id);
+    BOOST_TEST_REQUIRE(resumed.status == 0, resumed.out);
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return phase_is(r, rollout_phase::completed); }, 120s));
+    BOOST_TEST(s.updated("v2").size() == 6u);
+    const auto events = s.events();
+    BOOST_TEST(contains(events, "paused by ops: INC-7 investigating"), events);
+    BOOST_TEST(contains(events, "resumed by alice"), events);
+}
+
+// A promote with nothing to pass, and the errors a user meets.
+BOOST_AUTO_TEST_CASE(illegal_moves_and_unknown_rollouts_say_so_and_exit_1) {
+    rollout_scenario s("illegal");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(regional_stages());
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    auto promote = cli("OPS", "promote " + s.id);
+    BOOST_TEST(promote.status == 1);
+    BOOST_TEST(contains(promote.out, "has no pass under way: nothing waits for promote"), promote.out);
+    auto retry = cli("OPS", "retry " + s.id);
+    BOOST_TEST(retry.status == 1);
+    BOOST_TEST(contains(retry.out, "retry runs again a pass that is Failed, Aborted or RolledBack"), retry.out);
+    auto unknown = cli("OPS", "abort no-such-rollout");
+    BOOST_TEST(unknown.status == 1);
+    BOOST_TEST(contains(unknown.out, "ProgressiveRollout argocd/no-such-rollout not found"), unknown.out);
+    auto usage = cli("OPS", "hold " + s.id + " " + s.cluster("eu-west-1a-1"));
+    BOOST_TEST(usage.status == 2);
+    BOOST_TEST(contains(usage.out, "reason"), usage.out);
+}
+
+// The binary works as a kubectl plugin, with kubectl's KUBECONFIG.
+BOOST_AUTO_TEST_CASE(the_binary_is_a_kubectl_plugin) {
+    rollout_scenario s("plugin");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(regional_stages());
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    const auto dir = env("TESTENV_DIR") + "/plugin-" + s.id;
+    std::filesystem::create_directories(dir);
+    std::filesystem::create_symlink(APR_BINARY_PATH, dir + "/kubectl-progressive_rollout");
+    auto status = run("PATH=" + dir + ":$PATH KUBECONFIG=" + env("KUBECONFIG_ALICE") +
+                      " kubectl progressive-rollout status " + s.id + " 2>&1");
+    BOOST_TEST(status.status == 0, status.out);
+    BOOST_TEST(contains(status.out, "ProgressiveRollout argocd/" + s.id), status.out);
+    auto help = run("PATH=" + dir + ":$PATH kubectl progressive-rollout promote --help 2>&1");
+    BOOST_TEST(help.status == 0, help.out);
+    BOOST_TEST(contains(help.out, "Usage: kubectl progressive-rollout promote NAME"), help.out);
+}
+
+// Scenario 7: without RBAC to update the rollout, every command gets the API server's 403.
+BOOST_AUTO_TEST_CASE(commands_without_rbac_get_the_api_servers_403) {
+    rollout_scenario s("rbac");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(regional_stages());
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    const auto c = s.cluster("eu-west-1a-1");
+    for (const std::string& command : std::vector<std::string>{
+             "pause " + s.id, "resume " + s.id, "promote " + s.id, "abort " + s.id, "abort --rollback " + s.id,
+             "retry " + s.id, "hold " + s.id + " " + c + " --reason r", "release " + s.id + " " + c}) {
+        auto r = cli("VIEWER", command);
+        BOOST_TEST(r.status == 1, command << ": " << r.out);
+        BOOST_TEST(
+            contains(r.out, "progressiverollouts.deployment.skyscanner.net \"" + s.id +
+                                "\" is forbidden: User \"viewer\" cannot patch resource \"progressiverollouts\""),
+            command << ": " << r.out);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,110 @@
+// Why a rollout waits (core/waiting.hpp): what the dashboard says, from core values and a fixed
+// clock.
+#define BOOST_TEST_MODULE waiting
+#include <boost/test/unit_test.hpp>
+
+#include "core/waiting.hpp"
+
+using namespace apr;
+using namespace std::chrono_literals;
+using core::cluster_phase;
+
+namespace {
+
+const core::time_point now{std::chrono::sys_days{std::chrono::November / 27 / 2026} + 17h};
+
+core::cluster_status cluster(std::string name, cluster_phase phase) {
+    core::cluster_status c;
+    c.name = std::move(name);
+    c.phase = phase;
+    return c;
+}
+
+// Two stages, the first one in progress.
+core::rollout in_stage_one(std::vector<core::cluster_status> clusters) {
+    core::rollout r;
+    r.name = "guestbook";
+    r.generation = 1;
+    for (const char* name : {"canary", "rest"}) {
+        core::stage_spec s;
+        s.name = name;
+        s.requeue = core::requeue_policy{std::nullopt, 5, core::duration_field::of("30s")};
+        r.spec.stages.push_back(s);
+    }
+    r.status.observed_generation = 1;
+    r.status.phase = core::rollout_phase::progressing;
+    r.status.pass = 1;
+    r.status.current_stage = "canary";
+    core::stage_status canary;
+    canary.name = "canary";
+    canary.phase = core::stage_phase::progressing;
+    canary.started_at = now - 5min;
+    canary.clusters = std::move(clusters);
+    core::stage_status rest;
+    rest.name = "rest";
+    rest.clusters = {cluster("c", cluster_phase::pending)};
+    r.status.stages = {canary, rest};
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(why_a_rollout_waits)
+
+BOOST_AUTO_TEST_CASE(updating_clusters_are_named) {
+    const auto why = core::why_waiting(
+        in_stage_one({cluster("a", cluster_phase::updating), cluster("b", cluster_phase::done)}), now);
+    BOOST_TEST(why.reason == "waiting for 1 cluster of stage \"canary\" to be Synced and Healthy on the new change: a");
+    BOOST_TEST(!why.until.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_requeued_cluster_says_its_attempt_and_next_try) {
+    auto drained = cluster("a", cluster_phase::requeued);
+    drained.attempts = 2;
+    drained.next_attempt_at = now + 20s;
+    const auto why = core::why_waiting(in_stage_one({cluster("b", cluster_phase::done), drained}), now);
+    BOOST_TEST(why.reason == "a is requeued (still matching the requeue selector), attempt 2 of 5, next try in 20s");
+    BOOST_TEST((why.until == now + 20s));
+}
+
+BOOST_AUTO_TEST_CASE(updating_and_requeued_together_wait_on_the_fleet) {
+    auto drained = cluster("a", cluster_phase::requeued);
+    drained.next_attempt_at = now + 20s;
+    const auto why = core::why_waiting(in_stage_one({cluster("b", cluster_phase::updating), drained}), now);
+    BOOST_TEST(why.reason.find("to be Synced and Healthy on the new change: b; a is requeued") != std::string::npos,
+               why.reason);
+    BOOST_TEST(!why.until.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_bake_counts_down) {
+    auto r = in_stage_one({cluster("a", cluster_phase::done)});
+    r.status.stages[0].phase = core::stage_phase::baking;
+    r.status.stages[0].bake_until = now + 90s;
+    const auto why = core::why_waiting(r, now);
+    BOOST_TEST(why.reason ==
+               "stage \"canary\" is baking: every cluster must stay healthy until the bake time ends in 1m30s");
+    BOOST_TEST((why.until == now + 90s));
+}
+
+BOOST_AUTO_TEST_CASE(paused_failed_stale_and_idle_rollouts_say_so) {
+    auto r = in_stage_one({cluster("a", cluster_phase::updating)});
+    r.spec.paused = true;
+    BOOST_TEST(core::why_waiting(r, now).reason.starts_with("paused (spec.paused)"));
+    r.spec.paused = false;
+    r.status.phase = core::rollout_phase::failed;
+    r.status.message = "stage \"canary\" failed: 1 cluster failed";
+    BOOST_TEST(core::why_waiting(r, now).reason ==
+               "failed: stage \"canary\" failed: 1 cluster failed; nothing more is admitted until the template "
+               "changes again");
+    r.status.phase = core::rollout_phase::progressing;
+    r.generation = 2;
+    BOOST_TEST(core::why_waiting(r, now).reason == "the controller has not acted on generation 2 yet");
+    core::rollout idle;
+    idle.spec.stages = r.spec.stages;
+    BOOST_TEST(core::why_waiting(idle, now).reason.starts_with("no change is held"));
+    idle.status.phase = core::rollout_phase::completed;
+    idle.status.pass = 1;
+    BOOST_TEST(core::why_waiting(idle, now).reason.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

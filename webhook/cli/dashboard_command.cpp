@@ -1,0 +1,145 @@
+// `dashboard`: the live rollout dashboard in a browser (docs/dashboard.md). Runs on the user's
+// machine with the user's kubeconfig, like `status`; serves plain HTTP on loopback through the
+// same server as `serve`. This file only wires: flags -> client -> caches -> routes -> signals.
+
+#include "cli/commands.hpp"
+#include "dashboard/dashboard_server.hpp"
+#include "kube/api_paths.hpp"
+#include "kube/config.hpp"
+#include "kube/log.hpp"
+#include "server/listener.hpp"
+#include "server/shutdown_signals.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+namespace apr::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct dashboard_flags {
+    std::string listen = "127.0.0.1:8080";
+    std::string ns = "argocd";
+    std::string kubeconfig;
+    std::string port_file;
+    bool allow_actions = false;
+    bool allow_remote = false;
+};
+
+// pause/resume: spec.paused, the field the controller reads (docs/api.md).
+dashboard::action_result set_paused(kube::client& client, const std::string& ns, const std::string& name, bool paused) {
+    auto r = client.merge_patch(kube::rollout_path(ns, name),
+                                paused ? R"({"spec":{"paused":true}})" : R"({"spec":{"paused":false}})");
+    if (!r) {
+        const auto& e = r.error();
+        return {e.code >= 400 && e.code < 600 ? static_cast<unsigned>(e.code) : 502u, e.describe()};
+    }
+    return {200, std::string(paused ? "paused " : "resumed ") + name};
+}
+
+int run(const dashboard_flags& flags) {
+    const auto endpoint = server::parse_listen(flags.listen);
+    const bool loopback = endpoint.address().is_loopback();
+    if (!loopback && !flags.allow_remote) {
+        std::cerr << "dashboard: refusing to listen on " << flags.listen
+                  << ": the dashboard reads the cluster with your credentials and serves plain HTTP, so anyone who "
+                     "can reach that address could read it. Use a loopback address (the default 127.0.0.1:8080), "
+                     "or pass --allow-remote if you mean it.\n";
+        return 2;
+    }
+    if (!loopback && flags.allow_actions) {
+        std::cerr << "dashboard: --allow-actions is for loopback only: over plain HTTP off this machine anyone on "
+                     "the network could pause or resume rollouts as you\n";
+        return 2;
+    }
+    kube::set_log_sink([](kube::log_level level, std::string_view message) {
+        if (level >= kube::log_level::warning) std::cerr << "dashboard: " << message << "\n";
+    });
+    kube::client client(kube::load_config(flags.kubeconfig));
+
+    dashboard::dashboard_options options;
+    options.namespace_ = flags.ns;
+    if (flags.allow_actions) {
+        options.act = [&client, ns = flags.ns](const std::string& name, const std::string& verb) {
+            if (verb == "pause") return set_paused(client, ns, name, true);
+            if (verb == "resume") return set_paused(client, ns, name, false);
+            return dashboard::action_result{400, "unknown action \"" + verb + "\": pause or resume"};
+        };
+    }
+    dashboard::dashboard_service service(client, std::move(options));
+
+    server::metrics_registry metrics;
+    server::server_options server_options;
+    server_options.listen = flags.listen;
+    server_options.plain_http = true;
+    // Two threads: an action waits on the API server while the other keeps answering the page.
+    server_options.threads = 2;
+    server_options.shutdown_grace = std::chrono::seconds(2);
+    server_options.log = [](server::log_level level, std::string_view message) {
+        if (level >= server::log_level::warn) std::cerr << "dashboard: " << message << "\n";
+    };
+    server::https_server http(server_options, metrics);
+    dashboard::guard_policy guard;
+    guard.token = dashboard::make_token();
+    if (loopback) guard.hosts = dashboard::loopback_hosts(http.port());
+    service.add_routes(http, std::move(guard));
+    http.set_readiness([&service] { return service.synced(); });
+    service.start();
+
+    server::shutdown_signals signals([&](int) { http.stop(); });
+    const std::string host =
+        endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
+    std::cout << "Dashboard: http://" << host << ":" << http.port() << "/  (namespace " << flags.ns << ", "
+              << (flags.allow_actions ? "actions on" : "read-only") << "; Ctrl-C to stop)" << std::endl;
+    if (!loopback)
+        std::cerr << "dashboard: WARNING: serving plain HTTP on " << flags.listen
+                  << ": anyone who can reach it reads your rollouts with your credentials\n";
+    if (!flags.port_file.empty()) write_port_file(flags.port_file, http.port());
+    http.run();
+    service.stop();
+    return 0;
+}
+
+}  // namespace
+
+int run_dashboard(const arguments& args) {
+    dashboard_flags f;
+    po::options_description desc(
+        "Usage: argocd-progressive-rollout dashboard [--listen 127.0.0.1:8080] [-n NS] [--kubeconfig FILE]\n"
+        "Serves a live dashboard of the namespace's ProgressiveRollouts at http://127.0.0.1:8080/, read with\n"
+        "your kubeconfig's credentials (like kubectl). Loopback only unless --allow-remote.\n\n"
+        "Flags");
+    desc.add_options()("help,h", "show this help")("listen", po::value(&f.listen)->default_value(f.listen),
+                                                   "HOST:PORT to serve on (port 0: any free port)")(
+        "namespace,n", po::value(&f.ns)->default_value(f.ns), "namespace of the rollouts")(
+        "kubeconfig", po::value(&f.kubeconfig), "default: $KUBECONFIG, in-cluster, then ~/.kube/config")(
+        "allow-actions", po::bool_switch(&f.allow_actions),
+        "show pause/resume buttons, which act with your credentials (loopback only)")(
+        "allow-remote", po::bool_switch(&f.allow_remote),
+        "allow a non-loopback --listen address (plain HTTP: anyone who reaches it reads as you)")(
+        "port-file", po::value(&f.port_file), "once listening, write the bound port to FILE");
+    po::variables_map vm;
+    try {
+        std::vector<std::string> argv(args.begin(), args.end());
+        po::store(po::command_line_parser(argv).options(desc).run(), vm);
+        po::notify(vm);
+    } catch (const std::exception& e) {
+        std::cerr << "dashboard: " << e.what() << "\n\n" << desc << "\n";
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    try {
+        return run(f);
+    } catch (const std::exception& e) {
+        std::cerr << "dashboard: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace apr::cli

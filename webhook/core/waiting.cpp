@@ -1,0 +1,105 @@
+#include "core/waiting.hpp"
+
+#include <algorithm>
+#include <vector>
+
+namespace apr::core {
+
+namespace {
+
+std::string in(time_point now, time_point t) {
+    if (t <= now) return "now";
+    return "in " + format_duration(t - now);
+}
+
+std::string names(const std::vector<std::string>& list, std::size_t limit = 3) {
+    std::string out;
+    for (std::size_t i = 0; i < list.size() && i < limit; ++i) out += (i ? ", " : "") + list[i];
+    if (list.size() > limit) out += " and " + std::to_string(list.size() - limit) + " more";
+    return out;
+}
+
+const stage_spec* spec_of(const rollout& r, const std::string& stage) {
+    for (const auto& s : r.spec.stages)
+        if (s.name == stage) return &s;
+    return nullptr;
+}
+
+waiting_reason in_stage(const rollout& r, const stage_status& stage, time_point now) {
+    const std::string quoted = "stage \"" + stage.name + "\"";
+    if (stage.phase == stage_phase::baking) {
+        std::string text = quoted + " is baking: every cluster must stay healthy";
+        if (stage.bake_until) text += " until the bake time ends " + in(now, *stage.bake_until);
+        return {text, stage.bake_until};
+    }
+    std::vector<std::string> updating, requeued, pending;
+    std::optional<time_point> next_try;
+    const requeue_policy* requeue = nullptr;
+    if (const auto* spec = spec_of(r, stage.name); spec && spec->requeue) requeue = &*spec->requeue;
+    for (const auto& c : stage.clusters) {
+        switch (c.phase) {
+            case cluster_phase::updating:
+                updating.push_back(c.name);
+                break;
+            case cluster_phase::requeued:
+                requeued.push_back(c.name);
+                if (c.next_attempt_at && (!next_try || *c.next_attempt_at < *next_try)) next_try = c.next_attempt_at;
+                break;
+            case cluster_phase::pending:
+                pending.push_back(c.name);
+                break;
+            default:
+                break;
+        }
+    }
+    std::string text;
+    if (!updating.empty()) {
+        text = "waiting for " + std::to_string(updating.size()) + (updating.size() == 1 ? " cluster" : " clusters") +
+               " of " + quoted + " to be Synced and Healthy on the new change: " + names(updating);
+    }
+    if (!requeued.empty()) {
+        std::string part = names(requeued) + (requeued.size() == 1 ? " is" : " are") +
+                           " requeued (still matching the requeue selector)";
+        if (requeue && requeue->attempts && requeued.size() == 1) {
+            for (const auto& c : stage.clusters)
+                if (c.name == requeued.front())
+                    part += ", attempt " + std::to_string(c.attempts) + " of " + std::to_string(*requeue->attempts);
+        }
+        if (next_try) part += ", next try " + in(now, *next_try);
+        text += (text.empty() ? "" : "; ") + part;
+    }
+    if (text.empty() && !pending.empty()) {
+        // Nothing in flight and nothing requeued, yet clusters wait: the controller admits on its
+        // next pass over the rollout; this is seen only for an instant.
+        text = std::to_string(pending.size()) + (pending.size() == 1 ? " cluster" : " clusters") + " of " + quoted +
+               " about to be admitted";
+    }
+    // A requeue that ends the wait by itself only when nothing else is in flight.
+    return {text, updating.empty() ? next_try : std::nullopt};
+}
+
+}  // namespace
+
+waiting_reason why_waiting(const rollout& r, time_point now) {
+    const auto& st = r.status;
+    if (r.deleting) return {"being deleted: its held Applications are being released", std::nullopt};
+    if (st.phase == rollout_phase::failed) {
+        return {"failed" + (st.message.empty() ? std::string() : ": " + st.message) +
+                    "; nothing more is admitted until the template changes again",
+                std::nullopt};
+    }
+    if (r.spec.paused || st.phase == rollout_phase::paused)
+        return {"paused (spec.paused): no new cluster is admitted until it is resumed", std::nullopt};
+    if (r.generation != 0 && st.observed_generation != r.generation) {
+        return {"the controller has not acted on generation " + std::to_string(r.generation) + " yet", std::nullopt};
+    }
+    if (st.phase == rollout_phase::completed) return {};
+    if (st.current_stage.empty()) {
+        return {"no change is held: waiting for the ApplicationSet's template to change", std::nullopt};
+    }
+    for (const auto& stage : st.stages)
+        if (stage.name == st.current_stage) return in_stage(r, stage, now);
+    return {};
+}
+
+}  // namespace apr::core

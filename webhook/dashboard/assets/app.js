@@ -1,0 +1,195 @@
+// The dashboard page: polls the JSON API twice a second and redraws what changed, no reload.
+// Served by `argocd-progressive-rollout dashboard` (docs/dashboard.md); no external resources.
+"use strict";
+
+const POLL_MS = 500;
+const token = document.querySelector('meta[name="apr-token"]').content;
+let selected = decodeURIComponent((location.hash.match(/^#\/rollout\/(.+)$/) || [])[1] || "");
+let lastList = "", lastDetail = "", clockOffset = 0, actionMessage = "";
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "style") el.style.cssText = v;  // CSSOM: the page's CSP forbids style attributes
+    else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function serverNow() { return Date.now() + clockOffset; }
+
+function humanDuration(ms) {
+  let s = Math.max(0, Math.round(ms / 1000));
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const hr = Math.floor(s / 3600); s -= hr * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  if (d) return `${d}d${hr}h`;
+  if (hr) return `${hr}h${m}m`;
+  if (m) return `${m}m${String(s).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+function ago(iso) { return iso ? humanDuration(serverNow() - Date.parse(iso)) + " ago" : ""; }
+
+function tickCountdowns() {
+  for (const el of document.querySelectorAll("[data-until]")) {
+    el.textContent = humanDuration(Date.parse(el.dataset.until) - serverNow()) + " left";
+  }
+  for (const el of document.querySelectorAll("[data-since]")) el.textContent = ago(el.dataset.since);
+}
+
+function setLive(ok, text) {
+  const live = document.getElementById("live");
+  live.dataset.state = ok ? "live" : "down";
+  document.getElementById("live-text").textContent = text;
+}
+
+async function getJSON(url) {
+  const res = await fetch(url, { cache: "no-store" });
+  if (res.status === 404) return null;
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function renderList(list) {
+  document.getElementById("namespace").textContent = "namespace " + list.namespace;
+  const nav = document.getElementById("rollouts");
+  nav.replaceChildren(...list.rollouts.map(r => h("a", {
+    href: "#/rollout/" + encodeURIComponent(r.name), "data-rollout": r.name,
+    class: r.name === selected ? "selected" : ""
+  },
+    h("div", { class: "name" }, r.name),
+    h("div", { class: "sub" }, h("span", { class: "pill " + r.phase }, r.paused ? "Paused" : r.phase),
+      h("span", {}, `${r.done}/${r.total} clusters`)),
+    h("div", { class: "minibar" }, r.stages.map(s => h("span", { class: "p-" + s.phase, title: `${s.name}: ${s.phase}` }))))));
+  if (!list.rollouts.length) nav.replaceChildren(h("div", { class: "empty" }, "No ProgressiveRollouts"));
+}
+
+function tile(c, stateOverride) {
+  const state = (stateOverride || c.state).toLowerCase();
+  let sub = stateOverride || c.state;
+  if (c.state === "Requeued" && c.attempts) sub += ` · try ${c.attempts}${c.maxAttempts ? "/" + c.maxAttempts : ""}`;
+  const title = [c.name, stateOverride || c.state, c.message, c.hash ? "hash " + c.hash.slice(0, 12) : ""].filter(Boolean).join("\n");
+  return h("div", { class: "tile", "data-cluster": c.name, "data-state": state, title },
+    h("div", { class: "cn" }, c.name), h("div", { class: "cs" }, sub));
+}
+
+function stageRow(s) {
+  const facts = [];
+  if (s.maxUnavailable) facts.push(h("span", {}, `maxUnavailable ${s.maxUnavailable}`));
+  if (s.bakeTime && s.bakeTime !== "0s") facts.push(h("span", {}, `bake ${s.bakeTime}`));
+  if (s.phase === "Baking" && s.bakeUntil) facts.push(h("span", { class: "bake", "data-until": s.bakeUntil }));
+  if (s.startedAt && !s.finishedAt) facts.push(h("span", {}, "started ", h("span", { "data-since": s.startedAt })));
+  return h("section", { class: `stage s-${s.phase}${s.current ? " current" : ""}`, "data-stage": s.name, "data-phase": s.phase },
+    h("div", { class: "num" }, s.phase === "Completed" ? "✓" : String(s.index)),
+    h("div", { class: "body" },
+      h("div", { class: "title" }, h("h2", {}, s.name), h("span", { class: "pill " + s.phase }, s.phase), h("div", { class: "facts" }, facts)),
+      s.message ? h("div", { class: "note" }, s.message) : null,
+      s.clusters.length ? h("div", { class: "tiles" }, s.clusters.map(c => tile(c)))
+        : h("div", { class: "note" }, "clusters are picked when the stage starts")));
+}
+
+async function act(verb) {
+  actionMessage = `${verb}…`;
+  try {
+    const res = await fetch("/api/actions", {
+      method: "POST", headers: { "Content-Type": "application/json", "X-Dashboard-Token": token },
+      body: JSON.stringify({ rollout: selected, verb })
+    });
+    actionMessage = (await res.text()).trim();
+  } catch (e) { actionMessage = String(e); }
+  lastDetail = "";
+}
+
+function renderDetail(d) {
+  const r = d.rollout, main = document.getElementById("main");
+  const counts = { done: 0, updating: 0, failed: 0 };
+  for (const s of r.stages) for (const c of s.clusters) {
+    if (c.state === "Done") counts.done++; else if (c.state === "Updating") counts.updating++; else if (c.state === "Failed") counts.failed++;
+  }
+  const total = Math.max(1, r.total);
+  const bar = h("div", { class: "bar" }, ["done", "updating", "failed"].map(k => h("i", { class: k, style: `width:${100 * counts[k] / total}%` })));
+  const stuck = r.phase === "Failed" || r.paused;
+  const waiting = h("div", { id: "waiting", class: "waiting" + (r.waiting.reason ? "" : " none") + (stuck ? " stuck" : "") },
+    h("span", { class: "icon" }), h("span", { id: "waiting-reason" }, r.waiting.reason),
+    r.waiting.until ? h("span", { class: "countdown", "data-until": r.waiting.until }) : null);
+  const actions = d.actions ? h("div", { class: "actions" },
+    r.paused ? h("button", { onclick: () => act("resume"), "data-verb": "resume" }, "Resume")
+      : h("button", { onclick: () => act("pause"), "data-verb": "pause" }, "Pause"),
+    h("span", { class: "msg", id: "action-message" }, actionMessage)) : null;
+  const legend = h("div", { class: "legend" }, ["pending", "requeued", "updating", "done", "failed", "held", "unstaged"].map(
+    s => h("span", {}, h("i", { style: `background:var(--${s})` }), s)));
+  const unstaged = r.unstaged.length ? h("section", { class: "stage s-Unstaged", "data-stage": "", "data-unstaged": true },
+    h("div", { class: "num" }, "–"),
+    h("div", { class: "body" }, h("div", { class: "title" }, h("h2", {}, "Unstaged"),
+      h("div", { class: "facts" }, "no stage selects them: held, never updated")),
+      h("div", { class: "tiles" }, r.unstaged.map(n => tile({ name: n, state: "Unstaged" }))))) : null;
+  main.replaceChildren(
+    h("div", { class: "card" },
+      h("div", { class: "head" },
+        h("h1", {}, r.name), h("span", { class: "pill " + r.phase, id: "phase" }, r.phase), r.paused ? h("span", { class: "pill Paused" }, "paused") : null,
+        actions,
+        h("div", { class: "progress" }, bar, h("div", { class: "label" }, `${r.done} of ${r.total} clusters done`))),
+      h("div", { class: "meta" },
+        h("span", {}, "ApplicationSet ", h("b", {}, r.applicationSet || "?")),
+        h("span", {}, "pass ", h("b", { id: "pass" }, String(r.pass))),
+        r.hash ? h("span", {}, "change ", h("b", { title: r.hash }, r.hash.slice(0, 12))) : null,
+        r.currentStage ? h("span", {}, "current stage ", h("b", {}, r.currentStage)) : null,
+        r.generation !== r.observedGeneration ? h("span", {}, `status is for generation ${r.observedGeneration} of ${r.generation}`) : null),
+      r.message ? h("div", { class: "meta" }, r.message) : null,
+      waiting),
+    legend,
+    h("div", { class: "stages" }, r.stages.map(stageRow), unstaged),
+    h("div", { class: "grid2" },
+      h("div", { class: "card" }, h("h3", {}, "Recent events"),
+        d.events.length ? h("ul", { class: "events", id: "events" }, d.events.map(e => h("li", { class: e.type },
+          h("span", { class: "t", "data-since": e.time || "" }),
+          h("span", {}, h("span", { class: "r" }, e.reason), " ", e.message, e.count > 1 ? ` (×${e.count})` : ""))))
+          : h("div", { class: "empty" }, "No events yet")),
+      h("div", { class: "card conds" }, h("h3", {}, "Conditions"),
+        r.conditions.length ? r.conditions.map(c => h("div", {},
+          h("span", { class: c.status === "True" ? "ok" : "no" }, c.status === "True" ? "● " : "○ "),
+          h("b", {}, c.type), ` ${c.reason}${c.message ? ": " + c.message : ""}`))
+          : h("div", { class: "empty" }, "None yet"))));
+  tickCountdowns();
+}
+
+async function poll() {
+  try {
+    const list = await getJSON("/api/rollouts");
+    clockOffset = Date.parse(list.now) - Date.now();
+    if (!selected && list.rollouts.length) selected = list.rollouts[0].name;
+    const listKey = JSON.stringify({ ...list, now: 0 }) + selected;
+    if (listKey !== lastList) { renderList(list); lastList = listKey; }
+    if (selected) {
+      const detail = await getJSON("/api/rollout?name=" + encodeURIComponent(selected));
+      if (!detail) {
+        document.getElementById("main").replaceChildren(h("div", { class: "empty" }, `ProgressiveRollout ${selected} not found`));
+        lastDetail = "";
+      } else {
+        const key = JSON.stringify({ ...detail, now: 0 }) + actionMessage;
+        if (key !== lastDetail) { renderDetail(detail); lastDetail = key; }
+      }
+    } else {
+      document.getElementById("main").replaceChildren(h("div", { class: "empty" }, `No ProgressiveRollouts in namespace ${list.namespace}`));
+    }
+    setLive(list.synced, list.synced ? "live" : "syncing");
+  } catch (e) {
+    setLive(false, "disconnected, retrying");
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+window.addEventListener("hashchange", () => {
+  selected = decodeURIComponent((location.hash.match(/^#\/rollout\/(.+)$/) || [])[1] || "");
+  lastList = lastDetail = ""; actionMessage = "";
+});
+setInterval(tickCountdowns, 250);
+poll();

@@ -298,17 +298,23 @@ bool rollout_controller::write_status(const cached_rollout& cr, const core::roll
     return false;
 }
 
-void rollout_controller::admit(const core::rollout& r, const core::admit_action& action) {
+void rollout_controller::for_each_application(
+    const core::rollout& r, const core::admit_action& action,
+    const std::function<void(const codec::application_record&, const std::string&)>& f) const {
     const auto apps = cache_.applications_of(r.spec.source.name);
     for (const auto& name : action.applications) {
         auto it = std::find_if(apps.begin(), apps.end(),
                                [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
-        if (it == apps.end()) continue;
-        const auto& app = **it;
+        if (it != apps.end()) f(**it, name);
+    }
+}
+
+void rollout_controller::admit(const core::rollout& r, const core::admit_action& action) {
+    for_each_application(r, action, [&](const codec::application_record& app, const std::string& name) {
         auto patch = codec::admit_patch(app, app.observation.pending_hash);
         if (!patch) {
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
-            continue;
+            return;
         }
         auto res = patch_application(kube::application_path(r.namespace_, name), *patch);
         if (res) {
@@ -321,7 +327,7 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
         } else {
             log_warning("controller: " + key_of(r) + ": admitting Application " + name + ": " + res.error().describe());
         }
-    }
+    });
 }
 
 kube::api_result<void> rollout_controller::patch_application(const std::string& path, const std::string& patch) {
@@ -338,16 +344,11 @@ kube::api_result<void> rollout_controller::patch_application(const std::string& 
 }
 
 void rollout_controller::restore(const core::rollout& r, const core::admit_action& action) {
-    const auto apps = cache_.applications_of(r.spec.source.name);
-    for (const auto& name : action.applications) {
-        auto it = std::find_if(apps.begin(), apps.end(),
-                               [&](const auto& a) { return a->name == name && a->namespace_ == r.namespace_; });
-        if (it == apps.end()) continue;
-        const auto& app = **it;
+    for_each_application(r, action, [&](const codec::application_record& app, const std::string& name) {
         auto patch = codec::restore_patch(app, app.observation.previous_for);
         if (!patch) {
             log_warning("controller: " + key_of(r) + ": Application " + name + " has no readable previous state");
-            continue;
+            return;
         }
         auto res = patch_application(kube::application_path(r.namespace_, name), *patch);
         if (res)
@@ -356,7 +357,7 @@ void rollout_controller::restore(const core::rollout& r, const core::admit_actio
         else if (res.error().code != 422)  // 422: restored already, or changed meanwhile; the next step sees it
             log_warning("controller: " + key_of(r) + ": rolling back Application " + name + ": " +
                         res.error().describe());
-    }
+    });
 }
 
 void rollout_controller::emit(const cached_rollout& cr, const std::vector<core::rollout_event>& events) {

@@ -52,6 +52,9 @@ private:
     bool write_status(const cached_rollout& rollout, const core::rollout_status& status);
     void admit(const core::rollout& rollout, const core::admit_action& action);
     void restore(const core::rollout& rollout, const core::admit_action& action);
+    // Calls f with each cached Application the action names (in the rollout's namespace).
+    void for_each_application(const core::rollout& rollout, const core::admit_action& action,
+                              const std::function<void(const codec::application_record&, const std::string&)>& f) const;
     kube::api_result<void> patch_application(const std::string& path, const std::string& patch);
     void emit(const cached_rollout& rollout, const std::vector<core::rollout_event>& events);
     core::observations observe(const core::rollout& rollout) const;

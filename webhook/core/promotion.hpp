@@ -14,8 +14,8 @@ namespace apr::core {
 
 struct waiting_gate {
     std::string gate;
-    std::string cluster;  // scope Cluster; empty for Stage
-    bool approval = false;  // else: Inconclusive
+    std::string cluster;              // scope Cluster; empty for Stage
+    bool approval = false;            // else: Inconclusive
     std::vector<std::string> groups;  // approval.groups
 };
 
@@ -30,7 +30,7 @@ bool may_pass(const waiting_gate& gate, const std::vector<std::string>& groups);
 
 // Passes the gates of the stage that wait for a person and that the promoter may pass: an
 // approval becomes Successful, an Inconclusive gate counts as decided; both record who and when.
-void pass_waiting_gates(const stage_spec& spec, stage_status& status, const promote_request& promotion,
-                        time_point now, std::vector<rollout_event>& events);
+void pass_waiting_gates(const stage_spec& spec, stage_status& status, const promote_request& promotion, time_point now,
+                        std::vector<rollout_event>& events);
 
 }  // namespace apr::core

@@ -275,13 +275,14 @@ std::vector<cluster_hold> live_holds(const std::vector<cluster_hold>& holds, tim
 bool keep_out_if_held(const std::vector<cluster_hold>& holds, cluster_status& c, bool has_pending) {
     const auto it =
         std::find_if(holds.begin(), holds.end(), [&](const cluster_hold& h) { return h.cluster == c.name; });
-    if (it == holds.end()) {
+    // A hold ended, or nothing left to roll out there: the cluster takes its turn (or is done).
+    if (it == holds.end() || !has_pending) {
         if (c.phase == cluster_phase::held) c = cluster_status{.name = c.name};
         return false;
     }
     if (c.phase == cluster_phase::held) return true;
     const bool turn = c.phase == cluster_phase::pending || c.phase == cluster_phase::requeued ||
-                      (c.phase == cluster_phase::done && c.hash.empty() && has_pending);
+                      (c.phase == cluster_phase::done && c.hash.empty());
     if (!turn) return false;
     c.phase = cluster_phase::held;
     c.message = "held by " + it->by + ": " + it->reason;

@@ -5,6 +5,7 @@
 #include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
 #include "core/admission.hpp"
+#include "core/time_budget.hpp"
 #include "core/validation.hpp"
 #include "kube/api_paths.hpp"
 #include "kube/log.hpp"
@@ -222,14 +223,17 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     std::vector<core::rollout_event> events;
     const auto* working = &r;
     core::rollout with_request;
+    auto observed = observe(r);
     if (cr.request) {
         with_request = r;
         auto outcome = carry_out_request(r, *cr.request);
         with_request.status = std::move(outcome.status);
         events = std::move(outcome.events);
+        // A promote's gates are passed by the step (docs/api.md#stage-gates).
+        observed.promotion = std::move(outcome.promotion);
         working = &with_request;
     }
-    auto result = core::step(*working, observe(*working), now(), options_.step);
+    auto result = core::step(*working, observed, now(), options_.step);
     if (result.status != r.status && !write_status(cr, result.status))
         return std::chrono::milliseconds(500);  // conflict: the watch brings the newer object first
     if (options_.measurements) {
@@ -458,7 +462,7 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
     using prometheus::append_sample;
     prometheus::append_header(out, "argocd_progressive_rollout_phase", "The rollout's phase (1 for the current one).",
                               "gauge");
-    std::string stage_lines, cluster_lines;
+    std::string stage_lines, cluster_lines, start_lines, budget_lines;
     for (const auto& cr : cache.rollouts()) {
         const auto& r = cr->rollout;
         const prometheus::label ns{"namespace", r.namespace_}, name{"name", r.name};
@@ -471,6 +475,12 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
         for (std::size_t i = 0; i < r.status.stages.size(); ++i)
             if (r.status.stages[i].name == r.status.current_stage) index = static_cast<long long>(i) + 1;
         append_sample(stage_lines, "argocd_progressive_rollout_current_stage", {ns, name}, static_cast<double>(index));
+        if (const auto started = core::pass_started_at(r.status)) {  // docs/operations.md#alerts
+            append_sample(start_lines, "argocd_progressive_rollout_pass_start_time_seconds", {ns, name},
+                          static_cast<double>(started->time_since_epoch().count()));
+            append_sample(budget_lines, "argocd_progressive_rollout_pass_deadline_seconds", {ns, name},
+                          std::chrono::duration<double>(core::pass_time_budget(r)).count());
+        }
         std::map<core::cluster_phase, long long> counts;
         for (const auto& s : r.status.stages)
             for (const auto& c : s.clusters) ++counts[c.phase];
@@ -489,6 +499,14 @@ void write_rollout_metrics(const fleet_view& cache, std::string& out) {
     prometheus::append_header(out, "argocd_progressive_rollout_clusters", "Clusters per state in the current pass.",
                               "gauge");
     out += cluster_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_pass_start_time_seconds",
+                              "Unix time the current pass's first stage started.", "gauge");
+    out += start_lines;
+    prometheus::append_header(out, "argocd_progressive_rollout_pass_deadline_seconds",
+                              "Seconds the current pass may take when its stages use their deadlines, bake times, "
+                              "requeues and gate measurements to the full.",
+                              "gauge");
+    out += budget_lines;
 }
 
 }  // namespace apr::controller

@@ -145,9 +145,10 @@ struct fixture {
     fake_api api;
     fake_fleet fleet;
     std::vector<std::chrono::milliseconds> sleeps;
+    core::time_point clock_now{std::chrono::seconds(1'800'000'000)};
     rollout_controller controller{api, fleet, [this] {
                                       controller_options o;
-                                      o.clock = [] { return core::time_point(std::chrono::seconds(1'800'000'000)); };
+                                      o.clock = [this] { return clock_now; };
                                       o.sleep = [this](std::chrono::milliseconds d) { sleeps.push_back(d); };
                                       return o;
                                   }()};
@@ -225,6 +226,29 @@ BOOST_AUTO_TEST_CASE(a_status_conflict_patches_nothing_and_is_recomputed_next_ti
     BOOST_TEST(api.calls[status].body.find(R"("resourceVersion":"8")") != std::string::npos);
     BOOST_TEST(api.index_of("json_patch", apps_path) > status);
     BOOST_TEST(controller.admissions() == 1u);
+}
+
+// The controller stamps each held change with when it first saw it: a cluster with nothing
+// pending waits until no new hold has arrived for the settle time (5 s), then is skipped.
+BOOST_AUTO_TEST_CASE(a_cluster_with_nothing_pending_is_skipped_only_after_the_holds_settled) {
+    auto idle = std::make_shared<codec::application_record>(*held_application("c2"));
+    idle->pending_spec.clear();
+    idle->observation.pending_hash.clear();
+    fleet.applications = {held_application("c1"), idle};
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    controller.reconcile_all();
+    auto puts = api.writes_to("put");
+    BOOST_REQUIRE_EQUAL(puts.size(), 1u);
+    BOOST_TEST(puts[0].body.find("changes to settle") != std::string::npos, puts[0].body);
+    BOOST_TEST(puts[0].body.find("nothing to roll out") == std::string::npos, puts[0].body);
+
+    // c1's hold is still the one first seen 6 s ago: nothing new arrived, c2 is skipped.
+    api.calls.clear();
+    clock_now += 6s;
+    controller.reconcile_all();
+    puts = api.writes_to("put");
+    BOOST_REQUIRE_EQUAL(puts.size(), 1u);
+    BOOST_TEST(puts[0].body.find("nothing to roll out") != std::string::npos, puts[0].body);
 }
 
 BOOST_AUTO_TEST_CASE(a_forbidden_admission_is_retried_with_growing_waits) {
@@ -367,6 +391,45 @@ BOOST_AUTO_TEST_CASE(an_unstamped_request_is_refused_and_removed) {
     for (const auto& c : api.calls) refused = refused || (c.verb == "event" && c.path == "RequestRefused");
     BOOST_TEST(refused);
     for (const auto& c : api.writes_to("put")) BOOST_TEST(c.body.find("Aborted") == std::string::npos);
+}
+
+// A promote reaches the gates: the step that carries it out passes the approval it waits for.
+BOOST_AUTO_TEST_CASE(a_promote_request_approves_the_gate_the_stage_waits_for) {
+    auto with_gate = [](std::shared_ptr<const cached_rollout> base) {
+        auto r = std::make_shared<cached_rollout>(*base);
+        core::gate_spec approval;
+        approval.name = "change-board";
+        approval.when = core::gate_timing::before;
+        approval.approval = core::approval_check{{"oncall"}};
+        r->rollout.spec.stages[0].gates = {approval};
+        return r;
+    };
+    fleet.rollout_list = {with_gate(rollout("7", finalizers_with_ours))};
+    controller.reconcile_all();
+    BOOST_REQUIRE(!api.writes_to("put").empty());
+    rapidjson::Document written;
+    const auto put = api.writes_to("put").back().body;
+    written.Parse(put.c_str());
+    BOOST_TEST(put.find("waiting for approval by oncall") != std::string::npos, put);
+    BOOST_TEST(api.writes_to("json_patch").empty());  // nothing admitted before the approval
+    api.calls.clear();
+
+    auto next = with_gate(
+        rollout("8", finalizers_with_ours, false,
+                R"({"verb":"promote","id":"q3","user":"alice","groups":["oncall"],"at":"2027-01-15T08:00:00Z"})"));
+    next->rollout.status = codec::decode_status(written["status"]);
+    fleet.rollout_list = {next};
+    controller.reconcile_all();
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    BOOST_REQUIRE_GE(status, 0);
+    const auto& body = api.calls[status].body;
+    BOOST_TEST(body.find(R"("decidedBy":"alice","decidedAt":"2027-01-15T08:00:00Z")") != std::string::npos, body);
+    BOOST_TEST(body.find("stage all: gate change-board approved") != std::string::npos, body);
+    // The stage started in the same step: its first cluster is admitted after the status write.
+    BOOST_TEST(api.index_of("json_patch", apps_path) > status);
+    bool approved = false;
+    for (const auto& c : api.calls) approved = approved || (c.verb == "event" && c.path == "GateApproved");
+    BOOST_TEST(approved);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -149,6 +149,64 @@ BOOST_AUTO_TEST_CASE(the_binary_is_a_kubectl_plugin) {
     BOOST_TEST(contains(help.out, "Usage: kubectl progressive-rollout promote NAME"), help.out);
 }
 
+// Scenario 4: a hold with --until keeps one cluster (here the canary) out while its stage and the
+// later ones go on; after the expiry it is admitted. release ends another hold early.
+BOOST_AUTO_TEST_CASE(held_clusters_wait_without_blocking_and_are_admitted_after_expiry_or_release) {
+    rollout_scenario s("hold");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(regional_stages());
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    const auto until = std::chrono::system_clock::now() + 60s;
+    auto held = cli("OPS", "hold " + s.id + " " + s.cluster("eu-west-1a-1") + " --reason 'disk swap' --until 60s");
+    BOOST_TEST_REQUIRE(held.status == 0, held.out);
+    BOOST_TEST(contains(held.out, "cluster " + s.cluster("eu-west-1a-1") + " held"), held.out);
+    held = cli("OPS", "hold " + s.id + " " + s.cluster("eu-central-1b-1") + " --reason maintenance");
+    BOOST_TEST_REQUIRE(held.status == 0, held.out);
+    auto r = s.rollout();
+    BOOST_REQUIRE_EQUAL(r.status.holds.size(), 2u);
+    BOOST_TEST(r.status.holds[0].by == "ops");
+    BOOST_TEST(r.status.holds[0].reason == "disk swap");
+    BOOST_TEST(r.status.holds[0].until.has_value());
+    BOOST_TEST(!r.status.holds[1].until.has_value());
+
+    s.argo.set_template_revision("v2");
+    // Every stage goes on without the held clusters; they show as Held in status.
+    const names others{"eu-west-1b-1", "eu-west-1c-1", "eu-central-1a-1", "eu-central-1c-1"};
+    BOOST_REQUIRE(s.play_until(
+        [&](const core::rollout&) {
+            auto order = s.updated("v2");
+            return std::all_of(others.begin(), others.end(), [&](const auto& n) { return count(order, n) == 1u; });
+        },
+        90s));
+    BOOST_TEST_REQUIRE((std::chrono::system_clock::now() < until), "the hold expired before the stages were done");
+    r = s.rollout();
+    for (const auto* name : {"eu-west-1a-1", "eu-central-1b-1"}) {
+        const auto* c = s.cluster_state(r, name);
+        BOOST_REQUIRE(c);
+        BOOST_TEST(c->phase == cluster_phase::held, name);
+        BOOST_TEST(count(s.updated("v2"), name) == 0u, name);
+    }
+    BOOST_TEST(contains(s.cluster_state(r, "eu-west-1a-1")->message, "held by ops: disk swap"));
+
+    // release ends a hold early: the cluster joins its finished stage at once.
+    auto released = cli("ALICE", "release " + s.id + " " + s.cluster("eu-central-1b-1"));
+    BOOST_TEST_REQUIRE(released.status == 0, released.out);
+    BOOST_REQUIRE(
+        s.play_until([&](const core::rollout&) { return count(s.updated("v2"), "eu-central-1b-1") == 1u; }, 60s));
+    BOOST_TEST(count(s.updated("v2"), "eu-west-1a-1") == 0u);
+    // After the expiry the canary cluster is admitted and the rollout completes.
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return phase_is(r, rollout_phase::completed); }, 120s));
+    BOOST_TEST((std::chrono::system_clock::now() >= until));
+    BOOST_TEST(s.updated("v2").size() == 6u);
+    r = s.rollout();
+    BOOST_TEST(r.status.holds.empty());
+    const auto events = s.events();
+    BOOST_TEST(contains(events, "held by ops: disk swap"), events);
+    BOOST_TEST(contains(events, "released by alice"), events);
+    BOOST_TEST(contains(events, "HoldExpired"), events);
+}
+
 // Scenario 7: without RBAC to update the rollout, every command gets the API server's 403.
 BOOST_AUTO_TEST_CASE(commands_without_rbac_get_the_api_servers_403) {
     rollout_scenario s("rbac");

@@ -4,6 +4,8 @@
 #include "core/operator_request.hpp"
 #include "test_fleet.hpp"
 
+#include <algorithm>
+
 using namespace apr::core;
 using namespace apr::test;
 
@@ -319,6 +321,63 @@ BOOST_AUTO_TEST_CASE(a_held_cluster_waits_without_blocking_and_takes_its_turn_af
     BOOST_TEST(sim.rollout.status.holds.empty());
     BOOST_TEST(sim.has_event("HoldExpired"));
     BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+}
+
+// Every stage done but a held cluster: the pass is not Completed (a Completed pass with a change
+// still pending would start a new pass at every step), it says whom it waits for, and it completes
+// once the held cluster had its turn.
+BOOST_AUTO_TEST_CASE(a_pass_whose_only_unfinished_cluster_is_held_waits_for_it_in_the_same_pass) {
+    fleet_sim sim(two_stages("0s"), four_clusters());
+    sim.step();
+    auto hold = ask(request_verb::hold);
+    hold.cluster = "c1";  // the canary
+    hold.reason = "disk replacement";
+    hold.until = sim.now + 10min;
+    carry_out(sim, hold);
+    sim.change_template("v2");
+    sim.run(30);
+    BOOST_TEST(sim.rollout.status.pass == 1);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::progressing);
+    BOOST_TEST(sim.rollout.status.current_stage.empty());
+    BOOST_TEST(sim.rollout.status.message == "every stage is done but 1 held cluster waits: c1");
+    BOOST_TEST(sim.cluster_status("c1")->phase == cluster_phase::held);
+    for (const auto* name : {"r1", "r2", "r3"}) BOOST_TEST(sim.apps.at(name).live == "v2", name);
+    BOOST_TEST(sim.apps.at("c1").live == "v1");
+    BOOST_TEST(!sim.has_event("RolloutCompleted"));
+    const auto progressing = std::find_if(sim.rollout.status.conditions.begin(), sim.rollout.status.conditions.end(),
+                                          [](const condition& c) { return c.type == "Progressing"; });
+    BOOST_REQUIRE(progressing != sim.rollout.status.conditions.end());
+    BOOST_TEST(progressing->reason == "LateClusters");
+
+    sim.advance(10min);
+    // The hold expired: c1 joins its completed stage; the pass is not completed before c1 is done.
+    sim.step();
+    BOOST_TEST(sim.cluster_status("c1")->phase == cluster_phase::updating);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::progressing);
+    BOOST_TEST(sim.rollout.status.message == "every stage is done but 1 cluster is updating: c1");
+    BOOST_TEST(!sim.has_event("RolloutCompleted"));
+    sim.run();
+    BOOST_TEST(sim.apps.at("c1").live == "v2");
+    BOOST_TEST(sim.rollout.status.pass == 1);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.cluster_status("c1")->phase == cluster_phase::done);
+}
+
+// A hold on a cluster with nothing to roll out keeps nothing waiting.
+BOOST_AUTO_TEST_CASE(a_held_cluster_with_nothing_pending_does_not_keep_the_pass_open) {
+    fleet_sim sim(two_stages("0s"), four_clusters());
+    sim.step();
+    auto hold = ask(request_verb::hold);
+    hold.cluster = "r2";
+    hold.reason = "maintenance";
+    carry_out(sim, hold);
+    sim.change_template("v2");
+    sim.apps.at("r2").pending.clear();  // the template change does not reach r2
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.rollout.status.pass == 1);
+    BOOST_TEST(sim.cluster_status("r2")->phase == cluster_phase::done);
+    BOOST_TEST(sim.rollout.status.holds.size() == 1u);  // the hold itself stays until released
 }
 
 BOOST_AUTO_TEST_CASE(hold_and_release_of_unknown_or_unheld_clusters_are_refused) {

@@ -163,4 +163,12 @@ BOOST_AUTO_TEST_CASE(a_gate_pause_an_abort_and_a_rollback_say_what_stopped_them)
     BOOST_TEST(core::why_waiting(r, now).reason.starts_with("rolled back; nothing more is admitted"));
 }
 
+// Every stage done, a held cluster still waiting: the controller's message says for whom.
+BOOST_AUTO_TEST_CASE(a_pass_with_every_stage_done_names_the_clusters_it_still_waits_for) {
+    auto r = in_stage_one({cluster("a", cluster_phase::held)});
+    r.status.current_stage.clear();
+    r.status.message = "every stage is done but 1 held cluster waits: a";
+    BOOST_TEST(core::why_waiting(r, now).reason == "every stage is done but 1 held cluster waits: a");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

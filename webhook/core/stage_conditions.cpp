@@ -33,7 +33,10 @@ void machine::update_conditions() {
             set_condition("Progressing", false, "WaitingForChange", st.message);
             break;
         case rollout_phase::progressing:
-            set_condition("Progressing", true, "StageProgressing", "stage " + st.current_stage + ": " + progress);
+            if (st.current_stage.empty())  // every stage done, late or held clusters wait
+                set_condition("Progressing", true, "LateClusters", st.message);
+            else
+                set_condition("Progressing", true, "StageProgressing", "stage " + st.current_stage + ": " + progress);
             break;
         case rollout_phase::paused:
             set_condition("Progressing", false, "Paused", st.message);

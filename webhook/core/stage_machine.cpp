@@ -19,7 +19,12 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
       fleet_(observed),
       gates_(r),
       context_{r,          observed,   fleet_, now, result_.status.pass, result_.events, result_.measurements,
-               requested_, look_again_} {}
+               requested_, look_again_} {
+    for (const auto& app : observed.applications)
+        if (!app.pending_hash.empty() && app.pending_since && (!settles_at_ || *app.pending_since > *settles_at_))
+            settles_at_ = *app.pending_since;
+    if (settles_at_) *settles_at_ += std::chrono::ceil<std::chrono::seconds>(options.settle_time);
+}
 
 step_result machine::run() {
     auto& st = result_.status;
@@ -227,6 +232,12 @@ void machine::admit_into(std::size_t k) {
             continue;
         }
         if (!view->has_pending()) {
+            if (settles_at_ && now_ < *settles_at_) {
+                // The ApplicationSet controller may not have written this cluster's Application yet.
+                c.message = "waiting for the ApplicationSet's changes to settle";
+                look_again_at(*settles_at_);
+                continue;
+            }
             c.phase = cluster_phase::done;
             c.finished_at = now_;
             c.message = "nothing to roll out";
@@ -284,6 +295,14 @@ void machine::admit_into(std::size_t k) {
 
 namespace {
 
+// "a, b, c and 2 more"
+std::string name_list(const std::vector<std::string>& names, std::size_t limit = 3) {
+    std::string out;
+    for (std::size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+    if (names.size() > limit) out += " and " + std::to_string(names.size() - limit) + " more";
+    return out;
+}
+
 bool settled(const stage_status& s) {
     return std::all_of(s.clusters.begin(), s.clusters.end(), [](const cluster_status& c) {
         // A held cluster blocks nothing: it counts neither done nor failed.
@@ -292,6 +311,23 @@ bool settled(const stage_status& s) {
 }
 
 }  // namespace
+
+std::string machine::unfinished_clusters() const {
+    std::vector<std::string> updating, held;
+    for (const auto& s : result_.status.stages)
+        for (const auto& c : s.clusters) {
+            if (c.phase == cluster_phase::updating) updating.push_back(c.name);
+            if (c.phase == cluster_phase::held) held.push_back(c.name);
+        }
+    std::string out;
+    if (!updating.empty())
+        out = std::to_string(updating.size()) + (updating.size() == 1 ? " cluster is" : " clusters are") +
+              " updating: " + name_list(updating);
+    if (!held.empty())
+        out += (out.empty() ? "" : "; ") + std::to_string(held.size()) +
+               (held.size() == 1 ? " held cluster waits: " : " held clusters wait: ") + name_list(held);
+    return out;
+}
 
 // Walks the stages in order, through each one's gates, up to the first that is not completed.
 void machine::advance() {
@@ -327,6 +363,14 @@ void machine::advance() {
     }
     if (stopped(st.phase)) return;
     if (st.current_stage.empty()) {
+        // Every stage is done but clusters that joined late (a hold ended, a new Application)
+        // are updating, or held ones wait for their turn: the pass goes on. A Completed pass with
+        // a change still pending would start a new pass.
+        if (auto waiting = unfinished_clusters(); !waiting.empty()) {
+            st.phase = rollout_phase::progressing;
+            st.message = "every stage is done but " + waiting;
+            return;
+        }
         if (st.phase != rollout_phase::completed)
             emit(false, "RolloutCompleted", "pass " + std::to_string(st.pass) + " completed: every stage is done");
         st.phase = rollout_phase::completed;

@@ -51,6 +51,9 @@ private:
     admit_action admit_for(const std::string& cluster_name, const cluster_view& view) const;
     void admit_into(std::size_t k);
     void advance();
+    // "1 cluster is updating: a; 2 held clusters wait: b, c" for clusters not finished in
+    // completed stages; empty when there are none.
+    std::string unfinished_clusters() const;
     bool act_on(std::size_t k, const gate_verdict& verdict);
     void fail_stage(std::size_t k, const gate_verdict& verdict);
     void complete_stage(stage_status& s);
@@ -64,6 +67,8 @@ private:
     time_point now_;
     const step_options& options_;
     const bool source_missing_;
+    // Until when a cluster with nothing pending is not yet skipped (step_options::settle_time).
+    std::optional<time_point> settles_at_;
     step_result result_;
     observed_fleet fleet_;
     gate_set gates_;

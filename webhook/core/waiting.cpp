@@ -123,6 +123,8 @@ waiting_reason why_waiting(const rollout& r, time_point now) {
     }
     if (st.phase == rollout_phase::completed) return {};
     if (st.current_stage.empty()) {
+        // Every stage is done but clusters that joined late or are held (the controller says which).
+        if (st.phase == rollout_phase::progressing && !st.message.empty()) return {st.message, std::nullopt};
         return {"no change is held: waiting for the ApplicationSet's template to change", std::nullopt};
     }
     if (st.window_opens_at) {  // the stage machine's message names the window

@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 std::string new_request_id() {
     std::random_device random;
     std::uniform_int_distribution<unsigned> digit(0, 15);
-    std::string id = codec::format_time(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())) + "-";
+    std::string id =
+        codec::format_time(std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now())) + "-";
     for (int i = 0; i < 8; ++i) id += "0123456789abcdef"[digit(random)];
     return id;
 }

@@ -14,10 +14,10 @@ namespace apr::cli {
 
 struct write_outcome {
     enum class result {
-        recorded,      // the controller carried it out (message: its result)
-        refused,       // the controller recorded why not
-        written,       // written; not recorded within the wait (or no wait asked)
-        not_written,   // the API server refused the write: RBAC, the validating webhook, not found
+        recorded,     // the controller carried it out (message: its result)
+        refused,      // the controller recorded why not
+        written,      // written; not recorded within the wait (or no wait asked)
+        not_written,  // the API server refused the write: RBAC, the validating webhook, not found
     };
     result what = result::not_written;
     std::string id;       // the request's id

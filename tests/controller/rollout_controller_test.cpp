@@ -369,6 +369,45 @@ BOOST_AUTO_TEST_CASE(an_unstamped_request_is_refused_and_removed) {
     for (const auto& c : api.writes_to("put")) BOOST_TEST(c.body.find("Aborted") == std::string::npos);
 }
 
+// A promote reaches the gates: the step that carries it out passes the approval it waits for.
+BOOST_AUTO_TEST_CASE(a_promote_request_approves_the_gate_the_stage_waits_for) {
+    auto with_gate = [](std::shared_ptr<const cached_rollout> base) {
+        auto r = std::make_shared<cached_rollout>(*base);
+        core::gate_spec approval;
+        approval.name = "change-board";
+        approval.when = core::gate_timing::before;
+        approval.approval = core::approval_check{{"oncall"}};
+        r->rollout.spec.stages[0].gates = {approval};
+        return r;
+    };
+    fleet.rollout_list = {with_gate(rollout("7", finalizers_with_ours))};
+    controller.reconcile_all();
+    BOOST_REQUIRE(!api.writes_to("put").empty());
+    rapidjson::Document written;
+    const auto put = api.writes_to("put").back().body;
+    written.Parse(put.c_str());
+    BOOST_TEST(put.find("waiting for approval by oncall") != std::string::npos, put);
+    BOOST_TEST(api.writes_to("json_patch").empty());  // nothing admitted before the approval
+    api.calls.clear();
+
+    auto next = with_gate(
+        rollout("8", finalizers_with_ours, false,
+                R"({"verb":"promote","id":"q3","user":"alice","groups":["oncall"],"at":"2027-01-15T08:00:00Z"})"));
+    next->rollout.status = codec::decode_status(written["status"]);
+    fleet.rollout_list = {next};
+    controller.reconcile_all();
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    BOOST_REQUIRE_GE(status, 0);
+    const auto& body = api.calls[status].body;
+    BOOST_TEST(body.find(R"("decidedBy":"alice","decidedAt":"2027-01-15T08:00:00Z")") != std::string::npos, body);
+    BOOST_TEST(body.find("stage all: gate change-board approved") != std::string::npos, body);
+    // The stage started in the same step: its first cluster is admitted after the status write.
+    BOOST_TEST(api.index_of("json_patch", apps_path) > status);
+    bool approved = false;
+    for (const auto& c : api.calls) approved = approved || (c.verb == "event" && c.path == "GateApproved");
+    BOOST_TEST(approved);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace apr::controller

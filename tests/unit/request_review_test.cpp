@@ -160,4 +160,37 @@ BOOST_AUTO_TEST_CASE(pause_is_judged_against_the_rollout_before_the_write) {
                "pause is written together with spec.paused: true");
 }
 
+// A rollout whose stage "prod" waits for an approval by `groups` (a JSON array).
+std::string awaiting_approval(const std::string& request, const std::string& groups) {
+    return R"({"apiVersion":"deployment.skyscanner.net/v1alpha1","kind":"ProgressiveRollout","metadata":{"name":"web","namespace":"argocd")" +
+           (request.empty()
+                ? std::string()
+                : R"(,"annotations":{"deployment.skyscanner.net/request":)" + core::quote_json(request) + "}") +
+           R"(},"spec":{"sourceRef":{"kind":"ApplicationSet","name":"web-set"},"stages":[{"name":"canary","clusters":{"selector":{"matchLabels":{"tier":"canary"}}}},)"
+           R"({"name":"prod","clusters":{"selector":{}},"gates":[{"name":"change-board","when":"Before","approval":{"groups":)" +
+           groups +
+           R"(}}]}]},"status":{"phase":"Progressing","pass":1,"currentStage":"prod","stages":[{"name":"canary","phase":"Completed","clusters":[{"name":"c1","phase":"Done","hash":"h"}]},)"
+           R"({"name":"prod","phase":"Pending","clusters":[{"name":"c2","phase":"Pending"}],"gates":[{"name":"change-board","phase":"Running","startedAt":"2027-01-15T07:00:00Z"}]}]}})";
+}
+
+BOOST_AUTO_TEST_CASE(a_promote_past_an_approval_is_denied_to_a_user_outside_its_groups) {
+    const auto fleet = empty_fleet();
+    const auto promote = stamped(R"("verb":"promote")");  // by alice, groups [oncall]
+    auto denied = parse(codec::review_rollout("application/json",
+                                              review(awaiting_approval(promote, R"(["release-managers"])"),
+                                                     awaiting_approval("", R"(["release-managers"])")),
+                                              fleet, now)
+                            .body);
+    BOOST_TEST(!denied["response"]["allowed"].GetBool());
+    BOOST_TEST(codec::string_at(denied["response"], {"status", "message"}) ==
+               "ProgressiveRollout argocd/web: gate \"change-board\" of stage \"prod\" waits for approval by a member "
+               "of release-managers; alice (groups: oncall) is in none of them, so may not approve it");
+    auto allowed = parse(codec::review_rollout("application/json",
+                                               review(awaiting_approval(promote, R"(["release-managers","oncall"])"),
+                                                      awaiting_approval("", R"(["release-managers","oncall"])")),
+                                               fleet, now)
+                             .body);
+    BOOST_TEST(allowed["response"]["allowed"].GetBool(), codec::string_at(allowed["response"], {"status", "message"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_CASE(an_approval_gate_waits_for_promote_and_records_who) {
     BOOST_TEST(!admitted(sim, "eu-west-1a-1"));
 
     const auto approved_at = sim.now;
-    sim.promotion = promote_request{"bob", "", approved_at};
+    sim.promotion = promote_request{"bob", "", approved_at, {"oncall"}};
     sim.step();
     sim.promotion.reset();
     sim.run();

@@ -213,14 +213,17 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     std::vector<core::rollout_event> events;
     const auto* working = &r;
     core::rollout with_request;
+    auto observed = observe(r);
     if (cr.request) {
         with_request = r;
         auto outcome = carry_out_request(r, *cr.request);
         with_request.status = std::move(outcome.status);
         events = std::move(outcome.events);
+        // A promote's gates are passed by the step (docs/api.md#stage-gates).
+        observed.promotion = std::move(outcome.promotion);
         working = &with_request;
     }
-    auto result = core::step(*working, observe(*working), now(), options_.step);
+    auto result = core::step(*working, observed, now(), options_.step);
     if (result.status != r.status && !write_status(cr, result.status))
         return std::chrono::milliseconds(500);  // conflict: the watch brings the newer object first
     if (options_.measurements) {

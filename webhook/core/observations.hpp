@@ -51,10 +51,12 @@ inline constexpr std::string_view hold_refused_prefix = "template change not hel
 enum class source_presence { unknown, exists, missing };
 
 // A person's `promote` (docs/api.md#stage-gates), as the controller consumed it.
+// It passes only the approval gates whose approval.groups it shares a group with.
 struct promote_request {
     std::string user;
     std::string stage;  // empty: the current stage
     time_point at{};
+    std::vector<std::string> groups;  // the user's, as the mutating webhook stamped them
 };
 
 struct observations {

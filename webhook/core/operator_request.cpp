@@ -1,5 +1,7 @@
 #include "core/operator_request.hpp"
 
+#include "core/promotion.hpp"
+
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -60,6 +62,27 @@ std::string phase_text(rollout_phase p) {
     return std::string(to_string(p));
 }
 
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+const stage_spec* spec_named(const rollout& r, std::string_view name) {
+    for (const auto& s : r.spec.stages)
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+// The gates of the stage that wait for a person and that this promoter may pass.
+std::vector<waiting_gate> passable_gates(const rollout& r, const stage_status& s, const operator_request& q) {
+    const auto* spec = spec_named(r, s.name);
+    if (!spec) return {};
+    auto waiting = gates_waiting_for_promote(*spec, s);
+    std::erase_if(waiting, [&](const waiting_gate& g) { return !may_pass(g, q.groups); });
+    return waiting;
+}
+
 std::optional<std::string> refuse_promote(const rollout& r, const operator_request& q) {
     const auto& st = r.status;
     const auto who = rollout_name(r);
@@ -71,21 +94,29 @@ std::optional<std::string> refuse_promote(const rollout& r, const operator_reque
         return who + " is " + phase_text(st.phase) +
                ": promote passes a bake or a gate of a running pass; retry runs the pass again";
     std::string stage = q.stage.empty() ? st.current_stage : q.stage;
-    if (!q.stage.empty() && std::none_of(r.spec.stages.begin(), r.spec.stages.end(),
-                                         [&](const stage_spec& s) { return s.name == q.stage; }))
-        return who + " has no stage " + quote(q.stage);
+    const auto* spec = spec_named(r, stage);
+    if (!q.stage.empty() && !spec) return who + " has no stage " + quote(q.stage);
     const auto* s = stage_named(st, stage);
     if (!s) return who + ": stage " + quote(stage) + " has not started";
     if (!q.stage.empty() && q.stage != st.current_stage)
         return who + ": stage " + quote(q.stage) + " is not the current stage (" + quote(st.current_stage) +
                "), so nothing of it waits for promote";
+    if (!passable_gates(r, *s, q).empty()) return std::nullopt;
+    if (spec)
+        for (const auto& g : gates_waiting_for_promote(*spec, *s))
+            if (g.approval)
+                return who + ": gate " + quote(g.gate) + " of stage " + quote(stage) +
+                       " waits for approval by a member of " + join(g.groups) + "; " +
+                       (q.user.empty() ? std::string("the requester") : q.user) +
+                       " (groups: " + (q.groups.empty() ? std::string("none") : join(q.groups)) +
+                       ") is in none of them, so may not approve it";
     if (s->phase == stage_phase::baking) {
         if (q.skip_bake) return std::nullopt;
         return who + ": stage " + quote(stage) +
                " is baking and nothing else waits for promote; promote --skip-bake ends the bake now";
     }
-    if (st.phase == rollout_phase::paused)
-        return who + " is paused (spec.paused), which promote does not end: resume it instead";
+    if (r.spec.paused) return who + " is paused (spec.paused), which promote does not end: resume it instead";
+    if (st.phase == rollout_phase::paused) return who + " is paused by something promote cannot pass: " + st.message;
     std::size_t updating = 0;
     for (const auto& c : s->clusters) updating += c.phase == cluster_phase::updating;
     return who + " waits for nothing promote can pass: stage " + quote(stage) + " is " +
@@ -307,9 +338,19 @@ request_outcome apply_request(const rollout& r, const operator_request& q, time_
                 auto& stage = *std::find_if(st.stages.begin(), st.stages.end(), [&](const stage_status& s) {
                     return s.name == (q.stage.empty() ? st.current_stage : q.stage);
                 });
-                stage.bake_until = now;  // the next step completes the stage
-                record.result = "stage " + stage.name + ": bake time skipped";
-                emit(false, "Promoted", "stage " + stage.name + " promoted" + by(q) + " (bake time skipped)");
+                std::vector<std::string> passed;
+                if (stage.phase == stage_phase::baking && q.skip_bake) {
+                    stage.bake_until = now;  // the next step completes the stage
+                    passed.push_back("bake time skipped");
+                }
+                if (auto gates = passable_gates(r, stage, q); !gates.empty()) {
+                    for (const auto& g : gates)
+                        passed.push_back("gate " + g.gate + (g.cluster.empty() ? "" : " (cluster " + g.cluster + ")") +
+                                         (g.approval ? " approved" : " passed (Inconclusive)"));
+                    out.promotion = promote_request{q.user, stage.name, q.at.value_or(now), q.groups};
+                }
+                record.result = "stage " + stage.name + ": " + join(passed);
+                emit(false, "Promoted", "stage " + stage.name + " promoted" + by(q) + " (" + join(passed) + ")");
                 break;
             }
             case request_verb::abort:

@@ -55,6 +55,9 @@ std::optional<std::string> refuse_request(const rollout& rollout, const operator
 struct request_outcome {
     rollout_status status;  // with the request recorded in status.requests
     std::vector<rollout_event> events;
+    // A promote that passes gates waiting for a person: the step that follows passes them
+    // (observations.promotion), in the same status write.
+    std::optional<promote_request> promotion;
 };
 
 // Carries out a request on the rollout's status (or records why not, when refuse_request says

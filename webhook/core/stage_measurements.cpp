@@ -1,6 +1,7 @@
 // The stage machine's bookkeeping of gate measurements: results the controller observed are
 // counted into status exactly once, a promote passes the gates a person must decide, and a
 // completed stage ends its During gates (docs/api.md#stage-gates).
+#include "core/promotion.hpp"
 #include "core/stage_machine_impl.hpp"
 
 #include <algorithm>
@@ -73,37 +74,16 @@ void machine::record_measurements() {
     }
 }
 
-// `promote` passes the gates of the current stage that wait for a person: an approval gate, or
-// one that ended Inconclusive. Who and when stay in status.
+// `promote` passes the gates of its stage that wait for a person (promotion.hpp). Who and when
+// stay in status.
 void machine::apply_promotion() {
     const auto& p = observed_.promotion;
     if (!p) return;
     auto& st = status();
     const auto& target = p->stage.empty() ? st.current_stage : p->stage;
-    for (std::size_t k = 0; k < st.stages.size(); ++k) {
-        auto& s = st.stages[k];
-        if (s.name != target) continue;
-        auto decide = [&](gate_status& g, const cluster_status* c) {
-            const auto* spec = find_spec(rollout_.spec.stages[k], g.name);
-            if (!spec || !g.decided_by.empty()) return;
-            const bool approval = spec->approval && g.phase != gate_phase::successful && g.started_at;
-            const bool inconclusive = g.phase == gate_phase::inconclusive;
-            if (!approval && !inconclusive) return;
-            g.decided_by = p->user;
-            g.decided_at = p->at;
-            if (approval) {
-                g.phase = gate_phase::successful;
-                g.finished_at = now_;
-                g.message = "approved by " + p->user;
-            }
-            emit(false, approval ? "GateApproved" : "GatePromoted",
-                 "stage " + s.name + ": gate " + g.name + (c ? " (cluster " + c->name + ")" : "") + " " +
-                     (approval ? "approved" : "promoted past Inconclusive") + " by " + p->user);
-        };
-        for (auto& g : s.gates) decide(g, nullptr);
-        for (auto& c : s.clusters)
-            for (auto& g : c.gates) decide(g, &c);
-    }
+    for (std::size_t k = 0; k < st.stages.size(); ++k)
+        if (st.stages[k].name == target)
+            pass_waiting_gates(rollout_.spec.stages[k], st.stages[k], *p, now_, result_.events);
 }
 
 // A completed stage's During gates end Successful: they measured for as long as it ran.

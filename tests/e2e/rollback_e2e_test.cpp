@@ -48,8 +48,8 @@ std::map<std::string, sim::application_view> applications(rollout_scenario& s) {
 
 // Every cluster in `restored` runs `old_revision` again, synced, with the pass's change held
 // under the hash status recorded for it; every other one of `all` never left `old_revision`.
-bool restored_on_the_applications(rollout_scenario& s, const core::rollout& r, const names& restored,
-                                  const names& all, const std::string& old_revision) {
+bool restored_on_the_applications(rollout_scenario& s, const core::rollout& r, const names& restored, const names& all,
+                                  const std::string& old_revision) {
     auto apps = applications(s);
     for (const auto& name : all) {
         const auto& a = apps[name];

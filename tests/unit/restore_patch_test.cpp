@@ -58,8 +58,8 @@ core::fleet_state cluster_is(core::cluster_phase phase, const std::string& hash)
     r.namespace_ = "argocd";
     r.name = "guestbook-rollout";
     r.spec.source = {"argoproj.io/v1alpha1", "ApplicationSet", "guestbook"};
-    r.status.phase = phase == core::cluster_phase::rolled_back ? core::rollout_phase::rolled_back
-                                                                : core::rollout_phase::progressing;
+    r.status.phase =
+        phase == core::cluster_phase::rolled_back ? core::rollout_phase::rolled_back : core::rollout_phase::progressing;
     r.status.current_stage = "eu-west-1";
     core::stage_status west{"eu-west-1", core::stage_phase::progressing};
     west.clusters.push_back({cluster, phase, hash});

@@ -145,9 +145,10 @@ struct fixture {
     fake_api api;
     fake_fleet fleet;
     std::vector<std::chrono::milliseconds> sleeps;
+    core::time_point clock_now{std::chrono::seconds(1'800'000'000)};
     rollout_controller controller{api, fleet, [this] {
                                       controller_options o;
-                                      o.clock = [] { return core::time_point(std::chrono::seconds(1'800'000'000)); };
+                                      o.clock = [this] { return clock_now; };
                                       o.sleep = [this](std::chrono::milliseconds d) { sleeps.push_back(d); };
                                       return o;
                                   }()};
@@ -225,6 +226,29 @@ BOOST_AUTO_TEST_CASE(a_status_conflict_patches_nothing_and_is_recomputed_next_ti
     BOOST_TEST(api.calls[status].body.find(R"("resourceVersion":"8")") != std::string::npos);
     BOOST_TEST(api.index_of("json_patch", apps_path) > status);
     BOOST_TEST(controller.admissions() == 1u);
+}
+
+// The controller stamps each held change with when it first saw it: a cluster with nothing
+// pending waits until no new hold has arrived for the settle time (5 s), then is skipped.
+BOOST_AUTO_TEST_CASE(a_cluster_with_nothing_pending_is_skipped_only_after_the_holds_settled) {
+    auto idle = std::make_shared<codec::application_record>(*held_application("c2"));
+    idle->pending_spec.clear();
+    idle->observation.pending_hash.clear();
+    fleet.applications = {held_application("c1"), idle};
+    fleet.rollout_list = {rollout("7", finalizers_with_ours)};
+    controller.reconcile_all();
+    auto puts = api.writes_to("put");
+    BOOST_REQUIRE_EQUAL(puts.size(), 1u);
+    BOOST_TEST(puts[0].body.find("changes to settle") != std::string::npos, puts[0].body);
+    BOOST_TEST(puts[0].body.find("nothing to roll out") == std::string::npos, puts[0].body);
+
+    // c1's hold is still the one first seen 6 s ago: nothing new arrived, c2 is skipped.
+    api.calls.clear();
+    clock_now += 6s;
+    controller.reconcile_all();
+    puts = api.writes_to("put");
+    BOOST_REQUIRE_EQUAL(puts.size(), 1u);
+    BOOST_TEST(puts[0].body.find("nothing to roll out") != std::string::npos, puts[0].body);
 }
 
 BOOST_AUTO_TEST_CASE(a_forbidden_admission_is_retried_with_growing_waits) {

@@ -70,6 +70,45 @@ BOOST_AUTO_TEST_CASE(happy_path_walks_three_stages_in_order) {
     BOOST_TEST(sim.has_event("RolloutCompleted"));
 }
 
+// The ApplicationSet controller writes its Applications one after another, and the controller may
+// step between two writes: a canary whose change has not arrived yet is not "nothing to roll
+// out", or the next stage would go first.
+BOOST_AUTO_TEST_CASE(a_canary_whose_change_has_not_arrived_yet_is_not_skipped) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    // Alphabetical order: eu-central-1a-1 (a canary too) before eu-north-1a-1 (the other canary).
+    sim.change_application("eu-central-1b-1", "v2");
+    sim.step();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::progressing);
+    BOOST_TEST(sim.admitted_order.empty());  // a later stage's cluster waits for the canary stage
+    const auto* canary = sim.cluster_status("eu-north-1a-1");
+    BOOST_REQUIRE(canary);
+    BOOST_TEST((canary->phase == cluster_phase::pending));
+    BOOST_TEST(canary->message.find("settle") != std::string::npos, canary->message);
+    sim.advance(2s);
+    for (const auto& c : emea_fleet()) sim.change_application(c.name, "v2");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    const auto& order = sim.admitted_order;
+    BOOST_REQUIRE(order.size() == 8u);
+    BOOST_TEST(position(order, "eu-north-1a-1") < position(order, "eu-west-1a-1"));
+    BOOST_TEST(position(order, "eu-central-1a-1") < position(order, "eu-central-1b-1"));
+    BOOST_TEST(position(order, "eu-west-1c-1") < position(order, "eu-central-1b-1"));
+}
+
+// Once no new hold has appeared for the settle time, a cluster with nothing pending is skipped.
+BOOST_AUTO_TEST_CASE(a_cluster_with_nothing_pending_is_skipped_once_the_changes_settled) {
+    fleet_sim sim(seed_spec(), emea_fleet());
+    for (const auto& c : emea_fleet())
+        if (c.name != "eu-north-1a-1") sim.change_application(c.name, "v2");
+    sim.step();
+    BOOST_TEST((sim.cluster_status("eu-north-1a-1")->phase == cluster_phase::pending));
+    sim.advance(5s);
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.cluster_status("eu-north-1a-1")->message == "nothing to roll out");
+    BOOST_TEST(position(sim.admitted_order, "eu-north-1a-1") == sim.admitted_order.size());  // never admitted
+}
+
 BOOST_AUTO_TEST_CASE(max_unavailable_bounds_parallel_updates) {
     std::vector<cluster> fleet;
     for (int i = 0; i < 9; ++i) fleet.push_back(make_cluster("c" + std::to_string(i), {{"region", "r"}}));

@@ -71,6 +71,7 @@ public:
         std::string previous;      // the live state an admission replaced (previous-spec) ...
         std::string previous_for;  // ... and the change that replaced it (previous-for)
         std::string project = "default";
+        std::optional<core::time_point> pending_since;  // when the webhook held `pending`
     };
 
     core::rollout rollout;
@@ -99,8 +100,15 @@ public:
     }
 
     void change_template(const std::string& hash) {
-        for (auto& [name, a] : apps)
-            if (a.live != hash) a.pending = hash;
+        for (auto& [name, a] : apps) change_application(name, hash);
+    }
+
+    // The ApplicationSet controller writing one cluster's Application (it writes them one by one).
+    void change_application(const std::string& cluster, const std::string& hash) {
+        auto& a = apps.at(cluster);
+        if (a.live == hash || a.pending == hash) return;
+        a.pending = hash;
+        a.pending_since = now;
     }
 
     core::observations observe() const {
@@ -112,6 +120,7 @@ public:
             ob.name = "app-" + name;
             ob.cluster = name;
             ob.pending_hash = a.pending;
+            if (!a.pending.empty()) ob.pending_since = a.pending_since;
             ob.sync_status = a.sync;
             ob.health_status = a.health;
             ob.compared_to_current = a.compared;

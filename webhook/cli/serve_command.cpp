@@ -80,6 +80,7 @@ struct serve_flags {
     unsigned threads = 0;
     double shutdown_delay = 0, shutdown_grace = 25;
     double idle_timeout = 90, read_timeout = 30;
+    double settle_time = 5;
     std::vector<std::string> gate_url_prefixes;
     std::string gate_ca_file;
 };
@@ -197,6 +198,7 @@ int serve(const serve_flags& flags) {
         measurements = std::make_unique<controller::measurement_runner>(read_secret_with(*client), measuring);
         controller::controller_options control;
         control.measurements = measurements.get();
+        control.step.settle_time = std::chrono::milliseconds(static_cast<long>(flags.settle_time * 1000));
         rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache, control);
         auto* c = cache.get();
         state = [c] { return c->state(); };
@@ -310,6 +312,9 @@ int run_serve(const arguments& args) {
         "rounded up)")("idle-timeout", po::value(&f.idle_timeout)->default_value(f.idle_timeout),
                        "seconds an idle keep-alive connection is kept (at least 90 for the API server)")(
         "read-timeout", po::value(&f.read_timeout)->default_value(f.read_timeout), "seconds to read a whole request")(
+        "settle-time", po::value(&f.settle_time)->default_value(f.settle_time),
+        "seconds without a new hold before a stage skips a cluster with nothing pending (the ApplicationSet "
+        "controller writes its Applications one by one)")(
         "shutdown-delay", po::value(&f.shutdown_delay)->default_value(f.shutdown_delay),
         "seconds /readyz fails before the listener closes on SIGTERM")(
         "shutdown-grace", po::value(&f.shutdown_grace)->default_value(f.shutdown_grace),

@@ -162,7 +162,7 @@ std::string rollout_controller::rollout_path(const core::rollout& r) const {
     return kube::rollout_path(r.namespace_, r.name);
 }
 
-core::observations rollout_controller::observe(const core::rollout& r) const {
+core::observations rollout_controller::observe(const core::rollout& r) {
     core::observations obs;
     obs.clusters = cache_.clusters();
     const auto state = cache_.state();
@@ -171,9 +171,17 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
     obs.app_projects = cache_.app_projects();
     const auto refusals = cache_.hold_refusals();
     const auto recent = now() - hold_refusal_memory;
+    auto& seen = pending_seen_[key_of(r)];
+    std::map<std::string, std::pair<std::string, core::time_point>> still_pending;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_) continue;
         auto o = app->observation;
+        if (!o.pending_hash.empty()) {
+            auto it = seen.find(app->name);
+            const auto since = it != seen.end() && it->second.first == o.pending_hash ? it->second.second : now();
+            still_pending.emplace(app->name, std::make_pair(o.pending_hash, since));
+            o.pending_since = since;
+        }
         o.cluster = state->admission.resolve_cluster(app->destination_server, app->destination_name);
         // The ApplicationSet controller retries a refused write within minutes, and every retry
         // renews the Event: one not seen for a while means the template no longer asks for it.
@@ -182,6 +190,7 @@ core::observations rollout_controller::observe(const core::rollout& r) const {
             o.hold_refused = it->second.message;
         obs.applications.push_back(std::move(o));
     }
+    seen = std::move(still_pending);
     return obs;
 }
 
@@ -189,6 +198,7 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     const auto& r = cr.rollout;
     if (!core::references_application_set(r.spec.source)) return std::nullopt;
     if (r.deleting) {
+        pending_seen_.erase(key_of(r));
         release(cr);
         return std::nullopt;
     }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <stop_token>
 
@@ -57,7 +58,7 @@ private:
                               const std::function<void(const codec::application_record&, const std::string&)>& f) const;
     kube::api_result<void> patch_application(const std::string& path, const std::string& patch);
     void emit(const cached_rollout& rollout, const std::vector<core::rollout_event>& events);
-    core::observations observe(const core::rollout& rollout) const;
+    core::observations observe(const core::rollout& rollout);
     std::string rollout_path(const core::rollout& rollout) const;
     core::time_point now() const;
 
@@ -70,6 +71,9 @@ private:
     std::condition_variable_any wake_cv_;
     bool woken_ = false;
     std::atomic<std::uint64_t> reconciles_{0}, admissions_{0};
+    // Per rollout ("ns/name"), per Application: the pending hash last seen and when it was first
+    // seen (core::application_observation::pending_since). Reconcile's thread only.
+    std::map<std::string, std::map<std::string, std::pair<std::string, core::time_point>>> pending_seen_;
 };
 
 // Prometheus lines about the rollouts as cached: phase, stage and clusters per state.

@@ -39,6 +39,11 @@ struct application_observation {
     bool automated_sync = false;
     // deployment.skyscanner.net/previous-for: the change a rollback would undo (docs/controller.md).
     std::string previous_for;
+    // When the shell first saw this pending_hash on the Application (unset: unknown, e.g. in a
+    // replay). The ApplicationSet controller writes its Applications one after another: a stage
+    // skips a cluster with nothing pending only once no new hold has appeared for a while
+    // (docs/controller.md, "Settling").
+    std::optional<time_point> pending_since;
 };
 
 // The prefix of a cluster's status message that reports a refused hold.

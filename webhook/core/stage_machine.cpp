@@ -20,7 +20,12 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
       fleet_(observed),
       gates_(r),
       context_{r,          observed,   fleet_, now, result_.status.pass, result_.events, result_.measurements,
-               requested_, look_again_} {}
+               requested_, look_again_} {
+    for (const auto& app : observed.applications)
+        if (!app.pending_hash.empty() && app.pending_since && (!settles_at_ || *app.pending_since > *settles_at_))
+            settles_at_ = *app.pending_since;
+    if (settles_at_) *settles_at_ += std::chrono::ceil<std::chrono::seconds>(options.settle_time);
+}
 
 step_result machine::run() {
     auto& st = result_.status;
@@ -228,6 +233,12 @@ void machine::admit_into(std::size_t k) {
             continue;
         }
         if (!view->has_pending()) {
+            if (settles_at_ && now_ < *settles_at_) {
+                // The ApplicationSet controller may not have written this cluster's Application yet.
+                c.message = "waiting for the ApplicationSet's changes to settle";
+                look_again_at(*settles_at_);
+                continue;
+            }
             c.phase = cluster_phase::done;
             c.finished_at = now_;
             c.message = "nothing to roll out";

@@ -33,6 +33,10 @@ struct step_options {
     // An Updating cluster whose Application still holds the admitted hash after this long is
     // admitted again (the controller may have stopped between writing status and patching).
     duration readmit_after = std::chrono::seconds(30);
+    // A cluster with nothing pending is skipped ("nothing to roll out") only when no Application
+    // of the rollout got a new hold within this long: until then its change may still be on its
+    // way from the ApplicationSet controller, and skipping it would let a later stage go first.
+    duration settle_time = std::chrono::seconds(5);
 };
 
 step_result step(const rollout& rollout, const observations& observed, time_point now,

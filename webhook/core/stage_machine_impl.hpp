@@ -68,6 +68,8 @@ private:
     time_point now_;
     const step_options& options_;
     const bool source_missing_;
+    // Until when a cluster with nothing pending is not yet skipped (step_options::settle_time).
+    std::optional<time_point> settles_at_;
     step_result result_;
     observed_fleet fleet_;
     gate_set gates_;

@@ -116,6 +116,78 @@ BOOST_AUTO_TEST_CASE(the_list_summarises_each_rollout) {
     BOOST_TEST(one["stages"][1]["phase"].GetString() == std::string("Pending"));
 }
 
+BOOST_AUTO_TEST_CASE(gates_with_their_last_measurement_holds_the_window_and_requests_are_shown) {
+    auto r = sample();
+    // canary: an After webhook gate of scope Stage that measured, and one of scope Cluster;
+    // eu-west-1: an approval Before it, not started yet.
+    core::gate_spec smoke;
+    smoke.name = "smoke";
+    smoke.webhook = core::webhook_check{"http://smoke", core::duration_field::of("30s"), {}};
+    core::gate_spec errors = smoke;
+    errors.name = "errors";
+    errors.scope = core::gate_scope::cluster;
+    errors.when = core::gate_timing::during;
+    errors.webhook.reset();
+    errors.prometheus = core::prometheus_check{"http://prometheus", "rate", {}, core::measurement_phase::inconclusive};
+    r.spec.stages[0].gates = {smoke, errors};
+    core::gate_spec board;
+    board.name = "change-board";
+    board.when = core::gate_timing::before;
+    board.approval = core::approval_check{{"oncall"}};
+    r.spec.stages[1].gates = {board};
+    core::gate_status measured;
+    measured.name = "smoke";
+    measured.phase = core::gate_phase::running;
+    measured.taken = 2;
+    measured.successful = 1;
+    measured.failed = 1;
+    measured.next_at = now + 30s;
+    measured.measurements = {{now - 2min, core::measurement_phase::successful, "200", ""},
+                             {now - 1min, core::measurement_phase::failed, "500", "smoke test 3 failed"}};
+    r.status.stages[0].gates = {measured};
+    core::gate_status per_cluster;
+    per_cluster.name = "errors";
+    per_cluster.phase = core::gate_phase::successful;
+    per_cluster.measurements = {{now - 3min, core::measurement_phase::successful, "0.001", ""}};
+    r.status.stages[0].clusters[0].gates = {per_cluster};
+    r.status.holds = {{"eu-west-1b", "db migration", now + 1h, "ops", now - 5min}};
+    r.status.window_opens_at = now + 2h;
+    core::request_record older{"1", "pause", "ops", now - 10min, "", "", "", "paused", false};
+    core::request_record newer{"2", "promote", "alice", now - 1min, "", "", "", "nothing waits", true};
+    r.status.requests = {older, newer};
+
+    const auto d = parse(dashboard::rollout_json(r, {}, true, now));
+    const auto& ro = d["rollout"];
+    const auto& canary_gates = ro["stages"][0]["gates"];
+    BOOST_REQUIRE_EQUAL(canary_gates.Size(), 1u);  // the Cluster gate shows on its clusters
+    BOOST_TEST(canary_gates[0]["name"].GetString() == std::string("smoke"));
+    BOOST_TEST(canary_gates[0]["kind"].GetString() == std::string("webhook"));
+    BOOST_TEST(canary_gates[0]["when"].GetString() == std::string("After"));
+    BOOST_TEST(canary_gates[0]["phase"].GetString() == std::string("Running"));
+    BOOST_TEST(canary_gates[0]["failed"].GetInt64() == 1);
+    BOOST_TEST(canary_gates[0]["nextAt"].GetString() == std::string("2026-11-27T17:00:30Z"));
+    BOOST_TEST(canary_gates[0]["last"]["phase"].GetString() == std::string("Failed"));
+    BOOST_TEST(canary_gates[0]["last"]["value"].GetString() == std::string("500"));
+    BOOST_TEST(canary_gates[0]["last"]["message"].GetString() == std::string("smoke test 3 failed"));
+    const auto& cluster_gate = ro["stages"][0]["clusters"][0]["gates"][0];
+    BOOST_TEST(cluster_gate["name"].GetString() == std::string("errors"));
+    BOOST_TEST(cluster_gate["kind"].GetString() == std::string("prometheus"));
+    BOOST_TEST(cluster_gate["last"]["value"].GetString() == std::string("0.001"));
+    const auto& approval = ro["stages"][1]["gates"][0];
+    BOOST_TEST(approval["name"].GetString() == std::string("change-board"));
+    BOOST_TEST(approval["kind"].GetString() == std::string("approval"));
+    BOOST_TEST(approval["phase"].GetString() == std::string("Pending"));
+    BOOST_TEST(approval["last"].IsNull());
+    BOOST_TEST(ro["holds"][0]["cluster"].GetString() == std::string("eu-west-1b"));
+    BOOST_TEST(ro["holds"][0]["reason"].GetString() == std::string("db migration"));
+    BOOST_TEST(ro["holds"][0]["until"].GetString() == std::string("2026-11-27T18:00:00Z"));
+    BOOST_TEST(ro["windowOpensAt"].GetString() == std::string("2026-11-27T19:00:00Z"));
+    BOOST_REQUIRE_EQUAL(ro["requests"].Size(), 2u);
+    BOOST_TEST(ro["requests"][0]["verb"].GetString() == std::string("promote"));  // newest first
+    BOOST_TEST(ro["requests"][0]["refused"].GetBool());
+    BOOST_TEST(ro["requests"][1]["user"].GetString() == std::string("ops"));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(request_guard)

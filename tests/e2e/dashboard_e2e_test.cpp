@@ -6,6 +6,7 @@
 // test never reloads (docs/dashboard.md).
 
 #include "dashboard_process.hpp"
+#include "sim/http_stub.hpp"
 
 #include <boost/algorithm/string/replace.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -175,6 +176,92 @@ BOOST_AUTO_TEST_CASE(read_only_by_default) {
     BOOST_TEST(request(d.port(), http::verb::post, "/api/actions", {{"X-Dashboard-Token", page_token(d.port())}},
                        "{\"rollout\":\"x\",\"verb\":\"pause\"}")
                    .status == 404u);
+}
+
+// Promote and Abort are the operator commands: the request annotation under the user's own
+// credentials, stamped by the webhook, carried out and recorded by the controller.
+BOOST_AUTO_TEST_CASE(promote_and_abort_write_operator_requests_as_the_user) {
+    sim::http_stub smoke([](const sim::http_stub::received&) { return sim::http_stub::answer{200, "ok"}; });
+    rollout_scenario s("dash-act");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(gated_stages(smoke.url() + "/smoke", "1h"));
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.observed_generation > 0; }, 30s));
+    s.argo.set_template_revision("v2");
+    // The canary is done, measured by its gate, and bakes for an hour.
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [](const core::rollout& r) {
+                                  if (r.status.stages.empty() || r.status.stages[0].phase != core::stage_phase::baking)
+                                      return false;
+                                  for (const auto& c : r.status.stages[0].clusters)
+                                      for (const auto& g : c.gates)
+                                          if (g.successful > 0) return true;
+                                  return false;
+                              },
+                              90s),
+                          s.webhook->log());
+    const auto body = [&](const std::string& verb, const std::string& more = "") {
+        return "{\"rollout\":\"" + s.id + "\",\"verb\":\"" + verb + "\"" + more + "}";
+    };
+
+    // A user who may read rollouts but not change them gets the API server's 403 on the page.
+    {
+        dashboard_process viewer({"--allow-actions"}, "VIEWER");
+        auto refused =
+            request(viewer.port(), http::verb::post, "/api/actions", {{"X-Dashboard-Token", page_token(viewer.port())}},
+                    body("promote", ",\"skipBake\":true"));
+        BOOST_TEST(refused.status == 403u, refused.body);
+        BOOST_TEST(refused.body.find("forbidden") != std::string::npos, refused.body);
+    }
+    BOOST_TEST(s.rollout().status.requests.empty());
+
+    dashboard_process d({"--allow-actions"});
+    const auto token = page_token(d.port());
+    const auto post = [&](const std::string& b) {
+        return request(d.port(), http::verb::post, "/api/actions", {{"X-Dashboard-Token", token}}, b);
+    };
+    BOOST_TEST(post(body("retry")).status == 400u);
+    // While the canary bakes, the JSON the page reads shows its cluster's gate and last measurement.
+    std::string detail;
+    BOOST_TEST(eventually(
+                   [&] {
+                       detail = get(d.port(), "/api/rollout?name=" + s.id).body;
+                       return detail.find("\"last\":{\"at\":") != std::string::npos;
+                   },
+                   10s),
+               detail);
+    BOOST_TEST(detail.find("\"gates\":[{\"name\":\"smoke\",\"when\":\"During\",\"scope\":\"Cluster\",\"kind\":"
+                           "\"webhook\"") != std::string::npos,
+               detail);
+    // Promote without --skip-bake: the validating webhook's refusal, word for word as the CLI says it.
+    auto refused = post(body("promote"));
+    BOOST_TEST(refused.status == 400u, refused.body);
+    BOOST_TEST(refused.body.find("is baking and nothing else waits for promote") != std::string::npos, refused.body);
+    // Skip bake: recorded with the admin's name and the dashboard as reason; the canary completes.
+    auto promoted = post(body("promote", ",\"skipBake\":true"));
+    BOOST_TEST(promoted.status == 200u, promoted.body);
+    BOOST_TEST(promoted.body.starts_with("promote by " + env("USER_ADMIN") + ": stage canary: bake time skipped"),
+               promoted.body);
+    auto r = s.rollout();
+    BOOST_REQUIRE(!r.status.requests.empty());
+    BOOST_TEST(r.status.requests.back().verb == "promote");
+    BOOST_TEST(r.status.requests.back().user == env("USER_ADMIN"));
+    BOOST_TEST(r.status.requests.back().reason == "from the dashboard");
+    // The page's JSON has the request too.
+    BOOST_TEST(eventually(
+        [&] {
+            return get(d.port(), "/api/rollout?name=" + s.id)
+                       .body.find("\"verb\":\"promote\",\"user\":\"" + env("USER_ADMIN") + "\"") != std::string::npos;
+        },
+        10s));
+    BOOST_REQUIRE(s.play_until([](const core::rollout& r) { return r.status.current_stage == "eu-west-1"; }, 60s));
+    // Abort: the pass stops.
+    auto aborted = post(body("abort"));
+    BOOST_TEST(aborted.status == 200u, aborted.body);
+    BOOST_TEST(eventually([&] { return phase_is(s.rollout(), rollout_phase::aborted); }, 10s));
+    // An illegal move is the webhook's refusal, said on the page.
+    auto again = post(body("abort"));
+    BOOST_TEST(again.status == 400u, again.body);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

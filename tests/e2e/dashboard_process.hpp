@@ -15,10 +15,11 @@ inline std::string seed_stages(const std::string& interval) {
     return stages;
 }
 
-// The dashboard as a user starts it, with the admin's kubeconfig, on a free loopback port.
+// The dashboard as a user starts it, with the kubeconfig of test user `who` (ADMIN, VIEWER, ...),
+// on a free loopback port.
 class dashboard_process {
 public:
-    explicit dashboard_process(std::vector<std::string> extra = {}) {
+    explicit dashboard_process(std::vector<std::string> extra = {}, const std::string& who = "ADMIN") {
         log_path_ = env("TESTENV_DIR") + "/dashboard-" + kube::test::unique_suffix() + ".log";
         const std::string port_file = log_path_ + ".port";
         std::vector<std::string> args = {APR_BINARY_PATH,
@@ -30,7 +31,7 @@ public:
                                          "-n",
                                          env("ARGOCD_NAMESPACE"),
                                          "--kubeconfig",
-                                         env("KUBECONFIG_ADMIN")};
+                                         env("KUBECONFIG_" + who)};
         args.insert(args.end(), extra.begin(), extra.end());
         process_ = std::make_unique<child_process>(args, log_path_);
         BOOST_REQUIRE_MESSAGE(
@@ -54,6 +55,37 @@ inline bool spec_paused(rollout_scenario& s) {
                             "/progressiverollouts/" + s.id);
     const auto* paused = doc ? codec::find_path(doc.value(), {"spec", "paused"}) : nullptr;
     return paused && paused->IsBool() && paused->GetBool();
+}
+
+// A canary (one eu-west-1 cluster) measured by a webhook gate `smoke` at `smoke_url` while it
+// updates and bakes for `bake`; then the rest of eu-west-1, one at a time, and eu-central-1.
+inline std::string gated_stages(const std::string& smoke_url, const std::string& bake) {
+    return "  - name: canary\n"
+           "    maxClusters: 1\n"
+           "    bakeTime: " +
+           bake +
+           "\n"
+           "    clusters: {selector: {matchLabels: {region: eu-west-1}}}\n"
+           "    gates:\n"
+           "      - name: smoke\n"
+           "        when: During\n"
+           "        scope: Cluster\n"
+           "        interval: 1s\n"
+           "        webhook: {url: \"" +
+           smoke_url +
+           "\"}\n"
+           "  - name: eu-west-1\n"
+           "    clusters: {selector: {matchLabels: {region: eu-west-1}}}\n"
+           "  - name: eu-central-1\n"
+           "    clusters: {selector: {matchLabels: {region: eu-central-1}}}\n";
+}
+
+inline const core::gate_status* stage_gate(const core::rollout& r, const std::string& stage, const std::string& gate) {
+    for (const auto& s : r.status.stages)
+        if (s.name == stage)
+            for (const auto& g : s.gates)
+                if (g.name == gate) return &g;
+    return nullptr;
 }
 
 }  // namespace apr::e2e

@@ -107,6 +107,62 @@ BOOST_AUTO_TEST_CASE(paused_failed_stale_and_idle_rollouts_say_so) {
     BOOST_TEST(core::why_waiting(idle, now).reason.empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_gate_that_holds_the_stage_is_named_with_its_next_measurement) {
+    // Every cluster done, an After gate measuring: the stage machine's message, until the next one.
+    auto r = in_stage_one({cluster("a", cluster_phase::done), cluster("b", cluster_phase::done)});
+    core::gate_status smoke;
+    smoke.name = "smoke";
+    smoke.phase = core::gate_phase::running;
+    smoke.next_at = now + 40s;
+    r.status.stages[0].gates = {smoke};
+    r.status.message = "stage canary: gate smoke: 1/3 measurements";
+    auto why = core::why_waiting(r, now);
+    BOOST_TEST(why.reason == "stage canary: gate smoke: 1/3 measurements");
+    BOOST_TEST((why.until == now + 40s));
+    // An approval: no time ends it, a person does.
+    r.status.stages[0].gates[0].next_at.reset();
+    r.status.message = "stage canary: waiting for approval: argocd-progressive-rollout promote guestbook";
+    why = core::why_waiting(r, now);
+    BOOST_TEST(why.reason.find("waiting for approval") != std::string::npos, why.reason);
+    BOOST_TEST(!why.until.has_value());
+    // Clusters still updating come first: they are what the stage waits for.
+    r.status.stages[0].clusters[1].phase = cluster_phase::updating;
+    BOOST_TEST(core::why_waiting(r, now).reason.starts_with("waiting for 1 cluster of stage \"canary\""));
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_window_says_when_it_opens) {
+    auto r = in_stage_one({cluster("a", cluster_phase::pending)});
+    r.status.window_opens_at = now + 2h;
+    auto why = core::why_waiting(r, now);
+    BOOST_TEST(why.reason == "outside the rollout's windows: the next cluster is admitted when one opens in 2h");
+    BOOST_TEST((why.until == now + 2h));
+    r.status.message = "no new cluster is admitted: outside window office-hours; the next window opens at 19:00";
+    BOOST_TEST(core::why_waiting(r, now).reason == r.status.message);
+}
+
+BOOST_AUTO_TEST_CASE(held_clusters_are_named) {
+    const auto why =
+        core::why_waiting(in_stage_one({cluster("a", cluster_phase::done), cluster("b", cluster_phase::held)}), now);
+    BOOST_TEST(why.reason == "b is held by an operator (release lets it take a turn)");
+    BOOST_TEST(!why.until.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_gate_pause_an_abort_and_a_rollback_say_what_stopped_them) {
+    auto r = in_stage_one({cluster("a", cluster_phase::done)});
+    r.status.phase = core::rollout_phase::paused;
+    r.status.message =
+        "paused: gate smoke Inconclusive: 1 inconclusive; to continue: argocd-progressive-rollout "
+        "promote guestbook";
+    BOOST_TEST(core::why_waiting(r, now).reason == r.status.message);
+    r.status.phase = core::rollout_phase::aborted;
+    r.status.message = "aborted by ops";
+    BOOST_TEST(core::why_waiting(r, now).reason ==
+               "aborted: aborted by ops; nothing more is admitted until retry or a new change");
+    r.status.phase = core::rollout_phase::rolled_back;
+    r.status.message = "";
+    BOOST_TEST(core::why_waiting(r, now).reason.starts_with("rolled back; nothing more is admitted"));
+}
+
 // Every stage done, a held cluster still waiting: the controller's message says for whom.
 BOOST_AUTO_TEST_CASE(a_pass_with_every_stage_done_names_the_clusters_it_still_waits_for) {
     auto r = in_stage_one({cluster("a", cluster_phase::held)});

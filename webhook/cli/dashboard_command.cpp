@@ -3,6 +3,7 @@
 // same server as `serve`. This file only wires: flags -> client -> caches -> routes -> signals.
 
 #include "cli/commands.hpp"
+#include "cli/operator_write.hpp"
 #include "dashboard/dashboard_server.hpp"
 #include "kube/api_paths.hpp"
 #include "kube/config.hpp"
@@ -29,15 +30,31 @@ struct dashboard_flags {
     bool allow_remote = false;
 };
 
-// pause/resume: spec.paused, the field the controller reads (docs/api.md).
-dashboard::action_result set_paused(kube::client& client, const std::string& ns, const std::string& name, bool paused) {
-    auto r = client.merge_patch(kube::rollout_path(ns, name),
-                                paused ? R"({"spec":{"paused":true}})" : R"({"spec":{"paused":false}})");
-    if (!r) {
-        const auto& e = r.error();
-        return {e.code >= 400 && e.code < 600 ? static_cast<unsigned>(e.code) : 502u, e.describe()};
+// A button: the operator command of the same name, through the same write (operator_write.hpp),
+// with the user's credentials; waits a few seconds for the controller's record.
+dashboard::action_result act(kube::client& client, const std::string& ns, const dashboard::action_request& a) {
+    using core::request_verb;
+    const auto verb = core::parse_request_verb(a.verb);
+    if (!verb || (*verb != request_verb::pause && *verb != request_verb::resume && *verb != request_verb::promote &&
+                  *verb != request_verb::abort))
+        return {400, "unknown action \"" + a.verb + "\": pause, resume, promote or abort"};
+    core::operator_request request;
+    request.verb = *verb;
+    request.skip_bake = a.skip_bake && *verb == request_verb::promote;
+    request.rollback = a.rollback && *verb == request_verb::abort;
+    request.reason = "from the dashboard";
+    const auto out = write_request(client, ns, a.rollout, request, std::chrono::seconds(10));
+    switch (out.what) {
+        case write_outcome::result::recorded:
+            return {200, a.verb + " by " + out.user + (out.message.empty() ? "" : ": " + out.message)};
+        case write_outcome::result::refused:
+            return {409, a.verb + " refused: " + out.message};
+        case write_outcome::result::written:
+            return {202, a.verb + " requested (id " + out.id + "); the controller has not recorded it yet"};
+        case write_outcome::result::not_written:
+            break;
     }
-    return {200, std::string(paused ? "paused " : "resumed ") + name};
+    return {out.code >= 400 && out.code < 600 ? static_cast<unsigned>(out.code) : 502u, a.verb + ": " + out.message};
 }
 
 int run(const dashboard_flags& flags) {
@@ -52,7 +69,7 @@ int run(const dashboard_flags& flags) {
     }
     if (!loopback && flags.allow_actions) {
         std::cerr << "dashboard: --allow-actions is for loopback only: over plain HTTP off this machine anyone on "
-                     "the network could pause or resume rollouts as you\n";
+                     "the network could pause, promote or abort rollouts as you\n";
         return 2;
     }
     kube::set_log_sink([](kube::log_level level, std::string_view message) {
@@ -63,11 +80,7 @@ int run(const dashboard_flags& flags) {
     dashboard::dashboard_options options;
     options.namespace_ = flags.ns;
     if (flags.allow_actions) {
-        options.act = [&client, ns = flags.ns](const std::string& name, const std::string& verb) {
-            if (verb == "pause") return set_paused(client, ns, name, true);
-            if (verb == "resume") return set_paused(client, ns, name, false);
-            return dashboard::action_result{400, "unknown action \"" + verb + "\": pause or resume"};
-        };
+        options.act = [&client, ns = flags.ns](const dashboard::action_request& a) { return act(client, ns, a); };
     }
     dashboard::dashboard_service service(client, std::move(options));
 
@@ -117,7 +130,7 @@ int run_dashboard(const arguments& args) {
         "namespace,n", po::value(&f.ns)->default_value(f.ns), "namespace of the rollouts")(
         "kubeconfig", po::value(&f.kubeconfig), "default: $KUBECONFIG, in-cluster, then ~/.kube/config")(
         "allow-actions", po::bool_switch(&f.allow_actions),
-        "show pause/resume buttons, which act with your credentials (loopback only)")(
+        "show pause/resume/promote/abort buttons, which act with your credentials (loopback only)")(
         "allow-remote", po::bool_switch(&f.allow_remote),
         "allow a non-loopback --listen address (plain HTTP: anyone who reaches it reads as you)")(
         "port-file", po::value(&f.port_file), "once listening, write the bound port to FILE");

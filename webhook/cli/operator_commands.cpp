@@ -6,23 +6,14 @@
 
 #include "cli/commands.hpp"
 #include "cli/flags.hpp"
-#include "codec/operator_request_codec.hpp"
-#include "codec/rollout_codec.hpp"
+#include "cli/operator_write.hpp"
 #include "codec/time_format.hpp"
-#include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
-
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
 #include <optional>
-#include <random>
-#include <thread>
 
 namespace apr::cli {
 
@@ -34,55 +25,14 @@ core::time_point now() {
     return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
-std::string new_request_id() {
-    std::random_device random;
-    std::uniform_int_distribution<unsigned> digit(0, 15);
-    std::string id = codec::format_time(now()) + "-";
-    for (int i = 0; i < 8; ++i) id += "0123456789abcdef"[digit(random)];
-    return id;
-}
-
-// {"metadata":{"annotations":{REQUEST: text}}} plus {"spec":{"paused": p}} when given.
-std::string request_patch(const std::string& text, std::optional<bool> paused) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("metadata");
-    w.StartObject();
-    w.Key("annotations");
-    w.StartObject();
-    w.Key(core::request_annotation.data(), static_cast<rapidjson::SizeType>(core::request_annotation.size()));
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    w.EndObject();
-    w.EndObject();
-    if (paused) {
-        w.Key("spec");
-        w.StartObject();
-        w.Key("paused");
-        w.Bool(*paused);
-        w.EndObject();
-    }
-    w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
-}
-
-// The API server's words: RBAC's 403 text, or the webhook's refusal without its envelope.
-std::string describe(const kube::api_error& e) {
-    constexpr std::string_view denied = "denied the request: ";
-    if (auto at = e.message.find(denied); at != std::string::npos && e.message.starts_with("admission webhook"))
-        return e.message.substr(at + denied.size());
-    return e.message.empty() ? e.describe() : e.message;
-}
-
 struct request_options {
     cluster_flags cluster;
     std::string name;
     std::string timeout_text = "30s";
 };
 
-// Legal-move check, the write, and the wait for the controller's record. Exit code.
-int send(const std::string& command, const request_options& o, core::operator_request request,
-         std::optional<bool> paused) {
+// The write and the wait for the controller's record (operator_write.hpp). Exit code.
+int send(const std::string& command, const request_options& o, core::operator_request request) {
     const auto timeout = core::parse_duration(o.timeout_text);
     if (!timeout || *timeout < core::duration::zero()) {
         std::cerr << command << ": --timeout: expected a duration such as 30s or 2m\n";
@@ -96,39 +46,26 @@ int send(const std::string& command, const request_options& o, core::operator_re
         return 1;
     }
     const auto where = "ProgressiveRollout " + o.cluster.namespace_ + "/" + o.name;
-    const auto path = kube::rollout_path(o.cluster.namespace_, o.name);
-    // No local check before the write: RBAC answers first (403), then the validating webhook
-    // refuses an illegal move with the same core rule the controller applies.
-    request.id = new_request_id();
-    auto written = client->merge_patch(path, request_patch(codec::encode_request(request), paused));
-    if (!written) {
-        const auto& e = written.error();
-        std::cerr << command << ": " << (e.is_not_found() ? where + " not found" : describe(e)) << "\n";
-        return 1;
+    const auto out = write_request(*client, o.cluster.namespace_, o.name, std::move(request), *timeout);
+    switch (out.what) {
+        case write_outcome::result::not_written:
+            std::cerr << command << ": " << out.message << "\n";
+            return 1;
+        case write_outcome::result::refused:
+            std::cerr << command << ": refused: " << out.message << "\n";
+            return 1;
+        case write_outcome::result::recorded:
+            std::cout << where << ": " << command << " by " << out.user
+                      << (out.message.empty() ? "" : ": " + out.message) << "\n";
+            return 0;
+        case write_outcome::result::written:
+            break;
     }
     if (*timeout == core::duration::zero()) {
-        std::cout << where << ": " << command << " requested (id " << request.id << ")\n";
+        std::cout << where << ": " << command << " requested (id " << out.id << ")\n";
         return 0;
     }
-    // The controller records the request in status.requests, then removes the annotation.
-    const auto deadline = std::chrono::steady_clock::now() + *timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (auto current = client->get(path)) {
-            const auto status = codec::decode_rollout(*current).rollout.status;
-            for (const auto& record : status.requests) {
-                if (record.id != request.id) continue;
-                if (record.refused) {
-                    std::cerr << command << ": refused: " << record.result << "\n";
-                    return 1;
-                }
-                std::cout << where << ": " << command << " by " << record.user
-                          << (record.result.empty() ? "" : ": " + record.result) << "\n";
-                return 0;
-            }
-        }
-        std::this_thread::sleep_for(500ms);
-    }
-    std::cerr << command << ": " << where << ": request " << request.id << " written, but the controller has not "
+    std::cerr << command << ": " << where << ": request " << out.id << " written, but the controller has not "
               << "recorded it within " << o.timeout_text << " (is argocd-progressive-rollout serve running?)\n";
     return 1;
 }
@@ -159,7 +96,7 @@ int run_pause(const arguments& args) {
     q.verb = core::request_verb::pause;
     c.line.options.add_options()("reason", po::value(&q.reason), "why (recorded in status and the Event)");
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("pause", c.options, q, true);
+    return send("pause", c.options, q);
 }
 
 int run_resume(const arguments& args) {
@@ -169,7 +106,7 @@ int run_resume(const arguments& args) {
     q.verb = core::request_verb::resume;
     c.line.options.add_options()("reason", po::value(&q.reason), "why (recorded in status and the Event)");
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("resume", c.options, q, false);
+    return send("resume", c.options, q);
 }
 
 int run_promote(const arguments& args) {
@@ -182,7 +119,7 @@ int run_promote(const arguments& args) {
         "skip-bake", po::bool_switch(&q.skip_bake), "end the stage's bake time now")(
         "reason", po::value(&q.reason), "why (recorded in status and the Event)");
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("promote", c.options, q, std::nullopt);
+    return send("promote", c.options, q);
 }
 
 int run_abort(const arguments& args) {
@@ -196,7 +133,7 @@ int run_abort(const arguments& args) {
                                  "restore the previous desired state on every cluster updated in the pass")(
         "reason", po::value(&q.reason), "why (recorded in status and the Event)");
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("abort", c.options, q, std::nullopt);
+    return send("abort", c.options, q);
 }
 
 int run_retry(const arguments& args) {
@@ -207,7 +144,7 @@ int run_retry(const arguments& args) {
     q.verb = core::request_verb::retry;
     c.line.options.add_options()("reason", po::value(&q.reason), "why (recorded in status and the Event)");
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("retry", c.options, q, std::nullopt);
+    return send("retry", c.options, q);
 }
 
 int run_hold(const arguments& args) {
@@ -233,7 +170,7 @@ int run_hold(const arguments& args) {
             return 2;
         }
     }
-    return send("hold", c.options, q, std::nullopt);
+    return send("hold", c.options, q);
 }
 
 int run_release(const arguments& args) {
@@ -245,7 +182,7 @@ int run_release(const arguments& args) {
     c.line.hidden.add_options()("cluster", po::value(&q.cluster)->required(), "the cluster");
     c.line.positional.add("cluster", 1);
     if (int code = c.line.parse(args, c.vm); code >= 0) return code;
-    return send("release", c.options, q, std::nullopt);
+    return send("release", c.options, q);
 }
 
 }  // namespace apr::cli

@@ -32,7 +32,7 @@ waiting_reason in_stage(const rollout& r, const stage_status& stage, time_point 
         if (stage.bake_until) text += " until the bake time ends " + in(now, *stage.bake_until);
         return {text, stage.bake_until};
     }
-    std::vector<std::string> updating, requeued, pending;
+    std::vector<std::string> updating, requeued, pending, held;
     std::optional<time_point> next_try;
     const requeue_policy* requeue = nullptr;
     if (const auto* spec = spec_of(r, stage.name); spec && spec->requeue) requeue = &*spec->requeue;
@@ -47,6 +47,9 @@ waiting_reason in_stage(const rollout& r, const stage_status& stage, time_point 
                 break;
             case cluster_phase::pending:
                 pending.push_back(c.name);
+                break;
+            case cluster_phase::held:
+                held.push_back(c.name);
                 break;
             default:
                 break;
@@ -68,6 +71,21 @@ waiting_reason in_stage(const rollout& r, const stage_status& stage, time_point 
         if (next_try) part += ", next try " + in(now, *next_try);
         text += (text.empty() ? "" : "; ") + part;
     }
+    // What the stage machine says holds the stage back (a gate measuring or awaiting approval, a
+    // window): status.message, written on every step. The next measurement ends that wait by itself.
+    std::optional<time_point> gate_due;
+    for (const auto& g : stage.gates)
+        if (g.phase == gate_phase::running && g.next_at && (!gate_due || *g.next_at < *gate_due)) gate_due = g.next_at;
+    if (text.empty() && !r.status.message.empty()) {
+        text = r.status.message;
+        if (!held.empty()) text += "; held: " + names(held);
+        return {text, gate_due};
+    }
+    if (!held.empty()) {
+        text += (text.empty() ? "" : "; ") + names(held) + (held.size() == 1 ? " is" : " are") +
+                " held by an operator (release lets " + (held.size() == 1 ? "it" : "them") + " take a turn)";
+        if (updating.empty() && requeued.empty() && pending.empty()) return {text, std::nullopt};
+    }
     if (text.empty() && !pending.empty()) {
         // Nothing in flight and nothing requeued, yet clusters wait: the controller admits on its
         // next pass over the rollout; this is seen only for an instant.
@@ -88,8 +106,18 @@ waiting_reason why_waiting(const rollout& r, time_point now) {
                     "; nothing more is admitted until the template changes again",
                 std::nullopt};
     }
-    if (r.spec.paused || st.phase == rollout_phase::paused)
-        return {"paused (spec.paused): no new cluster is admitted until it is resumed", std::nullopt};
+    if (st.phase == rollout_phase::aborted || st.phase == rollout_phase::rolled_back) {
+        return {std::string(st.phase == rollout_phase::aborted ? "aborted" : "rolled back") +
+                    (st.message.empty() ? std::string() : ": " + st.message) +
+                    "; nothing more is admitted until retry or a new change",
+                std::nullopt};
+    }
+    if (r.spec.paused) return {"paused (spec.paused): no new cluster is admitted until it is resumed", std::nullopt};
+    if (st.phase == rollout_phase::paused) {
+        // A gate paused it (Inconclusive, onFailure: Pause): status.message says which, and how on.
+        if (st.message.empty()) return {"paused: no new cluster is admitted until it is promoted", std::nullopt};
+        return {st.message.starts_with("paused") ? st.message : "paused: " + st.message, std::nullopt};
+    }
     if (r.generation != 0 && st.observed_generation != r.generation) {
         return {"the controller has not acted on generation " + std::to_string(r.generation) + " yet", std::nullopt};
     }
@@ -98,6 +126,12 @@ waiting_reason why_waiting(const rollout& r, time_point now) {
         // Every stage is done but clusters that joined late or are held (the controller says which).
         if (st.phase == rollout_phase::progressing && !st.message.empty()) return {st.message, std::nullopt};
         return {"no change is held: waiting for the ApplicationSet's template to change", std::nullopt};
+    }
+    if (st.window_opens_at) {  // the stage machine's message names the window
+        return {st.message.empty() ? "outside the rollout's windows: the next cluster is admitted when one opens " +
+                                         in(now, *st.window_opens_at)
+                                   : st.message,
+                st.window_opens_at};
     }
     for (const auto& stage : st.stages)
         if (stage.name == st.current_stage) return in_stage(r, stage, now);

@@ -146,11 +146,13 @@ server::handler_result dashboard_service::rollout_answer(std::string_view target
 server::handler_result dashboard_service::action_answer(const std::string& body) const {
     rapidjson::Document doc;
     doc.Parse(body.c_str(), body.size());
+    auto flag = [&doc](const char* name) { return doc.HasMember(name) && doc[name].IsBool() && doc[name].GetBool(); };
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("rollout") || !doc["rollout"].IsString() ||
         !doc.HasMember("verb") || !doc["verb"].IsString())
-        return text(400, "want {\"rollout\": NAME, \"verb\": VERB}", "bad_request");
-    const std::string rollout = doc["rollout"].GetString(), verb = doc["verb"].GetString();
-    auto result = options_.act(rollout, verb);
+        return text(400, "want {\"rollout\": NAME, \"verb\": VERB[, \"skipBake\": true][, \"rollback\": true]}",
+                    "bad_request");
+    auto result =
+        options_.act({doc["rollout"].GetString(), doc["verb"].GetString(), flag("skipBake"), flag("rollback")});
     return text(result.status, std::move(result.message), result.status < 300 ? "ok" : "error");
 }
 

@@ -24,8 +24,16 @@ struct action_result {
     unsigned status = 200;
     std::string message;
 };
-// Runs verb ("pause", "resume", ...) on the rollout under the user's credentials.
-using action_fn = std::function<action_result(const std::string& rollout, const std::string& verb)>;
+// A button pressed: the verb ("pause", "resume", "promote", "abort") on the rollout, and the
+// verb's options.
+struct action_request {
+    std::string rollout;
+    std::string verb;
+    bool skip_bake = false;  // promote: end the bake time now
+    bool rollback = false;   // abort: restore what the pass replaced
+};
+// Runs the action under the user's credentials.
+using action_fn = std::function<action_result(const action_request&)>;
 
 struct dashboard_options {
     std::string namespace_ = "argocd";

@@ -125,6 +125,73 @@ void header(json_writer& w, const core::rollout& r, core::time_point now) {
     waiting(w, r, now);
 }
 
+const core::gate_spec* gate_spec_of(const core::stage_spec* spec, const std::string& gate) {
+    if (spec)
+        for (const auto& g : spec->gates)
+            if (g.name == gate) return &g;
+    return nullptr;
+}
+
+std::string_view gate_kind(const core::gate_spec& g) {
+    if (g.approval) return "approval";
+    if (g.webhook) return "webhook";
+    if (g.prometheus) return "prometheus";
+    return "";
+}
+
+// A gate of this pass: its spec's shape, where it stands, and its last measurement.
+void gate(json_writer& w, const core::gate_status& g, const core::gate_spec* spec) {
+    w.StartObject();
+    str(w, "name", g.name);
+    if (spec) {
+        str(w, "when", core::to_string(spec->when));
+        str(w, "scope", core::to_string(spec->scope));
+        str(w, "kind", gate_kind(*spec));
+        flag(w, "dryRun", spec->dry_run);
+    }
+    str(w, "phase", core::to_string(g.phase));
+    num(w, "taken", g.taken);
+    num(w, "successful", g.successful);
+    num(w, "failed", g.failed);
+    num(w, "inconclusive", g.inconclusive);
+    num(w, "errors", g.errors);
+    time_or_null(w, "nextAt", g.next_at);
+    str(w, "message", g.message);
+    str(w, "decidedBy", g.decided_by);
+    key(w, "last");
+    if (g.measurements.empty()) {
+        w.Null();
+    } else {
+        const auto& m = g.measurements.back();
+        w.StartObject();
+        time_or_null(w, "at", m.at);
+        str(w, "phase", core::to_string(m.phase));
+        str(w, "value", m.value);
+        str(w, "message", m.message);
+        w.EndObject();
+    }
+    w.EndObject();
+}
+
+// The stage's gates of scope Stage: those the pass started, then those of the spec not started yet.
+void stage_gates(json_writer& w, const core::stage_status* s, const core::stage_spec* spec) {
+    key(w, "gates");
+    w.StartArray();
+    if (spec) {
+        for (const auto& g : spec->gates) {
+            if (g.scope == core::gate_scope::cluster) continue;
+            const core::gate_status* st = nullptr;
+            if (s)
+                for (const auto& x : s->gates)
+                    if (x.name == g.name) st = &x;
+            core::gate_status pending;
+            pending.name = g.name;
+            gate(w, st ? *st : pending, &g);
+        }
+    }
+    w.EndArray();
+}
+
 void cluster(json_writer& w, const core::cluster_status& c, const core::stage_spec* spec) {
     w.StartObject();
     str(w, "name", c.name);
@@ -136,6 +203,10 @@ void cluster(json_writer& w, const core::cluster_status& c, const core::stage_sp
     time_or_null(w, "admittedAt", c.admitted_at);
     time_or_null(w, "finishedAt", c.finished_at);
     str(w, "message", c.message);
+    key(w, "gates");
+    w.StartArray();
+    for (const auto& g : c.gates) gate(w, g, gate_spec_of(spec, g.name));
+    w.EndArray();
     w.EndObject();
 }
 
@@ -157,6 +228,7 @@ void stage_detail(json_writer& w, const core::rollout& r, std::size_t index, con
     time_or_null(w, "finishedAt", s ? s->finished_at : std::nullopt);
     time_or_null(w, "bakeUntil", s ? s->bake_until : std::nullopt);
     str(w, "message", s ? std::string_view(s->message) : std::string_view());
+    stage_gates(w, s, spec);
     key(w, "clusters");
     w.StartArray();
     if (s)
@@ -213,6 +285,34 @@ std::string rollout_json(const core::rollout& r, const std::vector<rollout_event
     w.StartArray();
     for (const auto& name : r.status.unstaged_clusters)
         w.String(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    w.EndArray();
+    time_or_null(w, "windowOpensAt", r.status.window_opens_at);
+    key(w, "holds");
+    w.StartArray();
+    for (const auto& h : r.status.holds) {
+        w.StartObject();
+        str(w, "cluster", h.cluster);
+        str(w, "reason", h.reason);
+        time_or_null(w, "until", h.until);
+        str(w, "by", h.by);
+        time_or_null(w, "at", h.at);
+        w.EndObject();
+    }
+    w.EndArray();
+    key(w, "requests");  // newest first
+    w.StartArray();
+    for (auto it = r.status.requests.rbegin(); it != r.status.requests.rend(); ++it) {
+        w.StartObject();
+        str(w, "verb", it->verb);
+        str(w, "user", it->user);
+        time_or_null(w, "at", it->at);
+        str(w, "stage", it->stage);
+        str(w, "cluster", it->cluster);
+        str(w, "reason", it->reason);
+        str(w, "result", it->result);
+        flag(w, "refused", it->refused);
+        w.EndObject();
+    }
     w.EndArray();
     key(w, "conditions");
     w.StartArray();

@@ -5,7 +5,7 @@
 const POLL_MS = 500;
 const token = document.querySelector('meta[name="apr-token"]').content;
 let selected = decodeURIComponent((location.hash.match(/^#\/rollout\/(.+)$/) || [])[1] || "");
-let lastList = "", lastDetail = "", clockOffset = 0, actionMessage = "";
+let lastList = "", lastDetail = "", clockOffset = 0, actionMessage = "", armedAbort = 0;
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -42,6 +42,8 @@ function tickCountdowns() {
   for (const el of document.querySelectorAll("[data-until]")) {
     el.textContent = humanDuration(Date.parse(el.dataset.until) - serverNow()) + " left";
   }
+  const abort = document.querySelector("[data-verb=abort]");
+  if (abort && armedAbort && Date.now() >= armedAbort) { armedAbort = 0; abort.textContent = "Abort"; abort.classList.remove("armed"); }
   for (const el of document.querySelectorAll("[data-since]")) el.textContent = ago(el.dataset.since);
 }
 
@@ -76,9 +78,28 @@ function tile(c, stateOverride) {
   const state = (stateOverride || c.state).toLowerCase();
   let sub = stateOverride || c.state;
   if (c.state === "Requeued" && c.attempts) sub += ` · try ${c.attempts}${c.maxAttempts ? "/" + c.maxAttempts : ""}`;
-  const title = [c.name, stateOverride || c.state, c.message, c.hash ? "hash " + c.hash.slice(0, 12) : ""].filter(Boolean).join("\n");
+  const gates = c.gates || [];
+  const title = [c.name, stateOverride || c.state, c.message, c.hash ? "hash " + c.hash.slice(0, 12) : "",
+    ...gates.map(g => `gate ${g.name}: ${g.phase}${g.last ? ", last " + g.last.phase + " " + g.last.value : ""}`)].filter(Boolean).join("\n");
   return h("div", { class: "tile", "data-cluster": c.name, "data-state": state, title },
-    h("div", { class: "cn" }, c.name), h("div", { class: "cs" }, sub));
+    h("div", { class: "cn" }, c.name), h("div", { class: "cs" }, sub),
+    gates.length ? h("div", { class: "tg" }, gates.map(g => h("span", { class: "gate-dot g-" + g.phase, "data-gate": g.name, "data-gate-phase": g.phase },
+      g.name + (g.last ? " " + g.last.value : "")))) : null);
+}
+
+// A gate of scope Stage: kind, when, phase, counts, the last measurement and the next one.
+function gateRow(g) {
+  const counts = [["✓", g.successful], ["✗", g.failed], ["?", g.inconclusive], ["!", g.errors]]
+    .filter(([, n]) => n).map(([s, n]) => `${s}${n}`).join(" ");
+  return h("div", { class: "gate", "data-gate": g.name, "data-gate-phase": g.phase },
+    h("span", { class: "pill g-" + g.phase }, g.phase),
+    h("b", {}, g.name), h("span", { class: "muted" }, [g.when, g.kind, g.dryRun ? "dry run" : ""].filter(Boolean).join(" · ")),
+    counts ? h("span", { class: "counts" }, counts) : null,
+    g.last ? h("span", { class: "last", "data-last-value": g.last.value, title: g.last.message || "" },
+      `last: ${g.last.phase} ${g.last.value}`, " ", h("span", { class: "muted", "data-since": g.last.at })) : null,
+    g.phase === "Running" && g.nextAt ? h("span", { class: "muted" }, "next ", h("span", { "data-until": g.nextAt })) : null,
+    g.decidedBy ? h("span", { class: "muted" }, `promoted by ${g.decidedBy}`) : null,
+    g.message && g.phase !== "Successful" ? h("div", { class: "note" }, g.message) : null);
 }
 
 function stageRow(s) {
@@ -92,16 +113,18 @@ function stageRow(s) {
     h("div", { class: "body" },
       h("div", { class: "title" }, h("h2", {}, s.name), h("span", { class: "pill " + s.phase }, s.phase), h("div", { class: "facts" }, facts)),
       s.message ? h("div", { class: "note" }, s.message) : null,
+      s.gates && s.gates.length ? h("div", { class: "gates" }, s.gates.map(gateRow)) : null,
       s.clusters.length ? h("div", { class: "tiles" }, s.clusters.map(c => tile(c)))
         : h("div", { class: "note" }, "clusters are picked when the stage starts")));
 }
 
-async function act(verb) {
+async function act(verb, options) {
   actionMessage = `${verb}…`;
+  lastDetail = "";
   try {
     const res = await fetch("/api/actions", {
       method: "POST", headers: { "Content-Type": "application/json", "X-Dashboard-Token": token },
-      body: JSON.stringify({ rollout: selected, verb })
+      body: JSON.stringify({ rollout: selected, verb, ...(options || {}) })
     });
     actionMessage = (await res.text()).trim();
   } catch (e) { actionMessage = String(e); }
@@ -120,9 +143,22 @@ function renderDetail(d) {
   const waiting = h("div", { id: "waiting", class: "waiting" + (r.waiting.reason ? "" : " none") + (stuck ? " stuck" : "") },
     h("span", { class: "icon" }), h("span", { id: "waiting-reason" }, r.waiting.reason),
     r.waiting.until ? h("span", { class: "countdown", "data-until": r.waiting.until }) : null);
+  // The operator commands of the same names; Abort asks for a second click within 5 seconds.
+  const ended = ["Completed", "Failed", "Aborted", "RolledBack"].includes(r.phase) || !r.currentStage;
+  const baking = r.stages.some(s => s.current && s.phase === "Baking");
+  const armed = Date.now() < armedAbort;
   const actions = d.actions ? h("div", { class: "actions" },
     r.paused ? h("button", { onclick: () => act("resume"), "data-verb": "resume" }, "Resume")
       : h("button", { onclick: () => act("pause"), "data-verb": "pause" }, "Pause"),
+    ended ? null : h("button", { onclick: () => act("promote"), "data-verb": "promote", title: "let the current stage go on past an approval or an Inconclusive gate" }, "Promote"),
+    !ended && baking ? h("button", { onclick: () => act("promote", { skipBake: true }), "data-verb": "skip-bake" }, "Skip bake") : null,
+    ended ? null : h("button", {
+      class: armed ? "danger armed" : "danger", "data-verb": "abort",
+      onclick: () => {
+        if (Date.now() < armedAbort) { armedAbort = 0; act("abort"); return; }
+        armedAbort = Date.now() + 5000; lastDetail = ""; setTimeout(() => { lastDetail = ""; }, 5100);
+      }
+    }, armed ? "Confirm abort" : "Abort"),
     h("span", { class: "msg", id: "action-message" }, actionMessage)) : null;
   const legend = h("div", { class: "legend" }, ["pending", "requeued", "updating", "done", "failed", "held", "unstaged"].map(
     s => h("span", {}, h("i", { style: `background:var(--${s})` }), s)));
@@ -144,7 +180,13 @@ function renderDetail(d) {
         r.currentStage ? h("span", {}, "current stage ", h("b", {}, r.currentStage)) : null,
         r.generation !== r.observedGeneration ? h("span", {}, `status is for generation ${r.observedGeneration} of ${r.generation}`) : null),
       r.message ? h("div", { class: "meta" }, r.message) : null,
-      waiting),
+      waiting,
+      r.windowOpensAt ? h("div", { class: "meta", id: "window" }, "outside the rollout's windows: a window opens in ",
+        h("b", { "data-until": r.windowOpensAt })) : null,
+      r.holds.length ? h("div", { class: "holds", id: "holds" }, r.holds.map(x => h("div", { "data-hold": x.cluster },
+        h("span", { class: "pill Held" }, "held"), " ", h("b", {}, x.cluster), ` ${x.reason}`,
+        x.by ? h("span", { class: "muted" }, ` by ${x.by}`) : null,
+        x.until ? h("span", { class: "muted" }, " · ", h("span", { "data-until": x.until })) : null))) : null),
     legend,
     h("div", { class: "stages" }, r.stages.map(stageRow), unstaged),
     h("div", { class: "grid2" },
@@ -153,6 +195,12 @@ function renderDetail(d) {
           h("span", { class: "t", "data-since": e.time || "" }),
           h("span", {}, h("span", { class: "r" }, e.reason), " ", e.message, e.count > 1 ? ` (×${e.count})` : ""))))
           : h("div", { class: "empty" }, "No events yet")),
+      h("div", { class: "card conds", id: "requests" }, h("h3", {}, "Operator requests"),
+        r.requests.length ? r.requests.map(q => h("div", { "data-request": q.verb },
+          h("span", { class: q.refused ? "no" : "ok" }, q.refused ? "✗ " : "✓ "),
+          h("b", {}, q.verb), ` by ${q.user || "?"} `, h("span", { class: "muted", "data-since": q.at || "" }),
+          q.result ? `: ${q.result}` : "", q.reason ? h("span", { class: "muted" }, ` (${q.reason})`) : null))
+          : h("div", { class: "empty" }, "None in this pass")),
       h("div", { class: "card conds" }, h("h3", {}, "Conditions"),
         r.conditions.length ? r.conditions.map(c => h("div", {},
           h("span", { class: c.status === "True" ? "ok" : "no" }, c.status === "True" ? "● " : "○ "),

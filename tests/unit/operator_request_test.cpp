@@ -264,6 +264,49 @@ BOOST_AUTO_TEST_CASE(abort_rollback_restores_every_cluster_of_the_pass_at_once_a
     for (const auto& [name, app] : sim.apps) BOOST_TEST(app.live == "v2", name);
 }
 
+// onFailure: Rollback: the failure that would fail the rollout rolls the pass back instead, in
+// the same step, as abort --rollback does; retry runs the pass again once the fault is fixed.
+BOOST_AUTO_TEST_CASE(on_failure_rollback_restores_every_cluster_of_the_pass_when_a_stage_fails) {
+    auto spec = two_stages("0s");
+    spec.on_failure = failure_policy::rollback;
+    fleet_sim sim(spec, four_clusters());
+    sim.apps.at("r1").degrade = true;
+    sim.change_template("v2");
+    step_result failed;
+    for (int i = 0; i < 50 && sim.rollout.status.phase != rollout_phase::rolled_back; ++i) {
+        failed = sim.step();
+        sim.argo();
+        sim.advance(10s);
+    }
+    BOOST_REQUIRE(sim.rollout.status.phase == rollout_phase::rolled_back);
+    // The canary (Done) and r1 (Failed) were updated in the pass; r2 and r3 were never admitted.
+    BOOST_TEST(sim.admitted_order == (std::vector<std::string>{"c1", "r1"}), boost::test_tools::per_element());
+    BOOST_TEST(failed.restorations.size() == 2u);  // restored in the step that failed, all at once
+    BOOST_TEST(sim.rollout.status.message ==
+               "rolled back (onFailure Rollback): stage rest failed: 1 failed cluster(s), maxFailures is 0");
+    BOOST_TEST(sim.rollout.status.stages[1].phase == stage_phase::failed);
+    BOOST_TEST(sim.has_event("RolledBack"));
+    BOOST_TEST(!sim.has_event("RolloutFailed"));
+    for (const auto* name : {"c1", "r1"}) {
+        BOOST_TEST(sim.cluster_status(name)->phase == cluster_phase::rolled_back, name);
+        BOOST_TEST(sim.apps.at(name).live == "v1", name);
+        BOOST_TEST(sim.apps.at(name).pending == "v2", name);  // the change stays held
+    }
+    sim.run(20);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::rolled_back);
+    BOOST_TEST(sim.admitted_order.size() == 2u);  // nothing more admitted
+    BOOST_TEST(sim.restored_order.size() == 2u);  // restored once each
+    for (const auto* name : {"r2", "r3"}) BOOST_TEST(sim.apps.at(name).live == "v1", name);
+
+    // The fault is fixed; retry runs the pass again and completes it.
+    sim.apps.at("r1").degrade = false;
+    carry_out(sim, ask(request_verb::retry, "r2"));
+    sim.run();
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.rollout.status.pass == 1);
+    for (const auto& [name, app] : sim.apps) BOOST_TEST(app.live == "v2", name);
+}
+
 BOOST_AUTO_TEST_CASE(a_newer_change_after_a_rollback_starts_a_new_pass) {
     fleet_sim sim(two_stages("0s"), four_clusters());
     sim.change_template("v2");

@@ -5,6 +5,7 @@
 #include "core/window_gates.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace apr::core {
 
@@ -405,10 +406,36 @@ bool machine::act_on(std::size_t k, const gate_verdict& verdict) {
                 if (admission_.is_open()) admission_ = std::move(paused);
                 return true;
             }
-            fail_stage(k, verdict);
+            if (rollout_.spec.on_failure == failure_policy::rollback)
+                roll_back(k, verdict);
+            else
+                fail_stage(k, verdict);
             return true;
     }
     return true;
+}
+
+// onFailure: Rollback (docs/controller.md#rollback): the stage fails, and instead of the rollout
+// the pass is rolled back as abort --rollback does, its restores due in this very step.
+void machine::roll_back(std::size_t k, const gate_verdict& verdict) {
+    auto& st = status();
+    auto& s = st.stages[k];
+    s.phase = stage_phase::failed;
+    s.finished_at = now_;
+    s.message = verdict.reason;
+    const auto why = "rolled back (onFailure Rollback): stage " + s.name + " failed: " + s.message;
+    std::unordered_set<std::string> earlier;  // rolled back before: monitor_clusters restores them
+    for (const auto& stage : st.stages)
+        for (const auto& c : stage.clusters)
+            if (c.phase == cluster_phase::rolled_back) earlier.insert(c.name);
+    const auto n = roll_back_pass(st, why, now_);
+    emit(true, "RolledBack",
+         "pass " + std::to_string(st.pass) + " " + why + ": " + std::to_string(n) +
+             " cluster(s) updated in it restored to their previous desired state");
+    for (const auto& stage : st.stages)
+        for (const auto& c : stage.clusters)
+            if (c.phase == cluster_phase::rolled_back && !earlier.contains(c.name))
+                if (const auto* view = fleet_.find(c.name)) restore(c, *view);
 }
 
 void machine::fail_stage(std::size_t k, const gate_verdict& verdict) {

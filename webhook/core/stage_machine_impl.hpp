@@ -56,6 +56,7 @@ private:
     std::string unfinished_clusters() const;
     bool act_on(std::size_t k, const gate_verdict& verdict);
     void fail_stage(std::size_t k, const gate_verdict& verdict);
+    void roll_back(std::size_t k, const gate_verdict& verdict);
     void complete_stage(stage_status& s);
 
     // stage_conditions.cpp

@@ -9,6 +9,7 @@
 #include "dashboard_process.hpp"
 #include "headless_browser.hpp"
 #include "rollout_scenario.hpp"
+#include "sim/http_stub.hpp"
 
 #include <boost/algorithm/string/join.hpp>
 #include <boost/algorithm/string/replace.hpp>
@@ -48,6 +49,16 @@ std::vector<drawn_stage> drawn(headless_browser& b) {
     return out;
 }
 
+// A JavaScript string literal of `text`.
+std::string quoted(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
 std::string waiting_text(headless_browser& b) {
     return b.evaluate_string("(document.getElementById('waiting-reason') || {}).textContent || ''");
 }
@@ -60,6 +71,30 @@ int rank(const std::string& state) {
     static const std::map<std::string, int> order = {{"pending", 0}, {"requeued", 1}, {"updating", 2}, {"done", 3}};
     auto it = order.find(state);
     return it == order.end() ? -1 : it->second;
+}
+
+void open_page(headless_browser& b, const std::string& url) {
+    b.navigate(url);
+    // Evaluating while the navigation replaces the document may find no document yet.
+    BOOST_REQUIRE(eventually(
+        [&] {
+            try {
+                return b.evaluate_string("document.readyState") == "complete" &&
+                       b.evaluate_string("typeof poll") == "function";
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        30s, 100ms));
+}
+
+// The text of the first element matching a CSS selector; empty when there is none.
+std::string text_of(headless_browser& b, const std::string& selector) {
+    return b.evaluate_string("(document.querySelector(" + quoted(selector) + ") || {}).textContent || ''");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
 }
 
 }  // namespace
@@ -78,18 +113,7 @@ BOOST_AUTO_TEST_CASE(tiles_change_state_in_order_and_the_waiting_reason_shows_wi
     s.apply_rollout(stages);
     dashboard_process d({"--allow-actions"});
     headless_browser b(env("TESTENV_DIR"));
-    b.navigate(d.url() + "#/rollout/" + s.id);
-    // Evaluating while the navigation replaces the document may find no document yet.
-    BOOST_REQUIRE(eventually(
-        [&] {
-            try {
-                return b.evaluate_string("document.readyState") == "complete" &&
-                       b.evaluate_string("typeof poll") == "function";
-            } catch (const std::exception&) {
-                return false;
-            }
-        },
-        30s, 100ms));
+    open_page(b, d.url() + "#/rollout/" + s.id);
 
     // Before any change: three stages in order, none with clusters, and the page says why.
     BOOST_REQUIRE_MESSAGE(
@@ -194,6 +218,87 @@ BOOST_AUTO_TEST_CASE(tiles_change_state_in_order_and_the_waiting_reason_shows_wi
     BOOST_TEST(eventually([&] { return !spec_paused(s); }, 10s, 100ms));
 
     // One page load from start to end.
+    BOOST_TEST(b.evaluate_string("window.__loadedOnce") == "yes");
+}
+
+// A canary measured by a webhook gate, then baking for an hour: the page shows the gate on the
+// cluster's tile with its last measurement, says why the rollout waits at each point, and its
+// Promote, Skip bake and Abort buttons are the operator commands, answered on the page.
+BOOST_AUTO_TEST_CASE(gates_show_their_measurements_and_promote_and_abort_work_from_the_page) {
+    sim::http_stub smoke([](const sim::http_stub::received&) { return sim::http_stub::answer{200, "ok"}; });
+    rollout_scenario s("dash-gates");
+    s.start_webhook();
+    s.create_fleet(s.emea_fleet());
+    s.apply_rollout(gated_stages(smoke.url() + "/smoke", "1h"));
+    dashboard_process d({"--allow-actions"});
+    headless_browser b(env("TESTENV_DIR"));
+    open_page(b, d.url() + "#/rollout/" + s.id);
+    BOOST_REQUIRE(eventually([&] { return contains(waiting_text(b), "no change is held"); }, 30s, 200ms));
+    b.evaluate("window.__loadedOnce = 'yes'");
+
+    s.argo.set_template_revision("v2");
+    const auto canary = s.cluster("eu-west-1a-1");
+    const std::string badge = "[data-cluster='" + canary + "'] [data-gate=smoke]";
+    std::vector<std::string> reasons;
+    const auto note_reason = [&](const core::rollout&) {
+        const auto reason = waiting_text(b);
+        if (reasons.empty() || reasons.back() != reason) reasons.push_back(reason);
+    };
+    // The canary done and baking, its gate measured: the tile carries the gate's badge with the
+    // last value (the smoke endpoint's 200), and the page counts the bake down.
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [&](const core::rollout&) {
+                                  return contains(text_of(b, badge), "200") &&
+                                         contains(waiting_text(b), "stage \"canary\" is baking");
+                              },
+                              90s, note_reason),
+                          "page: " << b.evaluate_string("document.body.innerText") << "\n"
+                                   << s.webhook->log());
+    const auto gate_phase = b.evaluate_string("document.querySelector(" + quoted(badge) + ").dataset.gatePhase");
+    BOOST_TEST((gate_phase == "Running" || gate_phase == "Successful"), gate_phase);
+    BOOST_TEST(contains(b.evaluate_string("document.querySelector(\"[data-cluster='" + canary + "']\").title"),
+                        "gate smoke:"));
+    BOOST_TEST(contains(text_of(b, "#waiting .countdown"), "left"));
+    b.screenshot(artefact("6-gate-measured-canary-baking.png"));
+
+    // Promote alone cannot end a bake: the page shows the webhook's refusal, the CLI's words.
+    b.evaluate("document.querySelector('[data-verb=promote]').click()");
+    BOOST_TEST(
+        eventually(
+            [&] { return contains(text_of(b, "#action-message"), "is baking and nothing else waits for promote"); },
+            15s, 100ms),
+        text_of(b, "#action-message"));
+    // Skip bake: recorded with the user's name; the next stage starts and the page says what it waits for.
+    b.evaluate("document.querySelector('[data-verb=skip-bake]').click()");
+    BOOST_TEST(eventually([&] { return contains(text_of(b, "#action-message"), "promote by " + env("USER_ADMIN")); },
+                          15s, 100ms),
+               text_of(b, "#action-message"));
+    BOOST_TEST(
+        eventually([&] { return contains(text_of(b, "#requests"), "promote by " + env("USER_ADMIN")); }, 5s, 100ms));
+    BOOST_REQUIRE(s.play_until(
+        [&](const core::rollout&) {
+            return contains(waiting_text(b), "of stage \"eu-west-1\" to be Synced and Healthy");
+        },
+        60s, note_reason));
+    b.screenshot(artefact("7-promoted-next-stage.png"));
+
+    // Abort asks twice: one click arms it, and nothing is written.
+    b.evaluate("document.querySelector('[data-verb=abort]').click()");
+    BOOST_TEST(eventually([&] { return text_of(b, "[data-verb=abort]") == "Confirm abort"; }, 5s, 100ms));
+    BOOST_TEST(!phase_is(s.rollout(), rollout_phase::aborted));
+    b.evaluate("document.querySelector('[data-verb=abort]').click()");
+    BOOST_TEST(eventually([&] { return phase_is(s.rollout(), rollout_phase::aborted); }, 15s, 100ms));
+    BOOST_TEST(eventually([&] { return text_of(b, "#phase") == "Aborted" && contains(waiting_text(b), "aborted"); }, 3s,
+                          100ms),
+               waiting_text(b));
+    b.screenshot(artefact("8-aborted.png"));
+
+    // Why it waited, as the page said it along the way.
+    const auto said = [&](const std::string& text) {
+        return std::any_of(reasons.begin(), reasons.end(), [&](const std::string& r) { return contains(r, text); });
+    };
+    BOOST_TEST(said("is baking"), boost::algorithm::join(reasons, "\n"));
+    BOOST_TEST(said("of stage \"eu-west-1\" to be Synced and Healthy"), boost::algorithm::join(reasons, "\n"));
     BOOST_TEST(b.evaluate_string("window.__loadedOnce") == "yes");
 }
 

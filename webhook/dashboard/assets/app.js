@@ -195,17 +195,17 @@ function renderDetail(d) {
           h("span", { class: "t", "data-since": e.time || "" }),
           h("span", {}, h("span", { class: "r" }, e.reason), " ", e.message, e.count > 1 ? ` (×${e.count})` : ""))))
           : h("div", { class: "empty" }, "No events yet")),
-      h("div", { class: "card conds", id: "requests" }, h("h3", {}, "Operator requests"),
+      h("div", {}, h("div", { class: "card conds", id: "requests" }, h("h3", {}, "Operator requests"),
         r.requests.length ? r.requests.map(q => h("div", { "data-request": q.verb },
           h("span", { class: q.refused ? "no" : "ok" }, q.refused ? "✗ " : "✓ "),
           h("b", {}, q.verb), ` by ${q.user || "?"} `, h("span", { class: "muted", "data-since": q.at || "" }),
           q.result ? `: ${q.result}` : "", q.reason ? h("span", { class: "muted" }, ` (${q.reason})`) : null))
-          : h("div", { class: "empty" }, "None in this pass")),
+          : h("div", { class: "empty" }, "None yet")),
       h("div", { class: "card conds" }, h("h3", {}, "Conditions"),
         r.conditions.length ? r.conditions.map(c => h("div", {},
           h("span", { class: c.status === "True" ? "ok" : "no" }, c.status === "True" ? "● " : "○ "),
           h("b", {}, c.type), ` ${c.reason}${c.message ? ": " + c.message : ""}`))
-          : h("div", { class: "empty" }, "None yet"))));
+          : h("div", { class: "empty" }, "None yet")))));
   tickCountdowns();
 }
 

@@ -167,7 +167,9 @@ BOOST_AUTO_TEST_CASE(a_webhook_2xx_passes_and_gets_the_payload) {
 
 BOOST_AUTO_TEST_CASE(a_webhook_error_status_fails_with_the_body_cut) {
     const std::string body = "smoke failed: " + std::string(400, 'e');
-    sim::http_stub hook([&](const sim::http_stub::received&) { return sim::http_stub::answer{500, body, {}, "text/plain"}; });
+    sim::http_stub hook([&](const sim::http_stub::received&) {
+        return sim::http_stub::answer{500, body, {}, "text/plain"};
+    });
     measurement_runner runner(secrets, options());
     auto m = measure(runner, webhook_request(hook.url()));
     BOOST_TEST((m.phase == measurement_phase::failed));
@@ -188,10 +190,13 @@ BOOST_AUTO_TEST_CASE(a_webhook_past_its_timeout_is_an_error) {
 }
 
 BOOST_AUTO_TEST_CASE(a_header_from_a_secret_is_sent_and_never_in_a_message) {
-    sim::http_stub hook([](const sim::http_stub::received&) { return sim::http_stub::answer{401, "bad token", {}, "text/plain"}; });
+    sim::http_stub hook([](const sim::http_stub::received&) {
+        return sim::http_stub::answer{401, "bad token", {}, "text/plain"};
+    });
     measurement_runner runner(secrets, options());
     auto r = webhook_request(hook.url());
-    r.webhook->headers = {{"Authorization", "", core::secret_key_ref{"smoke-token", "token"}}, {"X-Team", "payments", {}}};
+    r.webhook->headers = {{"Authorization", "", core::secret_key_ref{"smoke-token", "token"}},
+                          {"X-Team", "payments", {}}};
     auto m = measure(runner, r);
     BOOST_TEST((m.phase == measurement_phase::failed));
     BOOST_TEST(m.message.find("s3cret-value") == std::string::npos);
@@ -215,8 +220,9 @@ BOOST_AUTO_TEST_CASE(https_gate_urls_are_trusted_through_the_gate_ca_only) {
     const auto issued = ca.issue(3, "smoke");
     std::ofstream(dir.path() / "tls.crt") << issued.cert_pem;
     std::ofstream(dir.path() / "tls.key") << issued.key_pem;
-    sim::http_stub hook([](const sim::http_stub::received&) { return json(200, "{}"); },
-                        sim::http_stub::tls_files{(dir.path() / "tls.crt").string(), (dir.path() / "tls.key").string()});
+    sim::http_stub hook(
+        [](const sim::http_stub::received&) { return json(200, "{}"); },
+        sim::http_stub::tls_files{(dir.path() / "tls.crt").string(), (dir.path() / "tls.key").string()});
     BOOST_TEST(hook.url().starts_with("https://"));
     {
         measurement_runner untrusting(secrets, options());

@@ -106,8 +106,9 @@ BOOST_AUTO_TEST_CASE(a_post_carries_its_body_headers_and_the_base_path) {
 }
 
 BOOST_AUTO_TEST_CASE(an_error_status_is_an_answer_not_a_failure) {
-    sim::http_stub stub(
-        [](const sim::http_stub::received&) { return sim::http_stub::answer{500, "boom", {}, "text/plain"}; });
+    sim::http_stub stub([](const sim::http_stub::received&) {
+        return sim::http_stub::answer{500, "boom", {}, "text/plain"};
+    });
     http::client client(origin_of(stub));
     const auto answer = client.send({});
     BOOST_REQUIRE(answer.has_value());
@@ -173,8 +174,7 @@ BOOST_FIXTURE_TEST_CASE(https_is_verified_against_the_given_ca, https_fixture) {
     const auto refused = untrusted.send({});
     BOOST_REQUIRE(!refused.has_value());
     BOOST_TEST(refused.error().reason == "Transport");
-    BOOST_TEST(refused.error().message.find("certificate verify failed") != std::string::npos,
-               refused.error().message);
+    BOOST_TEST(refused.error().message.find("certificate verify failed") != std::string::npos, refused.error().message);
 
     // A certificate for another name is refused too.
     where.tls_server_name = "prometheus.example";

@@ -1,11 +1,13 @@
 #include "sim/http_stub.hpp"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cctype>
 #include <stdexcept>
 
@@ -33,7 +35,17 @@ std::string reason_of(unsigned status) {
 
 }  // namespace
 
-http_stub::http_stub(handler h) : handler_(std::move(h)) {
+http_stub::http_stub(handler h, std::optional<tls_files> tls) : handler_(std::move(h)) {
+    if (tls) {
+        // OpenSSL writes with write(2): a client that gave up must not kill the test with SIGPIPE.
+        ::signal(SIGPIPE, SIG_IGN);
+        tls_ = SSL_CTX_new(TLS_server_method());
+        if (!tls_ || SSL_CTX_use_certificate_chain_file(tls_, tls->cert.c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls_, tls->key.c_str(), SSL_FILETYPE_PEM) != 1) {
+            if (tls_) SSL_CTX_free(tls_);
+            throw std::runtime_error("http_stub: cannot load " + tls->cert + " / " + tls->key);
+        }
+    }
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (listen_fd_ < 0) throw std::runtime_error("http_stub: socket");
     int one = 1;
@@ -60,6 +72,7 @@ http_stub::~http_stub() {
     if (acceptor_.joinable()) acceptor_.join();
     for (auto& t : connections_)
         if (t.joinable()) t.join();
+    if (tls_) SSL_CTX_free(tls_);
 }
 
 std::vector<http_stub::received> http_stub::requests() const {
@@ -81,13 +94,35 @@ void http_stub::accept_loop() {
 }
 
 void http_stub::serve(int fd) {
+    SSL* ssl = nullptr;
+    auto finish = [&] {
+        if (ssl) {
+            SSL_shutdown(ssl);
+            SSL_free(ssl);
+        }
+        ::close(fd);
+    };
+    if (tls_) {
+        ssl = SSL_new(tls_);
+        if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {  // e.g. a client that does not trust us
+            if (ssl) SSL_free(ssl);
+            ::close(fd);
+            return;
+        }
+    }
+    auto read_some = [&](char* into, std::size_t size) -> long {
+        return ssl ? SSL_read(ssl, into, static_cast<int>(size)) : ::recv(fd, into, size, 0);
+    };
+    auto write_some = [&](const char* from, std::size_t size) -> long {
+        return ssl ? SSL_write(ssl, from, static_cast<int>(size)) : ::send(fd, from, size, MSG_NOSIGNAL);
+    };
     std::string data;
     char buf[4096];
     std::size_t header_end = std::string::npos;
     while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
-        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        const auto n = read_some(buf, sizeof buf);
         if (n <= 0) {
-            ::close(fd);
+            finish();
             return;
         }
         data.append(buf, static_cast<std::size_t>(n));
@@ -115,7 +150,7 @@ void http_stub::serve(int fd) {
     }
     req.body = data.substr(header_end + 4);
     while (req.body.size() < content_length) {
-        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        const auto n = read_some(buf, sizeof buf);
         if (n <= 0) break;
         req.body.append(buf, static_cast<std::size_t>(n));
     }
@@ -127,7 +162,8 @@ void http_stub::serve(int fd) {
     if (a.delay.count() > 0) {
         std::unique_lock lock(mutex_);
         if (stopping_.wait_for(lock, a.delay, [&] { return stop_; })) {
-            ::close(fd);
+            lock.unlock();
+            finish();
             return;
         }
     }
@@ -136,11 +172,11 @@ void http_stub::serve(int fd) {
         "\r\nContent-Length: " + std::to_string(a.body.size()) + "\r\nConnection: close\r\n\r\n" + a.body;
     std::size_t sent = 0;
     while (sent < response.size()) {
-        const auto n = ::send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
+        const auto n = write_some(response.data() + sent, response.size() - sent);
         if (n <= 0) break;
         sent += static_cast<std::size_t>(n);
     }
-    ::close(fd);
+    finish();
 }
 
 }  // namespace apr::sim

@@ -242,6 +242,63 @@ contexts: [{name: x, context: {cluster: c}}]
                           [&](const auto& e) { return message_has(e, {"absent"}); });
 }
 
+// A KUBECONFIG list is merged as kubectl merges it: current-context from the first file that sets
+// it; each cluster, context and user from the first file that defines that name; relative paths
+// against the directory of the file the entry comes from.
+BOOST_AUTO_TEST_CASE(a_kubeconfig_list_is_merged_as_kubectl_merges_it) {
+    temp_dir d;
+    fs::create_directories(d.path / "one");
+    fs::create_directories(d.path / "two");
+    const auto one = d.write("one/config", R"(current-context: work
+contexts:
+- name: work
+  context: {cluster: prod, user: ops}
+clusters:
+- name: prod
+  cluster: {server: "https://first.example.com:6443"}
+)");
+    d.write("two/tok", "second-token\n");
+    const auto two = d.write("two/config", R"(current-context: other
+contexts:
+- name: work
+  context: {cluster: nowhere, user: nobody}
+- name: other
+  context: {cluster: prod, user: ops}
+clusters:
+- name: prod
+  cluster: {server: "https://second.example.com"}
+users:
+- name: ops
+  user: {tokenFile: tok}
+)");
+    auto cfg = load_kubeconfigs({one, two});
+    BOOST_TEST(cfg.host == "first.example.com");  // context and cluster of the first file
+    BOOST_TEST(cfg.port == "6443");
+    BOOST_TEST(cfg.token_file == (d.path / "two" / "tok").string());  // the user only the second has
+    token_source ts(cfg);
+    BOOST_TEST(ts.current() == "second-token");
+    BOOST_TEST(load_kubeconfigs({one, two}, "other").host == "first.example.com");
+    BOOST_TEST(load_kubeconfigs({two, one}).host == "second.example.com");
+
+    // Through $KUBECONFIG, as kubectl reads it: missing files are skipped.
+    const char* saved = std::getenv("KUBECONFIG");
+    const std::string before = saved ? saved : "";
+    setenv("KUBECONFIG", (one + ":" + (d.path / "absent").string() + ":" + two).c_str(), 1);
+    cfg = load_config();
+    BOOST_TEST(cfg.host == "first.example.com");
+    BOOST_TEST(cfg.token_file == (d.path / "two" / "tok").string());
+    // Neither file alone would do: the first has no user, the second another cluster.
+    BOOST_CHECK_EXCEPTION(load_kubeconfig(one), std::runtime_error, [&](const auto& e) {
+        return message_has(e, {one, "users has no entry named 'ops'"});
+    });
+    setenv("KUBECONFIG", (d.path / "absent").string().c_str(), 1);
+    BOOST_CHECK_EXCEPTION(load_config(), std::runtime_error, [&](const auto& e) { return message_has(e, {"absent"}); });
+    if (saved)
+        setenv("KUBECONFIG", before.c_str(), 1);
+    else
+        unsetenv("KUBECONFIG");
+}
+
 BOOST_AUTO_TEST_CASE(deeply_nested_or_self_referencing_kubeconfig_is_refused_clearly) {
     temp_dir d;
     auto deep = d.write(

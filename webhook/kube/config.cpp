@@ -63,17 +63,46 @@ std::string resolve_relative(const std::string& file, const std::filesystem::pat
     return p.string();
 }
 
-YAML::Node find_named(const YAML::Node& list, const std::string& name, const std::string& where, const char* list_name,
-                      const char* inner) {
-    if (list && !list.IsSequence()) fail(where, std::string(list_name) + " is not a list");
-    if (list)
+// One file of a KUBECONFIG list, parsed.
+struct kubeconfig_file {
+    std::string path;
+    YAML::Node root;
+    std::filesystem::path base_dir;  // relative paths in the file resolve against it
+};
+
+kubeconfig_file read_kubeconfig(const std::string& path) {
+    kubeconfig_file f{path, {}, std::filesystem::absolute(path).parent_path()};
+    try {
+        // Nesting and alias expansion bounded as for every YAML input.
+        f.root = codec::load_yaml_file(path);
+    } catch (const std::exception& e) {
+        fail("kubeconfig " + path, std::string("cannot parse: ") + e.what());
+    }
+    if (!f.root.IsMap()) fail("kubeconfig " + path, "not a YAML map");
+    return f;
+}
+
+struct named_entry {
+    YAML::Node node;
+    const kubeconfig_file* file;  // where it was defined
+};
+
+// kubectl's merge of a KUBECONFIG list: of the entries named `name` in `list_name` (clusters,
+// contexts, users), the first file's wins.
+named_entry find_named(const std::vector<kubeconfig_file>& files, const std::string& name, const std::string& where,
+                       const char* list_name, const char* inner) {
+    for (const auto& f : files) {
+        const auto list = f.root[list_name];
+        if (list && !list.IsSequence()) fail("kubeconfig " + f.path, std::string(list_name) + " is not a list");
+        if (!list) continue;
         for (const auto& entry : list)
             if (entry["name"] && entry["name"].as<std::string>() == name) {
                 auto node = entry[inner];
                 if (!node || !node.IsMap())
                     fail(where, std::string(list_name) + "[" + name + "]." + inner + " is missing");
-                return node;
+                return {node, &f};
             }
+    }
     fail(where, std::string(list_name) + " has no entry named '" + name + "'");
 }
 
@@ -98,30 +127,34 @@ std::string base64_decode(std::string_view in) {
 }
 
 cluster_config load_kubeconfig(const std::string& path, std::string_view context) {
-    YAML::Node root;
-    try {
-        // Nesting and alias expansion bounded as for every YAML input.
-        root = codec::load_yaml_file(path);
-    } catch (const std::exception& e) {
-        fail("kubeconfig " + path, std::string("cannot parse: ") + e.what());
-    }
-    if (!root.IsMap()) fail("kubeconfig " + path, "not a YAML map");
+    return load_kubeconfigs({path}, context);
+}
 
-    std::string where = "kubeconfig " + path;
+cluster_config load_kubeconfigs(const std::vector<std::string>& paths, std::string_view context) {
+    if (paths.empty()) throw std::runtime_error("kubeconfig: no file given");
+    std::vector<kubeconfig_file> files;
+    files.reserve(paths.size());
+    std::string where = "kubeconfig ";
+    for (const auto& path : paths) {
+        files.push_back(read_kubeconfig(path));
+        where += (&path == &paths.front() ? "" : ":") + path;
+    }
     std::string ctx_name(context);
-    if (ctx_name.empty()) ctx_name = scalar(root, "current-context", where);
+    // current-context: the first file that sets it.
+    for (const auto& f : files)
+        if (ctx_name.empty()) ctx_name = scalar(f.root, "current-context", "kubeconfig " + f.path);
     if (ctx_name.empty()) fail(where, "current-context is not set");
 
     cluster_config cfg;
-    const auto base_dir = std::filesystem::absolute(path).parent_path();
     try {
-        auto ctx = find_named(root["contexts"], ctx_name, where, "contexts", "context");
+        auto ctx = find_named(files, ctx_name, where, "contexts", "context").node;
         std::string cluster_name = scalar(ctx, "cluster", where);
         std::string user_name = scalar(ctx, "user", where);
         where += " context " + ctx_name;
         cfg.source = where;
 
-        auto cluster = find_named(root["clusters"], cluster_name, where, "clusters", "cluster");
+        const auto cluster_entry = find_named(files, cluster_name, where, "clusters", "cluster");
+        const auto& cluster = cluster_entry.node;
         std::string server = scalar(cluster, "server", where);
         if (server.empty()) fail(where, "clusters[" + cluster_name + "].cluster.server is missing");
         parse_server(server, cfg, where + " clusters[" + cluster_name + "].cluster.server");
@@ -134,10 +167,13 @@ cluster_config load_kubeconfig(const std::string& path, std::string_view context
                 fail(where, "clusters[" + cluster_name + "].cluster.certificate-authority-data: " + e.what());
             }
         } else if (auto f = scalar(cluster, "certificate-authority", where); !f.empty())
-            cfg.ca_pem = read_file(resolve_relative(f, base_dir));
+            cfg.ca_pem = read_file(resolve_relative(f, cluster_entry.file->base_dir));
 
         if (!user_name.empty()) {
-            auto user = find_named(root["users"], user_name, where, "users", "user");
+            // Not a structured binding: clang 15 (the sanitizer build) cannot capture one.
+            const auto user_entry = find_named(files, user_name, where, "users", "user");
+            const auto& user = user_entry.node;
+            const auto& base_dir = user_entry.file->base_dir;
             std::string const uw = "users[" + user_name + "].user.";
             if (user["exec"] || user["auth-provider"])
                 fail(where, uw + "exec/auth-provider are not supported; use a token or client "
@@ -189,18 +225,21 @@ cluster_config load_in_cluster(const std::string& dir) {
 cluster_config load_config(const std::string& path) {
     if (!path.empty()) return load_kubeconfig(path);
     if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
-        // A KUBECONFIG list, as kubectl reads it: files that do not exist are skipped. Of those
-        // that do, the first is used (kubectl merges them; contexts spread over several files
-        // are not supported).
+        // A KUBECONFIG list, merged as kubectl merges it (load_kubeconfigs); files that do not
+        // exist are skipped.
         const std::string list(env);
+        std::vector<std::string> existing;
         std::string first;
         for (std::size_t start = 0; start <= list.size();) {
             const auto end = std::min(list.find(':', start), list.size());
             const auto file = list.substr(start, end - start);
             if (!file.empty() && first.empty()) first = file;
-            if (!file.empty() && std::filesystem::exists(file)) return load_kubeconfig(file);
+            if (!file.empty() && std::filesystem::exists(file) &&
+                std::find(existing.begin(), existing.end(), file) == existing.end())
+                existing.push_back(file);
             start = end + 1;
         }
+        if (!existing.empty()) return load_kubeconfigs(existing);
         if (!first.empty()) return load_kubeconfig(first);  // names the missing file
     }
     if (const char* h = std::getenv("KUBERNETES_SERVICE_HOST"); h && *h) return load_in_cluster();

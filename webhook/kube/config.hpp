@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace apr::kube {
 
@@ -30,10 +31,15 @@ struct cluster_config {
 // against the kubeconfig's directory, as client-go does. exec/auth-provider are not supported.
 cluster_config load_kubeconfig(const std::string& path, std::string_view context = {});
 
+// Several kubeconfig files merged as kubectl merges a KUBECONFIG list: current-context from the
+// first file that sets it; a cluster, context or user from the first file that defines that name;
+// relative paths against the directory of the file the entry comes from.
+cluster_config load_kubeconfigs(const std::vector<std::string>& paths, std::string_view context = {});
+
 // KUBERNETES_SERVICE_HOST/PORT plus `dir`/ca.crt and `dir`/token.
 cluster_config load_in_cluster(const std::string& dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
-// `path` if given, else $KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set,
+// `path` if given, else $KUBECONFIG (a colon-separated list, merged; missing files skipped), else in-cluster when KUBERNETES_SERVICE_HOST is set,
 // else ~/.kube/config.
 cluster_config load_config(const std::string& path = {});
 

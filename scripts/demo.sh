@@ -12,6 +12,9 @@
 # ApplicationSet to v2 and plays Argo CD (tests/sim, `apr-fleet-sim play`) while
 # `argocd-progressive-rollout status --watch` shows the rollout stage by stage until Completed.
 # The drained cluster is requeued, undrained after a while, and updated on its next attempt.
+# Next to it, the live dashboard (`argocd-progressive-rollout dashboard`, read-only) serves the
+# same rollout in a browser; the demo prints its URL and how to start it yourself, and on a
+# terminal keeps it up after the rollout until you press Enter.
 #
 # Setup shows one line per step (packages, build, kube-apiserver, control plane, fleet) with the
 # time it took; what apt, dpkg and the compilers print goes to BUILD_DIR/demo-setup.log, which is
@@ -29,6 +32,7 @@
 #   APR_DEMO_SKIP_BUILD  1: use the binaries already in APR_DEMO_BUILD_DIR
 #   APR_DEMO_KEEP        1: keep the work directory (logs, testenv) after the demo
 #   APR_DEMO_TIMEOUT     seconds the rollout may take before the demo gives up (default 600)
+#   APR_DEMO_DASHBOARD   HOST:PORT of the dashboard (default 127.0.0.1:8080; port 0: any free port)
 #
 # Demo-only change to the sample: manifests/samples/progressiverollout.yaml retries drained
 # clusters every 30m; the demo applies a copy with `interval: 20s` (and says so), so the requeued
@@ -48,6 +52,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/apr-demo.XXXXXX")"
 webhook_pid=""
 play_pid=""
+dashboard_pid=""
 testenv_started=0
 
 cleanup() {
@@ -55,7 +60,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   # Only what this script started, by pid.
-  for pid in "$play_pid" "$webhook_pid"; do
+  for pid in "$dashboard_pid" "$play_pid" "$webhook_pid"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
       wait_exit "$pid" 30 || kill -KILL "$pid" 2>/dev/null
@@ -66,7 +71,7 @@ cleanup() {
     "$repo/scripts/testenv.sh" stop "$work/testenv" >/dev/null 2>&1
   fi
   if [ "${APR_DEMO_KEEP:-0}" = 1 ] || ((rc != 0)); then
-    printf 'demo: logs kept in %s (webhook.log, play.log, testenv/logs/)\n' "$work" >&2
+    printf 'demo: logs kept in %s (webhook.log, play.log, dashboard.log, testenv/logs/)\n' "$work" >&2
   else
     rm -rf "$work"
   fi
@@ -177,7 +182,29 @@ has_status() { [ -n "$(rollout_phase)" ]; }
 # then may the ApplicationSet change, or its writes would not be held.
 wait_for "rollout status written by the controller" 60 "$webhook_pid" has_status || die "see $work/webhook.log"
 
-# --- 5. the change, played out -------------------------------------------------------------
+# --- 5. the dashboard -----------------------------------------------------------------------
+# The user's view in a browser, read with the admin's kubeconfig like `status`; loopback only.
+dashboard_cmd=("$apr" dashboard --listen "${APR_DEMO_DASHBOARD:-127.0.0.1:8080}" -n argocd --kubeconfig "$KUBECONFIG_ADMIN")
+"${dashboard_cmd[@]}" --port-file "$work/dashboard.port" </dev/null >"$work/dashboard.log" 2>&1 &
+dashboard_pid=$!
+dashboard_url=""
+if wait_for "dashboard listening" 30 "$dashboard_pid" port_file_ready "$work/dashboard.port"; then
+  dashboard_host="${APR_DEMO_DASHBOARD:-127.0.0.1:8080}"
+  dashboard_url="http://${dashboard_host%:*}:$(cat "$work/dashboard.port")/#/rollout/$rollout"
+else
+  # A taken port is no reason to stop the demo: the terminal view does not need it.
+  say "The dashboard did not start ($(tail -n 1 "$work/dashboard.log")); set APR_DEMO_DASHBOARD=127.0.0.1:0"
+  dashboard_pid=""
+fi
+show_dashboard() {
+  [ -n "$dashboard_url" ] || return 0
+  say "Dashboard (live, in your browser): $dashboard_url"
+  say "  started as: ${dashboard_cmd[*]}"
+  say "  (add --allow-actions for Pause/Resume, Promote, Skip bake and Abort buttons)"
+}
+show_dashboard
+
+# --- 6. the change, played out -------------------------------------------------------------
 say "Changing my-app-set to v2; playing Argo CD in the background (log: $work/play.log)"
 "$sim" --env "$work/testenv/env" play --revision v2 --appset my-app-set --rollout "$rollout" \
   --sync-delay 2s --undrain-after 25s --refresh-every 10s --timeout "${rollout_timeout}s" \
@@ -186,7 +213,7 @@ play_pid=$!
 progressing() { [ "$(rollout_phase)" = Progressing ]; }
 wait_for "rollout Progressing" 60 "$play_pid" progressing || die "see $work/webhook.log and $work/play.log"
 
-say "argocd-progressive-rollout status $rollout --watch"
+say "argocd-progressive-rollout status $rollout --watch${dashboard_url:+   (the same rollout live in a browser: $dashboard_url)}"
 status_rc=0
 # Run directly in the foreground (no `timeout` wrapper in its own process group), so Ctrl-C
 # reaches it and the shell then runs the INT trap.
@@ -205,6 +232,10 @@ tail -n 25 "$work/play.log"
 
 if ((status_rc == 0 && play_rc == 0)); then
   say "Rollout Completed: every staged cluster runs v2, stage by stage; unstaged clusters stayed on v1."
+  if [ -n "$dashboard_url" ] && [ -t 0 ] && [ "${CI:-}" != true ]; then
+    show_dashboard
+    read -r -p "Press Enter to stop the dashboard, the webhook and the control plane. " _ || true
+  fi
 else
   die "rollout did not complete (status exit $status_rc, simulator exit $play_rc)"
 fi

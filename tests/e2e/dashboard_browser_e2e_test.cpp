@@ -288,6 +288,9 @@ BOOST_AUTO_TEST_CASE(gates_show_their_measurements_and_promote_and_abort_work_fr
     BOOST_TEST(!phase_is(s.rollout(), rollout_phase::aborted));
     b.evaluate("document.querySelector('[data-verb=abort]').click()");
     BOOST_TEST(eventually([&] { return phase_is(s.rollout(), rollout_phase::aborted); }, 15s, 100ms));
+    BOOST_TEST(eventually([&] { return contains(text_of(b, "#action-message"), "abort by " + env("USER_ADMIN")); }, 15s,
+                          100ms),
+               text_of(b, "#action-message"));
     BOOST_TEST(eventually([&] { return text_of(b, "#phase") == "Aborted" && contains(waiting_text(b), "aborted"); }, 3s,
                           100ms),
                waiting_text(b));

@@ -139,7 +139,7 @@ function renderDetail(d) {
   }
   const total = Math.max(1, r.total);
   const bar = h("div", { class: "bar" }, ["done", "updating", "failed"].map(k => h("i", { class: k, style: `width:${100 * counts[k] / total}%` })));
-  const stuck = r.phase === "Failed" || r.paused;
+  const stuck = ["Failed", "Aborted", "RolledBack"].includes(r.phase) || r.paused;
   const waiting = h("div", { id: "waiting", class: "waiting" + (r.waiting.reason ? "" : " none") + (stuck ? " stuck" : "") },
     h("span", { class: "icon" }), h("span", { id: "waiting-reason" }, r.waiting.reason),
     r.waiting.until ? h("span", { class: "countdown", "data-until": r.waiting.until }) : null);
@@ -149,7 +149,7 @@ function renderDetail(d) {
   const armed = Date.now() < armedAbort;
   const actions = d.actions ? h("div", { class: "actions" },
     r.paused ? h("button", { onclick: () => act("resume"), "data-verb": "resume" }, "Resume")
-      : h("button", { onclick: () => act("pause"), "data-verb": "pause" }, "Pause"),
+      : ended && r.currentStage ? null : h("button", { onclick: () => act("pause"), "data-verb": "pause" }, "Pause"),
     ended ? null : h("button", { onclick: () => act("promote"), "data-verb": "promote", title: "let the current stage go on past an approval or an Inconclusive gate" }, "Promote"),
     !ended && baking ? h("button", { onclick: () => act("promote", { skipBake: true }), "data-verb": "skip-bake" }, "Skip bake") : null,
     ended ? null : h("button", {

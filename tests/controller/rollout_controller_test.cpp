@@ -432,6 +432,77 @@ BOOST_AUTO_TEST_CASE(a_promote_request_approves_the_gate_the_stage_waits_for) {
     BOOST_TEST(approved);
 }
 
+// An Application of web-set on `cluster` that runs the admitted change (no hold) and records the
+// state it replaced, as the controller's admission leaves it.
+std::shared_ptr<const codec::application_record> admitted_application(const std::string& cluster) {
+    auto a = std::make_shared<codec::application_record>(*held_application(cluster));
+    const auto hash = a->observation.pending_hash;
+    a->live_desired = a->pending_spec;
+    a->pending_spec.clear();
+    a->observation.pending_hash.clear();
+    a->observation.compared_to_current = true;
+    a->previous_spec = R"({"source":{"repoURL":"https://git.example.com/web","targetRevision":"v1"}})";
+    a->observation.previous_for = hash;
+    return a;
+}
+
+// Rollback is restart-safe as admission is (docs/controller.md, "Rollback"): status says
+// RolledBack before any Application is patched, and a restore that did not land (a crash, an
+// error) is patched again on the next reconcile from the same status.
+BOOST_AUTO_TEST_CASE(a_rollback_writes_status_before_restoring_and_restores_again_until_it_lands) {
+    fleet.applications = {admitted_application("c1"), admitted_application("c2")};
+    const auto hash = fleet.applications[0]->observation.previous_for;
+    auto r = std::make_shared<cached_rollout>(*rollout(
+        "8", finalizers_with_ours, false,
+        R"({"verb":"abort","id":"q4","rollback":true,"reason":"errors","user":"alice","groups":["oncall"],"at":"2027-01-15T08:00:00Z"})"));
+    r->rollout.status.observed_generation = 1;
+    r->rollout.status.pass = 1;
+    r->rollout.status.phase = core::rollout_phase::completed;
+    core::stage_status all{"all", core::stage_phase::completed};
+    all.clusters = {{"c1", core::cluster_phase::done, hash}, {"c2", core::cluster_phase::done, hash}};
+    r->rollout.status.stages = {all};
+    fleet.rollout_list = {r};
+    // The restore of c2 fails (the controller stops before it lands, say).
+    api.answer = [](const api_call& c) -> kube::api_result<void> {
+        if (c.verb == "json_patch" && c.path.ends_with("web-c2"))
+            return kube::api_error{500, "InternalError", "etcd timeout", {}};
+        return {};
+    };
+    controller.reconcile_all();
+    const auto status = api.index_of("put", std::string(rollout_path) + "/status");
+    const auto restore = api.index_of("json_patch", std::string(apps_path) + "web-c1");
+    BOOST_REQUIRE_GE(status, 0);
+    BOOST_REQUIRE_GE(restore, 0);
+    BOOST_TEST(status < restore);
+    const auto& put = api.calls[status].body;
+    BOOST_TEST(put.find(R"("phase":"RolledBack")") != std::string::npos, put);
+    const auto& patch = api.calls[restore].body;
+    const std::string test_op =
+        R"({"op":"test","path":"/metadata/annotations/deployment.skyscanner.net~1previous-for","value":")" + hash +
+        R"("})";
+    BOOST_TEST(patch.find(test_op) != std::string::npos, patch);
+    BOOST_TEST(patch.find(R"("targetRevision":"v1")") != std::string::npos, patch);
+
+    // The next reconcile starts from the status written: c1's restore landed (its record is
+    // gone), c2's did not and is patched again; nothing is admitted.
+    rapidjson::Document written;
+    written.Parse(put.c_str());
+    auto next = std::make_shared<cached_rollout>(*rollout("9", finalizers_with_ours));
+    next->rollout.status = codec::decode_status(written["status"]);
+    fleet.rollout_list = {next};
+    auto c1 = std::make_shared<codec::application_record>(*fleet.applications[0]);
+    c1->observation.previous_for.clear();
+    c1->previous_spec.clear();
+    fleet.applications[0] = c1;
+    api.calls.clear();
+    api.answer = nullptr;
+    controller.reconcile_all();
+    const auto patches = api.writes_to("json_patch");
+    BOOST_REQUIRE_EQUAL(patches.size(), 1u);
+    BOOST_TEST(patches[0].path == std::string(apps_path) + "web-c2");
+    BOOST_TEST(patches[0].body.find(R"("targetRevision":"v1")") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace apr::controller

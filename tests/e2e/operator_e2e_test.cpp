@@ -6,6 +6,7 @@
 #include <boost/algorithm/string/join.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 // The operator commands through the real API server and the real webhook (docs/operations.md,
 // "Operator commands"): the CLI writes, the mutating webhook stamps who asked, the validating
@@ -144,6 +145,18 @@ BOOST_AUTO_TEST_CASE(the_binary_is_a_kubectl_plugin) {
                       " kubectl progressive-rollout status " + s.id + " 2>&1");
     BOOST_TEST(status.status == 0, status.out);
     BOOST_TEST(contains(status.out, "ProgressiveRollout argocd/" + s.id), status.out);
+    // A KUBECONFIG list, merged as kubectl merges it: the context from one file (the first that
+    // sets current-context), the cluster and user from another, a missing file skipped.
+    {
+        std::ofstream(dir + "/context.yaml")
+            << "apiVersion: v1\nkind: Config\ncurrent-context: as-alice\n"
+               "contexts:\n- name: as-alice\n  context: {cluster: testenv, user: alice}\n";
+    }
+    const auto list = dir + "/absent.yaml:" + dir + "/context.yaml:" + env("KUBECONFIG_ALICE");
+    auto merged =
+        run("PATH=" + dir + ":$PATH KUBECONFIG=" + list + " kubectl progressive-rollout status " + s.id + " 2>&1");
+    BOOST_TEST(merged.status == 0, merged.out);
+    BOOST_TEST(contains(merged.out, "ProgressiveRollout argocd/" + s.id), merged.out);
     auto help = run("PATH=" + dir + ":$PATH kubectl progressive-rollout promote --help 2>&1");
     BOOST_TEST(help.status == 0, help.out);
     BOOST_TEST(contains(help.out, "Usage: kubectl progressive-rollout promote NAME"), help.out);

@@ -131,10 +131,14 @@ BOOST_AUTO_TEST_CASE(the_board_and_the_alerts_name_only_exported_metrics_and_the
                             std::to_string(30 * 60 + 5 + 3 * 30 * 60)) != std::string::npos,
                metrics);
     // Server metrics saw the admission traffic of the rollout, controller metrics its gate.
-    BOOST_TEST(has_nonzero_sample(metrics, "apr_http_requests_total"));
+    BOOST_TEST(has_nonzero_sample(metrics, "argocd_progressive_rollout_http_requests_total"));
     BOOST_TEST(has_nonzero_sample(metrics, "argocd_progressive_rollout_cache_synced"));
     BOOST_TEST(has_nonzero_sample(metrics, "argocd_progressive_rollout_leader"));
     BOOST_TEST(has_nonzero_sample(metrics, "argocd_progressive_rollout_gate_measurements"));
+
+    // One prefix for every metric the binary exports.
+    for (auto at = metrics.find("# TYPE "); at != std::string::npos; at = metrics.find("# TYPE ", at + 1))
+        BOOST_TEST(metrics.compare(at + 7, 27, "argocd_progressive_rollout_") == 0, metrics.substr(at, 80));
 
     // Prometheus' own linter (naming, units, _total on counters, HELP and TYPE): no complaint.
     const auto lint = run("promtool check metrics", metrics);

@@ -78,7 +78,8 @@ BOOST_FIXTURE_TEST_CASE(a_body_of_120000_nested_brackets_gets_400_and_the_server
     auto fresh = client();
     fresh.connect();
     BOOST_TEST(fresh.request("POST", "/mutate/applications", held_review()).status == 200u);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/mutate/applications\",outcome=\"error\",code=\"400\"}") == 2);
+    BOOST_TEST(metric("argocd_progressive_rollout_http_requests_total{route=\"/mutate/"
+                      "applications\",outcome=\"error\",code=\"400\"}") == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_review_that_is_not_utf8_gets_400_with_a_valid_answer, admission_server) {

@@ -41,8 +41,8 @@ BOOST_FIXTURE_TEST_CASE(rewritten_files_reach_new_connections_and_old_ones_keep_
     BOOST_TEST(eventually([&] { return serial_seen_by_new_connection(*this) == next.serial_hex; }));
     BOOST_TEST(server().current_certificate().serial_hex == next.serial_hex);
     BOOST_TEST(server().current_certificate().subject == "CN=apr-test-serving-2");
-    BOOST_TEST(metric("apr_tls_certificate_reloads_total{result=\"success\"}") == 1);
-    BOOST_TEST(metric("apr_tls_certificate_not_after_seconds") ==
+    BOOST_TEST(metric("argocd_progressive_rollout_tls_certificate_reloads_total{result=\"success\"}") == 1);
+    BOOST_TEST(metric("argocd_progressive_rollout_tls_certificate_not_after_seconds") ==
                static_cast<double>(server().current_certificate().not_after));
 
     // The connection made before the swap still serves, still on the old certificate.
@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(secret_volume_symlink_swap_is_picked_up) {
     auto after = f.ca.issue(4, "apr-test-serving-4");
     volume.swap(after);
     BOOST_TEST(eventually([&] { return serial_seen_by_new_connection(f) == after.serial_hex; }));
-    BOOST_TEST(f.metric("apr_tls_certificate_reloads_total{result=\"success\"}") == 2);
+    BOOST_TEST(f.metric("argocd_progressive_rollout_tls_certificate_reloads_total{result=\"success\"}") == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(mismatched_pair_is_refused_and_the_old_certificate_kept, server_fixture) {
@@ -80,7 +80,8 @@ BOOST_FIXTURE_TEST_CASE(mismatched_pair_is_refused_and_the_old_certificate_kept,
     auto b = ca.issue(6, "b");
     write_file_atomically(cert_file, a.cert_pem);
     write_file_atomically(key_file, b.key_pem);
-    BOOST_TEST(eventually([&] { return metric("apr_tls_certificate_reloads_total{result=\"error\"}") >= 1; }));
+    BOOST_TEST(eventually(
+        [&] { return metric("argocd_progressive_rollout_tls_certificate_reloads_total{result=\"error\"}") >= 1; }));
     BOOST_TEST(serial_seen_by_new_connection(*this) == first.serial_hex);
     bool warned = false;
     for (const auto& line : logs()) {

@@ -82,7 +82,7 @@ BOOST_AUTO_TEST_CASE(grace_period_bounds_the_wait_for_a_stuck_client) {
     auto stuck = f.client();
     stuck.connect();
     stuck.send_raw("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\n{");
-    BOOST_REQUIRE(eventually([&] { return f.metric("apr_http_connections_open") == 1; }));
+    BOOST_REQUIRE(eventually([&] { return f.metric("argocd_progressive_rollout_http_connections_open") == 1; }));
     const auto stopped_at = std::chrono::steady_clock::now();
     f.server().stop();
     BOOST_TEST(f.wait_run_returned(std::chrono::seconds(10)));

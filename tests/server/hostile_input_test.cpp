@@ -60,7 +60,10 @@ BOOST_FIXTURE_TEST_CASE(body_of_50_mib_gets_413_and_server_keeps_serving, hostil
     BOOST_TEST(r->status == 413u);
     BOOST_TEST(r->body.find("7340032 bytes") != std::string::npos);
     BOOST_TEST(!r->keep_alive);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/mutate\",outcome=\"too_large\",code=\"413\"}") == 1);
+    BOOST_TEST(
+        metric(
+            "argocd_progressive_rollout_http_requests_total{route=\"/mutate\",outcome=\"too_large\",code=\"413\"}") ==
+        1);
     BOOST_TEST(still_serves());
 }
 
@@ -120,7 +123,7 @@ BOOST_FIXTURE_TEST_CASE(plain_http_to_the_tls_port_gets_a_readable_400, hostile_
     auto got = raw_tcp_exchange(port(), "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n");
     BOOST_TEST(got.starts_with("HTTP/1.1 400 Bad Request\r\n"));
     BOOST_TEST(got.find("Client sent an HTTP request to an HTTPS server.") != std::string::npos);
-    BOOST_TEST(metric("apr_tls_handshake_failures_total") == 1);
+    BOOST_TEST(metric("argocd_progressive_rollout_tls_handshake_failures_total") == 1);
     BOOST_TEST(still_serves());
 }
 
@@ -143,7 +146,7 @@ BOOST_FIXTURE_TEST_CASE(random_bytes_as_a_handshake_are_counted_and_dropped, hos
     auto got_fake = raw_tcp_exchange(port(), fake_tls);
     BOOST_TEST(got_noise.empty());
     BOOST_TEST(got_fake.find("HTTP/1.1") == std::string::npos);  // at most a TLS alert
-    BOOST_TEST(eventually([&] { return metric("apr_tls_handshake_failures_total") == 2; }));
+    BOOST_TEST(eventually([&] { return metric("argocd_progressive_rollout_tls_handshake_failures_total") == 2; }));
     BOOST_TEST(still_serves());
 }
 
@@ -195,7 +198,7 @@ BOOST_AUTO_TEST_CASE(idle_keep_alive_connection_outlives_the_read_timeout) {
     // Waiting idle is the behaviour under test here: longer than read_timeout, shorter than idle.
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
     BOOST_TEST(c.request("GET", "/healthz").status == 200u);
-    BOOST_TEST(f.metric("apr_http_connections_total") == 1);
+    BOOST_TEST(f.metric("argocd_progressive_rollout_http_connections_total") == 1);
 }
 
 BOOST_AUTO_TEST_CASE(default_timeouts_and_limits_match_the_api_server_client) {
@@ -207,12 +210,13 @@ BOOST_AUTO_TEST_CASE(default_timeouts_and_limits_match_the_api_server_client) {
 
 BOOST_FIXTURE_TEST_CASE(five_hundred_concurrent_connections_are_all_served, hostile_server) {
     double open_at_barrier = 0;
-    auto result = concurrent_requests(port(), ca.ca_file(), 500, "/mutate",
-                                      [&] { open_at_barrier = metric("apr_http_connections_open"); });
+    auto result = concurrent_requests(port(), ca.ca_file(), 500, "/mutate", [&] {
+        open_at_barrier = metric("argocd_progressive_rollout_http_connections_open");
+    });
     BOOST_TEST(result.connected == 500);
     BOOST_TEST(result.answered_200 == 500);
     BOOST_TEST(open_at_barrier == 500);
-    BOOST_TEST(eventually([&] { return metric("apr_http_connections_open") == 0; }));
+    BOOST_TEST(eventually([&] { return metric("argocd_progressive_rollout_http_connections_open") == 0; }));
 }
 
 BOOST_FIXTURE_TEST_CASE(client_gone_while_its_answer_is_written, hostile_server) {
@@ -225,10 +229,13 @@ BOOST_FIXTURE_TEST_CASE(client_gone_while_its_answer_is_written, hostile_server)
     c.send_raw("POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body);
     // Counted just before the answer is written.
-    BOOST_REQUIRE(eventually(
-        [&] { return metric("apr_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") == 1; }));
+    BOOST_REQUIRE(eventually([&] {
+        return metric(
+                   "argocd_progressive_rollout_http_requests_total{route=\"/"
+                   "mutate\",outcome=\"allowed\",code=\"200\"}") == 1;
+    }));
     c.close();
-    BOOST_TEST(eventually([&] { return metric("apr_http_connections_open") == 0; }));
+    BOOST_TEST(eventually([&] { return metric("argocd_progressive_rollout_http_connections_open") == 0; }));
     BOOST_TEST(still_serves());
 }
 
@@ -249,8 +256,8 @@ BOOST_FIXTURE_TEST_CASE(connection_dropped_mid_request_is_cleaned_up, hostile_se
         auto c = client();  // dropped right after the handshake
         c.connect();
     }
-    BOOST_TEST(eventually([&] { return metric("apr_http_connections_open") == 0; }));
-    BOOST_TEST(metric("apr_http_requests_in_flight") == 0);
+    BOOST_TEST(eventually([&] { return metric("argocd_progressive_rollout_http_connections_open") == 0; }));
+    BOOST_TEST(metric("argocd_progressive_rollout_http_requests_in_flight") == 0);
     BOOST_TEST(still_serves());
 }
 

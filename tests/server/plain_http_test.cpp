@@ -64,7 +64,9 @@ BOOST_FIXTURE_TEST_CASE(request_routes_see_method_headers_and_query_and_add_head
                           "no-store\r\nX-Frame-Options: DENY\r\n\r\nGET yes a b") == 0u,
                reply);
     BOOST_TEST(reply.find("\r\n\r\nPOST  -") != std::string::npos, reply);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/api/thing\",outcome=\"ok\",code=\"200\"}") == 2);
+    BOOST_TEST(
+        metric("argocd_progressive_rollout_http_requests_total{route=\"/api/thing\",outcome=\"ok\",code=\"200\"}") ==
+        2);
     BOOST_TEST(server().current_certificate().serial_hex.empty());  // no certificate at all
 }
 

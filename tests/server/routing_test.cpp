@@ -49,8 +49,10 @@ BOOST_FIXTURE_TEST_CASE(one_connection_serves_many_requests, routed_server) {
         BOOST_TEST(r.body == body);
         BOOST_TEST(r.keep_alive);
     }
-    BOOST_TEST(metric("apr_http_connections_total") == 1);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") == 5);
+    BOOST_TEST(metric("argocd_progressive_rollout_http_connections_total") == 1);
+    BOOST_TEST(
+        metric("argocd_progressive_rollout_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") ==
+        5);
 }
 
 BOOST_FIXTURE_TEST_CASE(handler_sees_content_type_and_body_and_sets_both_back, routed_server) {
@@ -179,7 +181,9 @@ BOOST_FIXTURE_TEST_CASE(query_string_is_ignored_for_routing, routed_server) {
     BOOST_TEST(r.status == 200u);
     BOOST_TEST(r.body == "{}");
     BOOST_TEST(c.request("GET", "/healthz?verbose=1").status == 200u);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") == 1);
+    BOOST_TEST(
+        metric("argocd_progressive_rollout_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"}") ==
+        1);
 }
 
 BOOST_FIXTURE_TEST_CASE(unknown_path_is_404_and_wrong_method_is_405, routed_server) {
@@ -195,9 +199,13 @@ BOOST_FIXTURE_TEST_CASE(unknown_path_is_404_and_wrong_method_is_405, routed_serv
     BOOST_TEST(post_on_health.header("allow") == "GET");
     BOOST_TEST(c.request("DELETE", "/metrics").status == 405u);
     // All of it on one connection: refusals do not cost the client its keep-alive connection.
-    BOOST_TEST(metric("apr_http_connections_total") == 1);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"unmatched\",outcome=\"not_found\",code=\"404\"}") == 2);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/mutate\",outcome=\"method_not_allowed\",code=\"405\"}") == 1);
+    BOOST_TEST(metric("argocd_progressive_rollout_http_connections_total") == 1);
+    BOOST_TEST(
+        metric(
+            "argocd_progressive_rollout_http_requests_total{route=\"unmatched\",outcome=\"not_found\",code=\"404\"}") ==
+        2);
+    BOOST_TEST(metric("argocd_progressive_rollout_http_requests_total{route=\"/"
+                      "mutate\",outcome=\"method_not_allowed\",code=\"405\"}") == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(handler_exception_answers_500_and_connection_survives, routed_server) {
@@ -207,8 +215,12 @@ BOOST_FIXTURE_TEST_CASE(handler_exception_answers_500_and_connection_survives, r
     BOOST_TEST(r.status == 500u);
     BOOST_TEST(r.body.find("internal error") != std::string::npos);
     BOOST_TEST(c.request("POST", "/validate", "{}").status == 200u);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/validate\",outcome=\"error\",code=\"500\"}") == 1);
-    BOOST_TEST(metric("apr_http_requests_total{route=\"/validate\",outcome=\"denied\",code=\"200\"}") == 1);
+    BOOST_TEST(
+        metric("argocd_progressive_rollout_http_requests_total{route=\"/validate\",outcome=\"error\",code=\"500\"}") ==
+        1);
+    BOOST_TEST(
+        metric("argocd_progressive_rollout_http_requests_total{route=\"/validate\",outcome=\"denied\",code=\"200\"}") ==
+        1);
 }
 
 BOOST_FIXTURE_TEST_CASE(readyz_follows_the_readiness_callback, routed_server) {
@@ -244,7 +256,7 @@ BOOST_FIXTURE_TEST_CASE(tls_1_1_is_refused_and_counted, routed_server) {
     o.max_tls_version = TLS1_1_VERSION;
     auto c = client(o);
     BOOST_CHECK_THROW(c.connect(), std::runtime_error);
-    BOOST_TEST(eventually([&] { return metric("apr_tls_handshake_failures_total") == 1; }));
+    BOOST_TEST(eventually([&] { return metric("argocd_progressive_rollout_tls_handshake_failures_total") == 1; }));
 }
 
 BOOST_FIXTURE_TEST_CASE(metrics_exposes_requests_latency_in_flight_and_certificate, routed_server) {
@@ -258,23 +270,28 @@ BOOST_FIXTURE_TEST_CASE(metrics_exposes_requests_latency_in_flight_and_certifica
     BOOST_TEST(r.status == 200u);
     BOOST_TEST(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
     const auto& m = r.body;
-    BOOST_TEST(m.find("# TYPE apr_http_requests_total counter\n") != std::string::npos);
-    BOOST_TEST(m.find("apr_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"} 2\n") !=
+    BOOST_TEST(m.find("# TYPE argocd_progressive_rollout_http_requests_total counter\n") != std::string::npos);
+    BOOST_TEST(
+        m.find(
+            "argocd_progressive_rollout_http_requests_total{route=\"/mutate\",outcome=\"allowed\",code=\"200\"} 2\n") !=
+        std::string::npos);
+    BOOST_TEST(m.find("# TYPE argocd_progressive_rollout_http_request_duration_seconds histogram\n") !=
                std::string::npos);
-    BOOST_TEST(m.find("# TYPE apr_http_request_duration_seconds histogram\n") != std::string::npos);
-    BOOST_TEST(m.find("apr_http_request_duration_seconds_bucket{route=\"/mutate\",le=\"+Inf\"} 2\n") !=
+    BOOST_TEST(
+        m.find("argocd_progressive_rollout_http_request_duration_seconds_bucket{route=\"/mutate\",le=\"+Inf\"} 2\n") !=
+        std::string::npos);
+    BOOST_TEST(m.find("argocd_progressive_rollout_http_request_duration_seconds_count{route=\"/mutate\"} 2\n") !=
                std::string::npos);
-    BOOST_TEST(m.find("apr_http_request_duration_seconds_count{route=\"/mutate\"} 2\n") != std::string::npos);
     // The /metrics request itself is the one in flight while the exposition is written.
-    BOOST_TEST(m.find("apr_http_requests_in_flight 1\n") != std::string::npos);
-    BOOST_TEST(m.find("apr_tls_handshake_failures_total 0\n") != std::string::npos);
+    BOOST_TEST(m.find("argocd_progressive_rollout_http_requests_in_flight 1\n") != std::string::npos);
+    BOOST_TEST(m.find("argocd_progressive_rollout_tls_handshake_failures_total 0\n") != std::string::npos);
     BOOST_TEST(m.find("apr_rollout_phase{rollout=\"demo\"} 2\n") != std::string::npos);
     const auto not_after = server().current_certificate().not_after;
     const auto expected_not_after = std::time(nullptr) + 30 * 24 * 3600;
     BOOST_TEST(std::abs(not_after - expected_not_after) < 600);
-    BOOST_TEST(m.find("apr_tls_certificate_not_after_seconds " + std::to_string(not_after) + "\n") !=
-               std::string::npos);
-    BOOST_TEST(metric("apr_http_requests_in_flight") == 0);
+    BOOST_TEST(m.find("argocd_progressive_rollout_tls_certificate_not_after_seconds " + std::to_string(not_after) +
+                      "\n") != std::string::npos);
+    BOOST_TEST(metric("argocd_progressive_rollout_http_requests_in_flight") == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(logs_carry_no_request_bodies_or_keys, routed_server) {

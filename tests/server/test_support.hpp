@@ -177,7 +177,7 @@ public:
     http_reply get(const std::string& path) const;
 
     // The value of a sample from metrics_registry::expose(), e.g.
-    // metric("apr_tls_handshake_failures_total"); -1 when absent.
+    // metric("argocd_progressive_rollout_tls_handshake_failures_total"); -1 when absent.
     double metric(const std::string& series) const;
     std::string exposition() const { return metrics_.expose(); }
 

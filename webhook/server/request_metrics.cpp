@@ -3,18 +3,25 @@
 namespace apr::server {
 
 server_metrics::server_metrics(metrics_registry& registry)
-    : requests(registry.add_counter("apr_http_requests_total",
+    : requests(registry.add_counter("argocd_progressive_rollout_http_requests_total",
                                     "HTTP requests answered, by route, outcome and status code.",
                                     {"route", "outcome", "code"})),
-      latency(registry.add_histogram("apr_http_request_duration_seconds",
+      latency(registry.add_histogram("argocd_progressive_rollout_http_request_duration_seconds",
                                      "Time from a request fully read to its response ready to send, by route.",
                                      {"route"})),
-      in_flight(registry.add_gauge("apr_http_requests_in_flight", "Requests read and not yet answered.").with({})),
+      in_flight(
+          registry
+              .add_gauge("argocd_progressive_rollout_http_requests_in_flight", "Requests read and not yet answered.")
+              .with({})),
       connections_open(
-          registry.add_gauge("apr_http_connections_open", "Accepted TCP connections not yet closed.").with({})),
-      connections_total(registry.add_counter("apr_http_connections_total", "Accepted TCP connections.").with({})),
+          registry
+              .add_gauge("argocd_progressive_rollout_http_connections_open", "Accepted TCP connections not yet closed.")
+              .with({})),
+      connections_total(
+          registry.add_counter("argocd_progressive_rollout_http_connections_total", "Accepted TCP connections.")
+              .with({})),
       handshake_failures(registry
-                             .add_counter("apr_tls_handshake_failures_total",
+                             .add_counter("argocd_progressive_rollout_tls_handshake_failures_total",
                                           "Connections that failed the TLS handshake, "
                                           "including plain HTTP sent to the TLS port.")
                              .with({})) {}

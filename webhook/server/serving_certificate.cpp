@@ -11,12 +11,12 @@ serving_certificate::serving_certificate(std::filesystem::path cert_file, std::f
     : cert_file_(std::move(cert_file)),
       key_file_(std::move(key_file)),
       log_(std::move(log)),
-      reloads_(metrics.add_counter("apr_tls_certificate_reloads_total",
+      reloads_(metrics.add_counter("argocd_progressive_rollout_tls_certificate_reloads_total",
                                    "Serving certificate reload attempts after a file change, "
                                    "by result (success|error).",
                                    {"result"})),
       not_after_(metrics
-                     .add_gauge("apr_tls_certificate_not_after_seconds",
+                     .add_gauge("argocd_progressive_rollout_tls_certificate_not_after_seconds",
                                 "notAfter of the certificate being served, unix seconds.")
                      .with({})),
       current_(load_tls_credentials(cert_file_, key_file_)) {

@@ -245,7 +245,7 @@ connection_task<void> session::goodbye() {
 }
 
 // Every early end goes through here: a connection that never completed the TLS handshake is
-// counted (apr_tls_handshake_failures_total), the reason is logged at debug with the peer and
+// counted (argocd_progressive_rollout_tls_handshake_failures_total), the reason is logged at debug with the peer and
 // never any data, and no close_notify follows, since the peer is gone, silent or not speaking
 // TLS.
 void session::fail(step where, boost::system::error_code ec) {

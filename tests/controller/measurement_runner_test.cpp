@@ -189,6 +189,21 @@ BOOST_AUTO_TEST_CASE(a_webhook_past_its_timeout_is_an_error) {
     BOOST_TEST((std::chrono::steady_clock::now() - start < 3500ms));
 }
 
+BOOST_AUTO_TEST_CASE(a_refused_connection_is_an_error) {
+    std::string url;
+    {
+        sim::http_stub gone([](const sim::http_stub::received&) { return json(200, "{}"); });
+        url = gone.url();
+    }  // closed: nothing listens there any more
+    measurement_runner runner(secrets, options());
+    auto m = measure(runner, webhook_request(url));
+    BOOST_TEST((m.phase == measurement_phase::error));
+    BOOST_TEST(m.message.find("webhook: ") == 0u, m.message);
+    m = measure(runner, prometheus_request(url, "up", 2));
+    BOOST_TEST((m.phase == measurement_phase::error));
+    BOOST_TEST(m.message.find("Prometheus: ") == 0u, m.message);
+}
+
 BOOST_AUTO_TEST_CASE(a_header_from_a_secret_is_sent_and_never_in_a_message) {
     sim::http_stub hook([](const sim::http_stub::received&) {
         return sim::http_stub::answer{401, "bad token", {}, "text/plain"};

@@ -12,6 +12,9 @@
 # ApplicationSet to v2 and plays Argo CD (tests/sim, `apr-fleet-sim play`) while
 # `argocd-progressive-rollout status --watch` shows the rollout stage by stage until Completed.
 # The drained cluster is requeued, undrained after a while, and updated on its next attempt.
+# Then a second change, v3, that runs Healthy but serves errors: a Prometheus gate added to the
+# canary stage (a real Prometheus on loopback scraping the simulator's per-cluster error ratios)
+# fails the canary, and the rest of the fleet keeps v2.
 # Next to it, the live dashboard (`argocd-progressive-rollout dashboard`, read-only) serves the
 # same rollout in a browser; the demo prints its URL and how to start it yourself, and on a
 # terminal keeps it up after the rollout until you press Enter.
@@ -33,6 +36,7 @@
 #   APR_DEMO_KEEP        1: keep the work directory (logs, testenv) after the demo
 #   APR_DEMO_TIMEOUT     seconds the rollout may take before the demo gives up (default 600)
 #   APR_DEMO_DASHBOARD   HOST:PORT of the dashboard (default 127.0.0.1:8080; port 0: any free port)
+#   APR_DEMO_GATE        0: skip the second change (the Prometheus gate)
 #
 # Demo-only change to the sample: manifests/samples/progressiverollout.yaml retries drained
 # clusters every 30m; the demo applies a copy with `interval: 20s` (and says so), so the requeued
@@ -52,6 +56,8 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/apr-demo.XXXXXX")"
 webhook_pid=""
 play_pid=""
+exporter_pid=""
+prometheus_pid=""
 dashboard_pid=""
 testenv_started=0
 
@@ -60,7 +66,7 @@ cleanup() {
   trap - EXIT INT TERM
   set +e
   # Only what this script started, by pid.
-  for pid in "$dashboard_pid" "$play_pid" "$webhook_pid"; do
+  for pid in "$dashboard_pid" "$play_pid" "$prometheus_pid" "$exporter_pid" "$webhook_pid"; do
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       kill -TERM "$pid" 2>/dev/null
       wait_exit "$pid" 30 || kill -KILL "$pid" 2>/dev/null
@@ -71,7 +77,7 @@ cleanup() {
     "$repo/scripts/testenv.sh" stop "$work/testenv" >/dev/null 2>&1
   fi
   if [ "${APR_DEMO_KEEP:-0}" = 1 ] || ((rc != 0)); then
-    printf 'demo: logs kept in %s (webhook.log, play.log, dashboard.log, testenv/logs/)\n' "$work" >&2
+    printf 'demo: logs kept in %s (webhook.log, play*.log, dashboard.log, prometheus.log, testenv/logs/)\n' "$work" >&2
   else
     rm -rf "$work"
   fi
@@ -232,10 +238,68 @@ tail -n 25 "$work/play.log"
 
 if ((status_rc == 0 && play_rc == 0)); then
   say "Rollout Completed: every staged cluster runs v2, stage by stage; unstaged clusters stayed on v1."
-  if [ -n "$dashboard_url" ] && [ -t 0 ] && [ "${CI:-}" != true ]; then
-    show_dashboard
-    read -r -p "Press Enter to stop the dashboard, the webhook and the control plane. " _ || true
-  fi
 else
   die "rollout did not complete (status exit $status_rc, simulator exit $play_rc)"
+fi
+
+# --- 7. a second change that a Prometheus gate stops at the canary ---------------------------
+# runs_of REVISION: how many Applications run REVISION (the SYNCED column of `apr-fleet-sim apps`).
+runs_of() { "$sim" --env "$work/testenv/env" apps --appset my-app-set | awk -v r="$1" 'NR > 1 && $3 == r' | wc -l; }
+rollout_field() { admin get progressiverollout "$rollout" -n argocd -o "jsonpath=$1"; }
+gate_demo() {
+  say "Second change: v3 runs Healthy but serves 30% errors; a real Prometheus watches every cluster"
+  "$sim" --env "$work/testenv/env" exporter --appset my-app-set --bad-revision v3 --error-rate 0.3 \
+    --port-file "$work/exporter.port" </dev/null >"$work/exporter.log" 2>&1 &
+  exporter_pid=$!
+  wait_for "exporter listening" 30 "$exporter_pid" port_file_ready "$work/exporter.port" || die "see $work/exporter.log"
+  local prom_port
+  prom_port=$(free_port)
+  mkdir -p "$work/prometheus"
+  printf 'global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n  - job_name: fleet\n    static_configs: [{targets: ["127.0.0.1:%s"]}]\n' \
+    "$(cat "$work/exporter.port")" >"$work/prometheus/prometheus.yml"
+  prometheus --config.file="$work/prometheus/prometheus.yml" --storage.tsdb.path="$work/prometheus/data" \
+    --web.listen-address="127.0.0.1:$prom_port" --log.level=warn </dev/null >"$work/prometheus.log" 2>&1 &
+  prometheus_pid=$!
+  prom_ready() { curl -fsS "http://127.0.0.1:$prom_port/-/ready"; }
+  wait_for "Prometheus ready" 60 "$prometheus_pid" prom_ready || die "see $work/prometheus.log"
+  # The gate's first measurement must find samples (an empty result would be Inconclusive).
+  scraped() { curl -fsS "http://127.0.0.1:$prom_port/api/v1/query?query=count(apr_demo_http_error_ratio)" | grep -q '"value"'; }
+  wait_for "Prometheus scraped the fleet" 60 "$prometheus_pid" scraped || die "see $work/prometheus.log"
+  say "Prometheus on http://127.0.0.1:$prom_port scrapes apr_demo_http_error_ratio every second"
+
+  say "Gate on stage 'canary in EMEA': each updated cluster's error ratio <= 0.05, 3 measurements 3s apart"
+  admin patch progressiverollout "$rollout" -n argocd --type json -p '[{"op": "add", "path": "/spec/stages/0/gates", "value": [
+    {"name": "error-rate", "when": "After", "scope": "Cluster", "count": 3, "interval": "3s",
+     "prometheus": {"address": "http://127.0.0.1:'"$prom_port"'",
+                    "query": "apr_demo_http_error_ratio{cluster=\"$(cluster.name)\"}",
+                    "thresholdRange": {"max": 0.05}}}]}]' >/dev/null
+
+  say "Changing my-app-set to v3; playing Argo CD in the background (log: $work/play-v3.log)"
+  "$sim" --env "$work/testenv/env" play --revision v3 --appset my-app-set --rollout "$rollout" \
+    --sync-delay 2s --refresh-every 10s --timeout "${rollout_timeout}s" </dev/null >"$work/play-v3.log" 2>&1 &
+  play_pid=$!
+  failed() { [ "$(rollout_phase)" = Failed ]; }
+  wait_for "rollout Failed by the gate" 180 "$play_pid" failed || die "see $work/webhook.log and $work/play-v3.log"
+  say "Rollout Failed: $(rollout_field '{.status.message}')"
+  say "Why: $(rollout_field '{range .status.stages[0].clusters[?(@.phase=="Failed")]}{.name}: {.message}{"\n"}{end}' | head -n 1)"
+  kill -TERM "$play_pid" 2>/dev/null || true
+  wait "$play_pid" 2>/dev/null || true
+  play_pid=""
+  local on_v3 on_v2
+  on_v3=$(runs_of v3)
+  on_v2=$(runs_of v2)
+  say "Fleet: $on_v3 cluster(s) on v3 (the canary), $on_v2 still on v2 (unstaged ones on v1); \`argocd-progressive-rollout status $rollout -n argocd\` shows the gate"
+  ((on_v3 >= 1 && on_v3 <= 2 && on_v2 >= 1)) || die "the gate did not stop v3 at the canary ($on_v3 on v3, $on_v2 on v2)"
+}
+if [ "${APR_DEMO_GATE:-1}" != 0 ]; then
+  if command -v prometheus >/dev/null; then
+    gate_demo
+  else
+    say "prometheus not found (scripts/install-deps.sh installs it): skipping the second change"
+  fi
+fi
+
+if [ -n "$dashboard_url" ] && [ -t 0 ] && [ "${CI:-}" != true ]; then
+  show_dashboard
+  read -r -p "Press Enter to stop the dashboard, the webhook and the control plane. " _ || true
 fi

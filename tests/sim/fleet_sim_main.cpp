@@ -2,6 +2,7 @@
 // for poking at a test control plane by hand. Reads the KEY=value file of scripts/testenv.sh.
 
 #include "sim/fleet_simulator.hpp"
+#include "sim/http_stub.hpp"
 
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
@@ -15,6 +16,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -48,6 +50,11 @@ Commands:
       One line per Application: cluster, target and synced revision, sync, health, held.
   label CLUSTER KEY=VALUE|KEY- ...
       Set or remove labels of a cluster Secret.
+  exporter --port-file FILE [--appset NAME] [--bad-revision REV] [--error-rate R]
+      Serve /metrics for Prometheus on 127.0.0.1 (a free port, written to FILE) until SIGTERM or
+      SIGINT: apr_demo_http_error_ratio{cluster="C"} for each Application, R (default 0.3) where
+      it runs REV (status.sync.comparedTo), else 0.001 — a release that runs Healthy but serves
+      errors.
 )";
 
 std::map<std::string, std::string> read_env(const std::string& path) {
@@ -232,6 +239,46 @@ int run_play(sim::argocd_simulator& sim, kube::client& admin, const std::string&
     }
 }
 
+// A stand-in for the fleet's monitoring: each cluster's HTTP error ratio, from the revision its
+// Application runs. Scraped by the Prometheus of scripts/demo.sh.
+int run_exporter(sim::argocd_simulator& sim, const flags& f) {
+    const auto port_file = f.get("port-file");
+    if (port_file.empty()) throw std::runtime_error("exporter: --port-file is required");
+    const auto bad = f.get("bad-revision");
+    const double rate = std::stod(f.get("error-rate", "0.3"));
+    // SIGTERM and SIGINT are waited for below, in this thread only: block them before any thread starts.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    std::mutex mutex;
+    sim::http_stub server([&](const sim::http_stub::received& r) {
+        if (r.target != "/metrics") return sim::http_stub::answer{404, "not found\n"};
+        std::string text = "# TYPE apr_demo_http_error_ratio gauge\n";
+        try {
+            std::lock_guard lock(mutex);
+            for (const auto& a : sim.applications()) {
+                const bool serves_errors = !bad.empty() && a.synced_revision == bad;
+                text += "apr_demo_http_error_ratio{cluster=\"" + a.cluster + "\"} " +
+                        std::to_string(serves_errors ? rate : 0.001) + "\n";
+            }
+        } catch (const std::exception& e) {
+            return sim::http_stub::answer{500, std::string(e.what()) + "\n"};
+        }
+        return sim::http_stub::answer{200, text};
+    });
+    {
+        std::ofstream out(port_file + ".tmp");
+        out << server.port() << "\n";
+    }
+    std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+    std::cout << "exporter: http://127.0.0.1:" << server.port() << "/metrics" << std::endl;
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    return 0;
+}
+
 int run(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
@@ -278,6 +325,7 @@ int run(int argc, char** argv) {
     }
     sim.attach_application_set(appset_name);
     if (command == "play") return run_play(sim, admin, ns, f);
+    if (command == "exporter") return run_exporter(sim, f);
     if (command == "apps") {
         print_apps(sim.applications());
         return 0;

@@ -353,9 +353,9 @@ BOOST_AUTO_TEST_CASE(a_dry_run_gate_fails_and_blocks_nothing) {
 BOOST_AUTO_TEST_CASE(a_restart_mid_measurement_resumes_from_status) {
     std::atomic<int> calls{0};
     auto smoke = https_stub([&](const sim::http_stub::received&) {
-        ++calls;
-        // Slow enough that the kill finds the third call in flight.
-        return sim::http_stub::answer{200, "ok", std::chrono::milliseconds(1500), "text/plain"};
+        // The third call hangs past the kill: the server dies with it in flight.
+        const bool third = ++calls == 3;
+        return sim::http_stub::answer{200, "ok", std::chrono::milliseconds(third ? 30000 : 0), "text/plain"};
     });
     rollout_scenario s("gate-restart");
     s.start_webhook("replica-a", gate_ca_flags());
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(a_restart_mid_measurement_resumes_from_status) {
                                      "          url: " +
                                      smoke->url() +
                                      "/smoke\n"
-                                     "          timeout: 10s\n"));
+                                     "          timeout: 60s\n"));
     BOOST_REQUIRE(s.play_until([&](const core::rollout&) { return calls.load() >= 3; }, 90s));
     s.webhook->kill_hard();
     const auto at_kill = s.rollout();

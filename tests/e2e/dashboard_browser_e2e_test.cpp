@@ -229,7 +229,7 @@ BOOST_AUTO_TEST_CASE(gates_show_their_measurements_and_promote_and_abort_work_fr
     rollout_scenario s("dash-gates");
     s.start_webhook();
     s.create_fleet(s.emea_fleet());
-    s.apply_rollout(gated_stages(smoke.url() + "/smoke", "1h"));
+    s.apply_rollout(gated_stages(smoke.url() + "/smoke", "1h", true));
     dashboard_process d({"--allow-actions"});
     headless_browser b(env("TESTENV_DIR"));
     open_page(b, d.url() + "#/rollout/" + s.id);
@@ -275,12 +275,29 @@ BOOST_AUTO_TEST_CASE(gates_show_their_measurements_and_promote_and_abort_work_fr
                text_of(b, "#action-message"));
     BOOST_TEST(
         eventually([&] { return contains(text_of(b, "#requests"), "promote by " + env("USER_ADMIN")); }, 5s, 100ms));
+    // Then the canary's approval waits for a person: its row under the stage, and the reason.
+    const std::string approval = "[data-stage=canary] .gate[data-gate=change-board]";
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [&](const core::rollout&) {
+                                  return contains(waiting_text(b), "waiting for approval") &&
+                                         b.evaluate_string("(document.querySelector(" + quoted(approval) +
+                                                           ") || {dataset: {}}).dataset.gatePhase || ''") == "Running";
+                              },
+                              30s, note_reason),
+                          "page: " << b.evaluate_string("document.body.innerText"));
+    BOOST_TEST(contains(text_of(b, approval), "approval"));
+    b.screenshot(artefact("7-approval-waiting.png"));
+    // Promote passes it, recorded with the user's name on the gate.
+    b.evaluate("document.querySelector('[data-verb=promote]').click()");
+    BOOST_TEST(
+        eventually([&] { return contains(text_of(b, approval), "promoted by " + env("USER_ADMIN")); }, 15s, 100ms),
+        text_of(b, approval) << " / " << text_of(b, "#action-message"));
     BOOST_REQUIRE(s.play_until(
         [&](const core::rollout&) {
             return contains(waiting_text(b), "of stage \"eu-west-1\" to be Synced and Healthy");
         },
         60s, note_reason));
-    b.screenshot(artefact("7-promoted-next-stage.png"));
+    b.screenshot(artefact("8-promoted-next-stage.png"));
 
     // Abort asks twice: one click arms it, and nothing is written.
     b.evaluate("document.querySelector('[data-verb=abort]').click()");
@@ -294,13 +311,14 @@ BOOST_AUTO_TEST_CASE(gates_show_their_measurements_and_promote_and_abort_work_fr
     BOOST_TEST(eventually([&] { return text_of(b, "#phase") == "Aborted" && contains(waiting_text(b), "aborted"); }, 3s,
                           100ms),
                waiting_text(b));
-    b.screenshot(artefact("8-aborted.png"));
+    b.screenshot(artefact("9-aborted.png"));
 
     // Why it waited, as the page said it along the way.
     const auto said = [&](const std::string& text) {
         return std::any_of(reasons.begin(), reasons.end(), [&](const std::string& r) { return contains(r, text); });
     };
     BOOST_TEST(said("is baking"), boost::algorithm::join(reasons, "\n"));
+    BOOST_TEST(said("waiting for approval"), boost::algorithm::join(reasons, "\n"));
     BOOST_TEST(said("of stage \"eu-west-1\" to be Synced and Healthy"), boost::algorithm::join(reasons, "\n"));
     BOOST_TEST(b.evaluate_string("window.__loadedOnce") == "yes");
 }

@@ -58,8 +58,9 @@ inline bool spec_paused(rollout_scenario& s) {
 }
 
 // A canary (one eu-west-1 cluster) measured by a webhook gate `smoke` at `smoke_url` while it
-// updates and bakes for `bake`; then the rest of eu-west-1, one at a time, and eu-central-1.
-inline std::string gated_stages(const std::string& smoke_url, const std::string& bake) {
+// updates and bakes for `bake`, with `approval`, an approval `change-board` after it; then the
+// rest of eu-west-1, one at a time, and eu-central-1.
+inline std::string gated_stages(const std::string& smoke_url, const std::string& bake, bool approval = false) {
     return "  - name: canary\n"
            "    maxClusters: 1\n"
            "    bakeTime: " +
@@ -72,8 +73,11 @@ inline std::string gated_stages(const std::string& smoke_url, const std::string&
            "        scope: Cluster\n"
            "        interval: 1s\n"
            "        webhook: {url: \"" +
-           smoke_url +
-           "\"}\n"
+           smoke_url + "\"}\n" +
+           (approval ? "      - name: change-board\n"
+                       "        when: After\n"
+                       "        approval: {}\n"
+                     : "") +
            "  - name: eu-west-1\n"
            "    clusters: {selector: {matchLabels: {region: eu-west-1}}}\n"
            "  - name: eu-central-1\n"

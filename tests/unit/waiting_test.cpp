@@ -130,6 +130,17 @@ BOOST_AUTO_TEST_CASE(a_gate_that_holds_the_stage_is_named_with_its_next_measurem
     BOOST_TEST(core::why_waiting(r, now).reason.starts_with("waiting for 1 cluster of stage \"canary\""));
 }
 
+BOOST_AUTO_TEST_CASE(after_the_bake_an_after_gate_is_what_the_stage_waits_for) {
+    auto r = in_stage_one({cluster("a", cluster_phase::done)});
+    r.status.stages[0].phase = core::stage_phase::baking;
+    r.status.stages[0].bake_until = now - 1s;
+    r.status.message =
+        "stage canary: gate change-board: waiting for approval: argocd-progressive-rollout promote guestbook";
+    BOOST_TEST(core::why_waiting(r, now).reason == r.status.message);
+    r.status.stages[0].bake_until = now + 1min;  // still baking: the bake comes first
+    BOOST_TEST(core::why_waiting(r, now).reason.find("is baking") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_closed_window_says_when_it_opens) {
     auto r = in_stage_one({cluster("a", cluster_phase::pending)});
     r.status.window_opens_at = now + 2h;

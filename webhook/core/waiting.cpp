@@ -27,7 +27,10 @@ const stage_spec* spec_of(const rollout& r, const std::string& stage) {
 
 waiting_reason in_stage(const rollout& r, const stage_status& stage, time_point now) {
     const std::string quoted = "stage \"" + stage.name + "\"";
-    if (stage.phase == stage_phase::baking) {
+    // A bake that has ended while an After gate (an approval, measurements) holds the stage: the
+    // stage machine's message says what it waits for now.
+    const bool bake_over = stage.bake_until && *stage.bake_until <= now && !r.status.message.empty();
+    if (stage.phase == stage_phase::baking && !bake_over) {
         std::string text = quoted + " is baking: every cluster must stay healthy";
         if (stage.bake_until) text += " until the bake time ends " + in(now, *stage.bake_until);
         return {text, stage.bake_until};

@@ -3,6 +3,7 @@
 // same server as `serve`. This file only wires: flags -> client -> caches -> routes -> signals.
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/operator_write.hpp"
 #include "dashboard/dashboard_server.hpp"
 #include "kube/api_paths.hpp"
@@ -23,8 +24,7 @@ namespace {
 
 struct dashboard_flags {
     std::string listen = "127.0.0.1:8080";
-    std::string ns = "argocd";
-    std::string kubeconfig;
+    cluster_flags cluster;
     std::string port_file;
     bool allow_actions = false;
     bool allow_remote = false;
@@ -75,12 +75,14 @@ int run(const dashboard_flags& flags) {
     kube::set_log_sink([](kube::log_level level, std::string_view message) {
         if (level >= kube::log_level::warning) std::cerr << "dashboard: " << message << "\n";
     });
-    kube::client client(kube::load_config(flags.kubeconfig));
+    kube::client client(kube::load_config(flags.cluster.kubeconfig));
 
     dashboard::dashboard_options options;
-    options.namespace_ = flags.ns;
+    options.namespace_ = flags.cluster.namespace_;
     if (flags.allow_actions) {
-        options.act = [&client, ns = flags.ns](const dashboard::action_request& a) { return act(client, ns, a); };
+        options.act = [&client, ns = flags.cluster.namespace_](const dashboard::action_request& a) {
+            return act(client, ns, a);
+        };
     }
     dashboard::dashboard_service service(client, std::move(options));
 
@@ -105,8 +107,8 @@ int run(const dashboard_flags& flags) {
     server::shutdown_signals signals([&](int) { http.stop(); });
     const std::string host =
         endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
-    std::cout << "Dashboard: http://" << host << ":" << http.port() << "/  (namespace " << flags.ns << ", "
-              << (flags.allow_actions ? "actions on" : "read-only") << "; Ctrl-C to stop)" << std::endl;
+    std::cout << "Dashboard: http://" << host << ":" << http.port() << "/  (namespace " << flags.cluster.namespace_
+              << ", " << (flags.allow_actions ? "actions on" : "read-only") << "; Ctrl-C to stop)" << std::endl;
     if (!loopback)
         std::cerr << "dashboard: WARNING: serving plain HTTP on " << flags.listen
                   << ": anyone who can reach it reads your rollouts with your credentials\n";
@@ -120,33 +122,20 @@ int run(const dashboard_flags& flags) {
 
 int run_dashboard(const arguments& args) {
     dashboard_flags f;
-    po::options_description desc(
-        "Usage: argocd-progressive-rollout dashboard [--listen 127.0.0.1:8080] [-n NS] [--kubeconfig FILE]\n"
-        "Serves a live dashboard of the namespace's ProgressiveRollouts at http://127.0.0.1:8080/, read with\n"
-        "your kubeconfig's credentials (like kubectl). Loopback only unless --allow-remote.\n\n"
-        "Flags");
-    desc.add_options()("help,h", "show this help")("listen", po::value(&f.listen)->default_value(f.listen),
-                                                   "HOST:PORT to serve on (port 0: any free port)")(
-        "namespace,n", po::value(&f.ns)->default_value(f.ns), "namespace of the rollouts")(
-        "kubeconfig", po::value(&f.kubeconfig), "default: $KUBECONFIG, in-cluster, then ~/.kube/config")(
-        "allow-actions", po::bool_switch(&f.allow_actions),
-        "show pause/resume/promote/abort buttons, which act with your credentials (loopback only)")(
-        "allow-remote", po::bool_switch(&f.allow_remote),
-        "allow a non-loopback --listen address (plain HTTP: anyone who reaches it reads as you)")(
-        "port-file", po::value(&f.port_file), "once listening, write the bound port to FILE");
+    command_line line("dashboard", "dashboard [--listen 127.0.0.1:8080] [-n NS] [--kubeconfig FILE]",
+                      "Serves a live dashboard of the namespace's ProgressiveRollouts at http://127.0.0.1:8080/, read "
+                      "with\nyour kubeconfig's credentials (like kubectl). Loopback only unless --allow-remote.");
+    line.options.add_options()("listen", po::value(&f.listen)->default_value(f.listen),
+                               "HOST:PORT to serve on (port 0: any free port)");
+    add_cluster_flags(line.options, f.cluster);
+    line.options.add_options()("allow-actions", po::bool_switch(&f.allow_actions),
+                               "show pause/resume/promote/abort buttons, which act with your credentials (loopback "
+                               "only)")("allow-remote", po::bool_switch(&f.allow_remote),
+                                        "allow a non-loopback --listen address (plain HTTP: anyone who reaches it "
+                                        "reads as you)")("port-file", po::value(&f.port_file),
+                                                         "once listening, write the bound port to FILE");
     po::variables_map vm;
-    try {
-        std::vector<std::string> argv(args.begin(), args.end());
-        po::store(po::command_line_parser(argv).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << "dashboard: " << e.what() << "\n\n" << desc << "\n";
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (int code = line.parse(args, vm); code >= 0) return code;
     try {
         return run(f);
     } catch (const std::exception& e) {

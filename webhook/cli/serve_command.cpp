@@ -2,6 +2,7 @@
 // holder. This file only wires: flags -> state source -> routes -> leader election -> signals.
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "codec/admission_review.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/read_file.hpp"
@@ -272,13 +273,12 @@ int serve(const serve_flags& flags) {
 
 int run_serve(const arguments& args) {
     serve_flags f;
-    po::options_description desc(
-        "Usage: argocd-progressive-rollout serve --tls-cert FILE --tls-key FILE [--snapshot FILE | --kubeconfig FILE]\n"
-        "Serves the admission webhooks over TLS; without --snapshot it watches the API server (kubeconfig,\n"
-        "or in-cluster when neither is given) and, on the replica holding the Lease, runs the controller.\n\n"
-        "Flags");
-    desc.add_options()("help,h", "show this help")("listen", po::value(&f.listen)->default_value(f.listen),
-                                                   "HOST:PORT to serve HTTPS on (port 0: any free port)")(
+    command_line line("serve", "serve --tls-cert FILE --tls-key FILE [--snapshot FILE | --kubeconfig FILE]",
+                      "Serves the admission webhooks over TLS; without --snapshot it watches the API server "
+                      "(kubeconfig,\nor in-cluster when neither is given) and, on the replica holding the Lease, runs "
+                      "the controller.");
+    line.options.add_options()("listen", po::value(&f.listen)->default_value(f.listen),
+                               "HOST:PORT to serve HTTPS on (port 0: any free port)")(
         "port-file", po::value(&f.port_file),
         "once listening, write the bound port to FILE (with --listen HOST:0: how scripts and tests learn it)")(
         "tls-cert", po::value(&f.tls_cert), "serving certificate (PEM); re-read when the file changes")(
@@ -324,18 +324,7 @@ int run_serve(const arguments& args) {
         "(default: any http(s) URL)")("gate-ca-file", po::value(&f.gate_ca_file),
                                       "PEM bundle trusted for https gate URLs (default: the system trust store)");
     po::variables_map vm;
-    try {
-        std::vector<std::string> argv(args.begin(), args.end());
-        po::store(po::command_line_parser(argv).options(desc).run(), vm);
-        po::notify(vm);
-    } catch (const std::exception& e) {
-        std::cerr << "serve: " << e.what() << "\n\n" << desc << "\n";
-        return 2;
-    }
-    if (vm.count("help")) {
-        std::cout << desc << "\n";
-        return 0;
-    }
+    if (int code = line.parse(args, vm); code >= 0) return code;
     if (f.tls_cert.empty() || f.tls_key.empty()) {
         std::cerr << "serve: --tls-cert and --tls-key are required (the webhook serves TLS only)\n";
         return 2;

@@ -170,7 +170,8 @@ core::observations rollout_controller::observe(const core::rollout& r) {
     if (options_.measurements) obs.measurements = options_.measurements->results(r);
     obs.app_projects = cache_.app_projects();
     const auto refusals = cache_.hold_refusals();
-    const auto recent = now() - hold_refusal_memory;
+    const auto observed_at = now();
+    const auto recent = observed_at - hold_refusal_memory;
     auto& seen = pending_seen_[key_of(r)];
     std::map<std::string, std::pair<std::string, core::time_point>> still_pending;
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
@@ -178,7 +179,7 @@ core::observations rollout_controller::observe(const core::rollout& r) {
         auto o = app->observation;
         if (!o.pending_hash.empty()) {
             auto it = seen.find(app->name);
-            const auto since = it != seen.end() && it->second.first == o.pending_hash ? it->second.second : now();
+            const auto since = it != seen.end() && it->second.first == o.pending_hash ? it->second.second : observed_at;
             still_pending.emplace(app->name, std::make_pair(o.pending_hash, since));
             o.pending_since = since;
         }

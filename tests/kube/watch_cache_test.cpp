@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(secret_cache_follows_changes_in_order_and_holds_no_credenti
     BOOST_TEST(cache.stats().events.load() >= 5u);
 
     // The cache holds only name/server/labels: nothing of data.config, in any field.
-    for (const auto& [k, s] : *cache.snapshot()) {
+    const auto snapshot = cache.snapshot();  // alive for the whole loop
+    for (const auto& [k, s] : *snapshot) {
         BOOST_TEST(s->server.find(password) == std::string::npos);
         BOOST_TEST(s->name.find(password) == std::string::npos);
         for (const auto& [lk, lv] : s->labels) BOOST_TEST(lv.find(password) == std::string::npos);

@@ -102,20 +102,23 @@ std::shared_ptr<const core::fleet_state> fleet_cache::state() const {
 
 std::vector<std::shared_ptr<const cached_rollout>> fleet_cache::rollouts() const {
     std::vector<std::shared_ptr<const cached_rollout>> out;
-    for (const auto& [key, value] : *rollouts_.snapshot()) out.push_back(value);
+    const auto rollouts_snapshot = rollouts_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *rollouts_snapshot) out.push_back(value);
     return out;
 }
 
 std::vector<core::cluster> fleet_cache::clusters() const {
     std::vector<core::cluster> out;
-    for (const auto& [key, value] : *clusters_.snapshot()) out.push_back(*value);
+    const auto clusters_snapshot = clusters_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *clusters_snapshot) out.push_back(*value);
     return out;
 }
 
 std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::applications_of(
     const std::string& application_set) const {
     std::vector<std::shared_ptr<const codec::application_record>> out;
-    for (const auto& [key, value] : *applications_.snapshot())
+    const auto applications_snapshot = applications_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *applications_snapshot)
         if (std::find(value->application_sets.begin(), value->application_sets.end(), application_set) !=
             value->application_sets.end())
             out.push_back(value);
@@ -124,7 +127,8 @@ std::vector<std::shared_ptr<const codec::application_record>> fleet_cache::appli
 
 std::map<std::string, codec::hold_refusal> fleet_cache::hold_refusals() const {
     std::map<std::string, codec::hold_refusal> out;
-    for (const auto& [key, value] : *hold_refusals_.snapshot()) {
+    const auto hold_refusals_snapshot = hold_refusals_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *hold_refusals_snapshot) {
         auto& slot = out[value->application];
         if (!slot.last_seen || (value->last_seen && *value->last_seen > *slot.last_seen)) slot = *value;
     }
@@ -134,7 +138,8 @@ std::map<std::string, codec::hold_refusal> fleet_cache::hold_refusals() const {
 std::optional<std::map<std::string, core::app_project>> fleet_cache::app_projects() const {
     if (!app_projects_.synced()) return std::nullopt;
     std::map<std::string, core::app_project> out;
-    for (const auto& [key, value] : *app_projects_.snapshot()) out.emplace(value->name, *value);
+    const auto app_projects_snapshot = app_projects_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *app_projects_snapshot) out.emplace(value->name, *value);
     return out;
 }
 
@@ -145,11 +150,13 @@ void fleet_cache::rebuild_state() {
         // newer ones (the last rebuild to run has seen every publish before it).
         std::lock_guard rebuilding(rebuild_mutex_);
         std::vector<core::rollout> rollouts;
-        for (const auto& [key, value] : *rollouts_.snapshot()) rollouts.push_back(value->rollout);
+        const auto rollouts_snapshot = rollouts_.snapshot();  // alive for the whole loop
+        for (const auto& [key, value] : *rollouts_snapshot) rollouts.push_back(value->rollout);
         std::optional<std::vector<core::application_set_ref>> application_sets;
         if (application_sets_listed_) {
             application_sets.emplace();
-            for (const auto& [key, value] : *application_sets_.snapshot()) application_sets->push_back(*value);
+            const auto application_sets_snapshot = application_sets_.snapshot();  // alive for the whole loop
+            for (const auto& [key, value] : *application_sets_snapshot) application_sets->push_back(*value);
         }
         auto state = core::build_fleet_state(rollouts, clusters(), std::move(application_sets));
         state.allowed_gate_urls = allowed_gate_urls_;
@@ -164,7 +171,8 @@ void fleet_cache::rebuild_state() {
 // Applications changes sync or health: only a change in which ApplicationSets exist matters here.
 void fleet_cache::application_sets_changed() {
     std::vector<std::string> keys;
-    for (const auto& [key, value] : *application_sets_.snapshot()) keys.push_back(key);
+    const auto application_sets_snapshot = application_sets_.snapshot();  // alive for the whole loop
+    for (const auto& [key, value] : *application_sets_snapshot) keys.push_back(key);
     if (application_sets_listed_ && keys == application_set_keys_) return;
     application_set_keys_ = std::move(keys);
     application_sets_listed_ = true;

@@ -136,7 +136,8 @@ server::handler_result dashboard_service::rollout_answer(std::string_view target
     const auto r = rollouts_.find(options_.namespace_ + "/" + *name);
     if (!r) return text(404, "ProgressiveRollout " + options_.namespace_ + "/" + *name + " not found", "not_found");
     std::vector<rollout_event> events;
-    for (const auto& [key, e] : *events_.snapshot())
+    const auto events_snapshot = events_.snapshot();  // alive for the whole loop
+    for (const auto& [key, e] : *events_snapshot)
         if (e->rollout == *name) events.push_back(*e);
     std::sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.last_seen > b.last_seen; });
     if (events.size() > options_.events_per_rollout) events.resize(options_.events_per_rollout);

@@ -99,14 +99,16 @@ void machine::monitor_clusters() {
     for (std::size_t k = 0; k < status().stages.size(); ++k) {
         auto& s = status().stages[k];
         for (auto& c : s.clusters) {
+            const bool baking = c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty();
+            if (c.phase != cluster_phase::updating && c.phase != cluster_phase::rolled_back && !baking) continue;
             auto* view = fleet_.find(c.name);
             if (!view) continue;
             if (c.phase == cluster_phase::updating)
                 monitor_updating(s, specs[k], c, *view);
             else if (c.phase == cluster_phase::rolled_back)
                 restore(c, *view);
-            else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
-                if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
+            else if (auto why = view->degraded())
+                fail_cluster(s, c, *why + " during bake time");
         }
     }
 }

@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(only_the_newest_requests_are_kept) {
     fleet_sim sim(two_stages(), four_clusters());
     sim.step();
     sim.rollout.spec.paused = true;
-    for (int i = 0; i < 15; ++i) carry_out(sim, ask(request_verb::pause, "p" + std::to_string(i)));
+    for (int i = 0; i < 15; ++i) carry_out(sim, ask(request_verb::pause, std::string("p").append(std::to_string(i))));
     BOOST_TEST(sim.rollout.status.requests.size() == max_request_records);
     BOOST_TEST(sim.rollout.status.requests.front().id == "p5");
     BOOST_TEST(sim.rollout.status.requests.back().id == "p14");

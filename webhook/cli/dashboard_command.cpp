@@ -105,8 +105,10 @@ int run(const dashboard_flags& flags) {
     service.start();
 
     server::shutdown_signals signals([&](int) { http.stop(); });
-    const std::string host =
-        endpoint.address().is_v6() ? "[" + endpoint.address().to_string() + "]" : endpoint.address().to_string();
+    // Appended in place: g++ 12 -O3 warns (-Wrestrict, falsely) on "literal" + string temporaries.
+    const std::string host = endpoint.address().is_v6()
+                                 ? std::string("[").append(endpoint.address().to_string()).append("]")
+                                 : endpoint.address().to_string();
     std::cout << "Dashboard: http://" << host << ":" << http.port() << "/  (namespace " << flags.cluster.namespace_
               << ", " << (flags.allow_actions ? "actions on" : "read-only") << "; Ctrl-C to stop)" << std::endl;
     if (!loopback)

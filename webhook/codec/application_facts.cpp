@@ -1,5 +1,6 @@
 #include "codec/application_facts.hpp"
 
+#include "codec/application_revisions.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/desired_changes.hpp"
 #include "codec/input_limits.hpp"
@@ -83,6 +84,28 @@ std::string sources_but_revisions(const rapidjson::Value* spec) {
     return canonical_json(out);
 }
 
+// Canonical JSON of spec.syncPolicy without `automated`; nullopt when there is no syncPolicy.
+std::optional<std::string> sync_policy_without_automated(const rapidjson::Value* spec) {
+    const auto* policy = spec ? find_path(*spec, {"syncPolicy"}) : nullptr;
+    if (!policy || policy->IsNull()) return std::nullopt;
+    if (!policy->IsObject() || !policy->HasMember("automated")) return canonical_json(*policy);
+    rapidjson::Document copy;
+    copy.CopyFrom(*policy, copy.GetAllocator());
+    copy.RemoveMember("automated");
+    return canonical_json(copy);
+}
+
+// A copy of `spec` whose syncPolicy is the recorded one (canonical JSON of an object).
+rapidjson::Document with_sync_policy(const rapidjson::Value& spec, const std::string& recorded) {
+    rapidjson::Document out;
+    out.CopyFrom(spec, out.GetAllocator());
+    rapidjson::Document policy;
+    if (!out.IsObject() || parse_json(policy, recorded) || !policy.IsObject()) return out;
+    out.RemoveMember("syncPolicy");
+    out.AddMember("syncPolicy", rapidjson::Value(policy, out.GetAllocator()), out.GetAllocator());
+    return out;
+}
+
 }  // namespace
 
 // Type-checks every field the decision reads, in the new and the old object; the first problem
@@ -163,6 +186,13 @@ std::string check_application_request(const rapidjson::Value& request) {
                  check(o, root, {"status", "sync", "revision"}, is_string, "string"),
                  check(o, root, {"status", "sync", "revisions"}, is_array, "array"),
                  check_items(o, root, {"status", "sync", "revisions"}, is_string, "string"),
+                 check(o, root, {"status", "operationState"}, is_object, "object"),
+                 check(o, root, {"status", "operationState", "syncResult"}, is_object, "object"),
+                 check(o, root, {"status", "operationState", "syncResult", "revision"}, is_string, "string"),
+                 check(o, root, {"status", "operationState", "syncResult", "revisions"}, is_array, "array"),
+                 check_items(o, root, {"status", "operationState", "syncResult", "revisions"}, is_string, "string"),
+                 check(o, root, {"status", "history"}, is_array, "array"),
+                 check_items(o, root, {"status", "history"}, is_object, "object"),
              })
             if (!problem.empty()) return problem;
         if (const auto* owners = find_path(o, {"metadata", "ownerReferences"}); owners && owners->IsArray())
@@ -289,6 +319,25 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
                 f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
             }
         }
+    // For rollouts with trackRevisions (docs/admission.md#moving-revisions): the sync policy
+    // recorded on the stored object, and what the cluster runs. Argo CD's application controller
+    // only writes status: its writes skip the revisions.
+    f.recorded_sync_policy = recorded_sync_policy(*old_object);
+    f.old_sync_policy_without_automated = sync_policy_without_automated(old_spec);
+    f.intended_hash = f.new_pending.hash;
+    if (f.recorded_sync_policy && old_spec && spec) {
+        // Read only for a sync by someone other than Argo CD's application controller (its writes are the hot path).
+        if (f.operation_sync && f.username != identities.application_controller &&
+            f.old_desired[core::sync_policy_field] == f.new_desired[core::sync_policy_field])
+            f.intended_hash = content_hash(desired_state_canonical(with_sync_policy(*spec, *f.recorded_sync_policy)));
+        if (f.changes)
+            f.recorded_changes = list_desired_changes(with_sync_policy(*old_spec, *f.recorded_sync_policy), *spec);
+    }
+    if (f.username != identities.application_controller) {
+        f.running_revisions = decode_application_revisions(*old_object).running;
+        const auto new_running = decode_application_revisions(*object).running;
+        f.running_revision_changed = !new_running.empty() && new_running != f.running_revisions;
+    }
     // The stored status says what Argo CD resolved the spec to; a request may not rewrite it.
     f.resolved_revision = string_at(*old_object, {"status", "sync", "revision"});
     collect_strings(find_path(*old_object, {"status", "sync", "revisions"}), f.resolved_revisions);

@@ -1,9 +1,11 @@
 #include "codec/kube_objects.hpp"
 
+#include "codec/application_revisions.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/pending_record.hpp"
+#include "codec/sync_operation.hpp"
 #include "codec/time_format.hpp"
 #include "core/admission.hpp"
 
@@ -161,6 +163,7 @@ application_record decode_application(const rapidjson::Value& app) {
     if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
         r.live_desired = desired_state_canonical(*spec);
     r.previous_spec = annotation(app, core::previous_spec_annotation);
+    r.sync_policy = annotation(app, sync_policy_annotation);
 
     auto& o = r.observation;
     o.name = r.name;
@@ -180,6 +183,10 @@ application_record decode_application(const rapidjson::Value& app) {
                               phase == "Running" || phase == "Terminating";
     if (auto started = as_string(find_path(app, {"status", "operationState", "startedAt"})))
         o.operation_started_at = parse_time(*started);
+    const auto revisions = decode_application_revisions(app);
+    o.resolved_revision = core::join_revisions(revisions.resolved);
+    o.running_revision = core::join_revisions(revisions.running);
+    if (!r.sync_policy.empty()) o.self_heal = decode_sync_policy(r.sync_policy).self_heal;
     return r;
 }
 
@@ -228,7 +235,8 @@ void write_desired_state(rapidjson::Writer<rapidjson::StringBuffer>& w, const ap
 
 }  // namespace
 
-std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash,
+                                       const std::string* operation) {
     // Only the hold writes the record (the webhook denies anyone else), and it is applied only
     // when it is exactly what its hash names.
     auto canonical = decode_pending_record(app.pending_spec);
@@ -248,6 +256,11 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
         const rapidjson::Value replaced_by(rapidjson::StringRef(hash.data(), hash.size()));
         write_op(w, "add", annotation_path(core::previous_spec_annotation), &spec);
         write_op(w, "add", annotation_path(core::previous_for_annotation), &replaced_by);
+    }
+    if (operation) {
+        rapidjson::Document op;
+        if (parse_json(op, *operation) || !op.IsObject()) return std::nullopt;
+        write_op(w, "add", "/operation", &op);
     }
     w.EndArray();
     return std::string(buffer.GetString(), buffer.GetSize());

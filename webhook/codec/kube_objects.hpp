@@ -46,6 +46,7 @@ struct application_record {
     bool created_held = false;  // annotation deployment.skyscanner.net/created-held is present
     std::string live_desired;   // canonical JSON of the live desired state (what an admission replaces)
     std::string previous_spec;  // annotation previous-spec: the state the last admission replaced
+    std::string sync_policy;    // annotation sync-policy: the recorded spec.syncPolicy (codec/sync_operation.hpp)
 };
 
 // A Warning Event the webhook recorded on an Application whose template change it could not hold
@@ -78,8 +79,11 @@ std::string desired_state_canonical(const rapidjson::Value& spec);
 // pending spec (removing live fields the pending spec lacks), drops the pending annotations and
 // records the state it replaces (previous-spec, previous-for = `hash`) for a rollback; not for
 // a created-held Application, which has no earlier state to go back to.
-// nullopt when the pending spec is unreadable or is not what `hash` names.
-std::optional<std::string> admit_patch(const application_record& app, std::string_view hash);
+// nullopt when the pending spec is unreadable or is not what `hash` names. With `operation` (JSON of
+// an Application `operation`) it also starts that sync: on a rollout with trackRevisions auto-sync
+// is off, so the applied change is synced by the same write (docs/controller.md, "Moving revisions").
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash,
+                                       const std::string* operation = nullptr);
 
 // The JSON Patch of a rollback (docs/controller.md, "Rollback"): only if the Application still
 // records that admitting `hash` replaced a state (previous-for), it puts that state back, holds

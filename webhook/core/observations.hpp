@@ -44,7 +44,22 @@ struct application_observation {
     // skips a cluster with nothing pending only once no new hold has appeared for a while
     // (docs/controller.md, "Settling").
     std::optional<time_point> pending_since;
+    // Moving revisions (docs/controller.md, "Moving revisions"): what Argo CD resolved the spec's
+    // targetRevision(s) to (status.sync.revision(s)) and what the cluster runs (its last sync's),
+    // each as join_revisions() spells them (core/revisions.hpp); empty when unknown.
+    std::string resolved_revision;
+    std::string running_revision;
+    // The sync policy recorded for a rollout with trackRevisions asked for selfHeal.
+    bool self_heal = false;
 };
+
+// The change an Application carries for the stage machine: its held template change (the
+// pending hash) or, when the rollout tracks revisions, a new commit R as "rev:R" — OutOfSync at a
+// resolved revision other than the one it runs, with no operation running. Empty when none.
+std::string change_key(const application_observation& app, bool track_revisions);
+// Drift on a rollout that tracks revisions: OutOfSync at the revision it runs, with selfHeal
+// recorded, idle, and its last sync not failed (Argo CD's auto-sync retries no failed sync).
+bool drifted_with_self_heal(const application_observation& app);
 
 // The prefix of a cluster's status message that reports a refused hold.
 inline constexpr std::string_view hold_refused_prefix = "template change not held: ";

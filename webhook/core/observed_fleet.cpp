@@ -56,7 +56,7 @@ std::optional<std::string> cluster_view::degraded() const {
     return std::nullopt;
 }
 
-observed_fleet::observed_fleet(const observations& observed) {
+observed_fleet::observed_fleet(const observations& observed, bool track_revisions) {
     std::unordered_map<std::string_view, const cluster*> known;
     known.reserve(observed.clusters.size());
     for (const auto& c : observed.clusters) known.emplace(c.name, &c);
@@ -75,7 +75,7 @@ observed_fleet::observed_fleet(const observations& observed) {
     for (auto& [name, view] : views_) {
         std::vector<std::pair<std::string, std::string>> hashes;
         for (const auto* a : view.apps)
-            if (!a->pending_hash.empty()) hashes.emplace_back(a->name, a->pending_hash);
+            if (auto key = change_key(*a, track_revisions); !key.empty()) hashes.emplace_back(a->name, std::move(key));
         view.pending_hash = combine_hashes(hashes);
     }
 }

@@ -22,7 +22,7 @@ struct cluster_view {
     bool placed = false;
     const label_map* labels = nullptr;
     std::vector<const application_observation*> apps;
-    std::string pending_hash;
+    std::string pending_hash;  // the combined change_key() of its Applications
 
     bool has_pending() const { return !pending_hash.empty(); }
     // Done (docs/controller.md): nothing held, Synced, Healthy, compared against the current spec, idle.
@@ -34,7 +34,8 @@ struct cluster_view {
 
 class observed_fleet {
 public:
-    explicit observed_fleet(const observations& observed);
+    // With `track_revisions` a cluster's pending change includes new commits (change_key()).
+    explicit observed_fleet(const observations& observed, bool track_revisions = false);
     observed_fleet(const observed_fleet&) = delete;
     observed_fleet& operator=(const observed_fleet&) = delete;
 

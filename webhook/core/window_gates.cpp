@@ -32,7 +32,7 @@ public:
             return gate_verdict::wait("syncWindows", "waiting for the Argo CD AppProjects to be listed");
         std::optional<gate_verdict> closed;
         for (const auto& app : observed.applications) {
-            if (app.cluster != cluster.name || app.pending_hash.empty()) continue;
+            if (app.cluster != cluster.name || change_key(app, ctx.step.rollout.spec.track_revisions).empty()) continue;
             auto project = observed.app_projects->find(app.project);
             if (project == observed.app_projects->end()) continue;  // no windows known for it
             const application_target target{app.name, app.destination_name, app.destination_server,

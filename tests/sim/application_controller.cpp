@@ -19,8 +19,8 @@ enum class outcome { none, started, synced, failed, out_of_sync };
 // What one look at an Application decided, and what the write needs.
 struct verdict {
     outcome result = outcome::none;
-    std::string deployed;  // the revision a sync deploys
-    std::string key;       // what the sync is of (spec, destination, revision, who asked)
+    std::string deployed;    // the revision a sync deploys
+    std::string key;         // what the sync is of (spec, destination, revision, who asked)
     bool requested = false;  // a sync operation found in `operation`, not auto-sync
 };
 
@@ -136,8 +136,7 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                 const bool deployed_now = v.result == outcome::synced;
                 Value& status = object_member(app, "status", a);
                 Value& sync = object_member(status, "sync", a);
-                set_member(sync, "status", text(deployed_now && v.deployed == resolved ? "Synced" : "OutOfSync", a),
-                           a);
+                set_member(sync, "status", text(deployed_now && v.deployed == resolved ? "Synced" : "OutOfSync", a), a);
                 Value& compared = object_member(sync, "comparedTo", a);
                 set_member(compared, "source", copy_of(source, a), a);
                 set_member(compared, "destination", copy_of(destination, a), a);

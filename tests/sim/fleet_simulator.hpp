@@ -43,17 +43,17 @@ std::vector<fleet_cluster> demo_fleet(int count);
 // An Application as the tests and the demo look at it.
 struct application_view {
     std::string name;
-    std::string cluster;          // resolved from spec.destination.server; the server if unknown
-    std::string target_revision;  // spec.source.targetRevision
-    std::string helm_values;      // spec.source.helm.values
-    std::string synced_revision;  // status.sync.comparedTo.source.targetRevision when Synced
+    std::string cluster;            // resolved from spec.destination.server; the server if unknown
+    std::string target_revision;    // spec.source.targetRevision
+    std::string helm_values;        // spec.source.helm.values
+    std::string synced_revision;    // status.sync.comparedTo.source.targetRevision when Synced
     std::string resolved_revision;  // status.sync.revision: what targetRevision resolved to
     std::string running_revision;   // status.operationState.syncResult.revision: what was deployed last
-    std::string sync;             // status.sync.status: Synced / OutOfSync / "" (no status yet)
-    std::string health;           // status.health.status
-    std::string operation_phase;  // status.operationState.phase
-    bool auto_sync = false;       // syncPolicy.automated present and not enabled:false
-    bool held = false;            // the webhook's pending annotations are present
+    std::string sync;               // status.sync.status: Synced / OutOfSync / "" (no status yet)
+    std::string health;             // status.health.status
+    std::string operation_phase;    // status.operationState.phase
+    bool auto_sync = false;         // syncPolicy.automated present and not enabled:false
+    bool held = false;              // the webhook's pending annotations are present
     std::string pending_hash;
 };
 

@@ -221,7 +221,8 @@ BOOST_AUTO_TEST_CASE(without_auto_sync_a_moved_branch_waits_out_of_sync_for_a_sy
     sim.step_application_controller(std::chrono::system_clock::now());
     const std::string apps = "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-";
     for (const auto& c : fleet)
-        BOOST_TEST_REQUIRE(admin->merge_patch(apps + c.name, R"({"spec":{"syncPolicy":{"automated":null}}})").has_value());
+        BOOST_TEST_REQUIRE(
+            admin->merge_patch(apps + c.name, R"({"spec":{"syncPolicy":{"automated":null}}})").has_value());
 
     sim.set_branch("main", "bbb222");
     sim.sync_delay = 5s;
@@ -244,7 +245,7 @@ BOOST_AUTO_TEST_CASE(without_auto_sync_a_moved_branch_waits_out_of_sync_for_a_sy
     BOOST_TEST_REQUIRE(
         admin->merge_patch(apps + fleet[1].name, R"({"operation":{"sync":{},"initiatedBy":{"username":"bob"}}})")
             .has_value());
-    sim.set_branch("main", "ccc333");  // moves before the syncs run
+    sim.set_branch("main", "ccc333");                           // moves before the syncs run
     BOOST_TEST(sim.step_application_controller(t0 + 2s) == 3);  // two syncs start, fleet[2] sees ccc333
     BOOST_TEST(by_cluster()[fleet[0].name].operation_phase == "Running");
     BOOST_TEST(codec::find_path(application(fleet[0].name), {"operation"}) != nullptr);

@@ -24,9 +24,9 @@ public:
         std::string running = "c1";   // the last sync's revision
         std::string sync = "Synced";
         std::string health = "Healthy";
-        bool operation = false;  // a sync operation is running
-        std::string syncing;     // ... to this revision
-        std::string pending;     // a held template change (pending hash)
+        bool operation = false;   // a sync operation is running
+        std::string syncing;      // ... to this revision
+        std::string pending;      // a held template change (pending hash)
         std::string live = "t1";  // the template state it runs
         std::optional<time_point> started;
         std::string phase = "Succeeded";
@@ -270,10 +270,9 @@ BOOST_AUTO_TEST_CASE(a_waiting_cluster_that_resolved_another_commit_is_never_syn
     sim.refresh("eu-central-1c-1", "c3");  // the last stage's cluster sees c3 first
     sim.step();
     BOOST_TEST(sim.r.status.pass == 2);
-    BOOST_TEST(std::any_of(sim.events.begin(), sim.events.end(),
-                           [](const rollout_event& e) {
-                               return e.reason == "PassStarted" && e.message.find("newer revision c3") != std::string::npos;
-                           }));
+    BOOST_TEST(std::any_of(sim.events.begin(), sim.events.end(), [](const rollout_event& e) {
+        return e.reason == "PassStarted" && e.message.find("newer revision c3") != std::string::npos;
+    }));
     // The rest of the fleet sees c3 too; it rolls from the canary.
     sim.push("c3");
     sim.argo();
@@ -352,8 +351,7 @@ BOOST_AUTO_TEST_CASE(a_template_change_admitted_with_its_sync_is_not_taken_for_a
     sim.now += 10s;
     sim.step();
     BOOST_TEST(sim.r.status.pass == 1);
-    for (const auto& name : sim.template_admissions)
-        BOOST_TEST((sim.state(name)->phase == cluster_phase::updating));
+    for (const auto& name : sim.template_admissions) BOOST_TEST((sim.state(name)->phase == cluster_phase::updating));
     BOOST_TEST(sim.syncs.empty());
 }
 

@@ -48,7 +48,7 @@ recorded_sync_policy decode_sync_policy(std::string_view record) {
 }
 
 std::string sync_operation_json(const application_record& app, const std::optional<std::string>& revision,
-                                 std::string_view username) {
+                                std::string_view username) {
     const auto policy = decode_sync_policy(app.sync_policy);
     rapidjson::StringBuffer buffer;
     json_writer w(buffer);
@@ -61,7 +61,7 @@ std::string sync_operation_json(const application_record& app, const std::option
             w.Key("revisions");
             w.StartArray();
             std::size_t start = 0;
-            for (auto comma = revision->find(','); ; comma = revision->find(',', start)) {
+            for (auto comma = revision->find(',');; comma = revision->find(',', start)) {
                 write_string(w, std::string_view(*revision).substr(start, comma - start));
                 if (comma == std::string::npos) break;
                 start = comma + 1;

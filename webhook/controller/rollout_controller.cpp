@@ -364,8 +364,8 @@ void rollout_controller::sync(const core::rollout& r, const core::admit_action& 
         auto res = patch_application(kube::application_path(r.namespace_, name), patch, true);
         if (res) {
             if (!heal) ++admissions_;
-            log_info("controller: " + key_of(r) + ": " + (heal ? "healed drift of" : "admitted") + " cluster " + action.cluster +
-                     ": sync of Application " + name + " at " + revision->second);
+            log_info("controller: " + key_of(r) + ": " + (heal ? "healed drift of" : "admitted") + " cluster " +
+                     action.cluster + ": sync of Application " + name + " at " + revision->second);
         } else {
             log_warning("controller: " + key_of(r) + ": syncing Application " + name + " at " + revision->second +
                         ": " + res.error().describe());

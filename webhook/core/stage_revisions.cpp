@@ -115,12 +115,13 @@ void machine::heal_drift() {
             a.applications.push_back(app->name);
             a.sync_revisions[app->name] = app->running_revision;
             emit(false, "SelfHeal",
-                 "cluster " + a.cluster + ": Application " + app->name + " drifted; syncing it at the revision it runs (" +
-                     app->running_revision + ")");
+                 "cluster " + a.cluster + ": Application " + app->name +
+                     " drifted; syncing it at the revision it runs (" + app->running_revision + ")");
         }
         if (!a.applications.empty()) heals.push_back(std::move(a));
     }
-    std::sort(heals.begin(), heals.end(), [](const admit_action& x, const admit_action& y) { return x.cluster < y.cluster; });
+    std::sort(heals.begin(), heals.end(),
+              [](const admit_action& x, const admit_action& y) { return x.cluster < y.cluster; });
     result_.heals = std::move(heals);
 }
 

@@ -184,8 +184,6 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                         sync_result.AddMember("revision", text(v.deployed, a), a);
                         sync_result.AddMember("source", copy_of(source, a), a);
                         op.AddMember("syncResult", sync_result, a);
-                        // The operation is done: Argo CD clears it from the spec side.
-                        app.RemoveMember("operation");
                     }
                     set_member(status, "operationState", std::move(op), a);
                     if (deployed_now) {
@@ -203,6 +201,9 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                     }
                 }
                 set_member(status, "reconciledAt", text(codec::format_time(now), a), a);
+                // A finished operation is cleared, as Argo CD does. Last: removing a member moves
+                // another into its place, and `status` refers into the object.
+                if (v.requested && v.result != outcome::started) app.RemoveMember("operation");
                 return true;
             });
         if (!written) {

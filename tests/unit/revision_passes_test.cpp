@@ -31,6 +31,7 @@ public:
         std::optional<time_point> started;
         std::string phase = "Succeeded";
         bool self_heal = false;
+        bool spec_changed = false;  // the spec changed since its last sync (outside the scope)
         bool fail = false;  // its next sync fails
     };
 
@@ -81,6 +82,8 @@ public:
             ob.resolved_revision = a.resolved;
             ob.running_revision = a.running;
             ob.self_heal = a.self_heal;
+            ob.auto_sync_recorded = true;
+            ob.spec_changed_since_sync = a.spec_changed;
             o.applications.push_back(ob);
         }
         return o;
@@ -127,6 +130,7 @@ public:
                 continue;
             }
             a.phase = "Succeeded";
+            a.spec_changed = false;
             a.running = a.syncing.empty() ? a.resolved : a.syncing;
             a.sync = a.running == a.resolved ? "Synced" : "OutOfSync";
         }
@@ -319,6 +323,22 @@ BOOST_AUTO_TEST_CASE(drift_with_self_heal_is_synced_at_the_running_revision_once
     auto& other = sim.apps.at("eu-west-1c-1");
     other.sync = "OutOfSync";
     for (const auto& h : sim.step().heals) BOOST_TEST(h.cluster != "eu-west-1c-1");
+}
+
+// A template change outside spec.scope passed without a hold: auto-sync would sync it, so the
+// controller does, at the revision each cluster runs, everywhere at once and without a pass.
+BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_is_synced_at_once_at_the_running_revision) {
+    branch_sim sim(seed_spec());
+    for (auto& [name, a] : sim.apps) {
+        a.sync = "OutOfSync";
+        a.spec_changed = true;
+        a.started = sim.now - 1h;
+    }
+    const auto result = sim.step();
+    BOOST_TEST(sim.r.status.pass == 0);
+    BOOST_TEST(result.heals.size() == sim.apps.size());  // unstaged clusters too
+    for (const auto& h : result.heals) BOOST_TEST(h.sync_revisions.begin()->second == "c1");
+    BOOST_TEST(sim.count("AutoSync") == sim.apps.size());
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_sync_is_not_healed_again) {

@@ -138,6 +138,18 @@ bool compared_to_spec(const rapidjson::Value& application) {
     return true;
 }
 
+bool spec_changed_since_sync(const rapidjson::Value& application) {
+    const auto* synced = find_path(application, {"status", "operationState", "syncResult"});
+    const auto* spec = find_path(application, {"spec"});
+    if (!synced || !synced->IsObject() || !spec) return false;
+    auto canon = [](const rapidjson::Value* v) {
+        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
+    };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
+        if (canon(find_path(*spec, {field})) != canon(find_path(*synced, {field}))) return true;
+    return false;
+}
+
 application_record decode_application(const rapidjson::Value& app) {
     application_record r;
     r.namespace_ = string_at(app, {"metadata", "namespace"});
@@ -186,7 +198,12 @@ application_record decode_application(const rapidjson::Value& app) {
     const auto revisions = decode_application_revisions(app);
     o.resolved_revision = core::join_revisions(revisions.resolved);
     o.running_revision = core::join_revisions(revisions.running);
-    if (!r.sync_policy.empty()) o.self_heal = decode_sync_policy(r.sync_policy).self_heal;
+    if (!r.sync_policy.empty()) {
+        const auto policy = decode_sync_policy(r.sync_policy);
+        o.auto_sync_recorded = policy.automated;
+        o.self_heal = policy.self_heal;
+    }
+    o.spec_changed_since_sync = spec_changed_since_sync(app);
     return r;
 }
 

@@ -67,6 +67,10 @@ std::vector<std::string> application_set_owners(const rapidjson::Value& object);
 // and empty alike): Argo CD's sync status and resolved revision are about this spec, not an older one.
 bool compared_to_spec(const rapidjson::Value& application);
 
+// Whether status.operationState.syncResult deployed another spec.source/sources than the current
+// ones (false when it never synced).
+bool spec_changed_since_sync(const rapidjson::Value& application);
+
 // `now` is not needed: operation times are read from the object.
 application_record decode_application(const rapidjson::Value& application);
 

@@ -38,6 +38,7 @@ recorded_sync_policy decode_sync_policy(std::string_view record) {
         // Argo CD's `enabled: false` turns automation off while keeping its settings.
         const auto* enabled = find_path(*automated, {"enabled"});
         const bool on = !(enabled && enabled->IsBool() && !enabled->GetBool());
+        out.automated = on;
         out.prune = flag("prune");
         out.self_heal = on && flag("selfHeal");
     }

@@ -19,6 +19,7 @@ inline constexpr std::string_view sync_policy_annotation = "deployment.skyscanne
 // sync.syncOptions, retry -> retry; automated.selfHeal -> the controller heals drift. Lenient: an
 // unreadable record reads as an empty policy.
 struct recorded_sync_policy {
+    bool automated = false;  // automated present and not enabled: false
     bool prune = false;
     bool self_heal = false;
     std::optional<std::string> sync_options;  // JSON array, as recorded

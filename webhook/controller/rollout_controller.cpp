@@ -250,6 +250,7 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     for (const auto& action : result.admissions) admit(r, action);
     for (const auto& action : result.restorations) restore(r, action);
     for (const auto& action : result.heals) sync(r, action, true);
+    if (r.spec.track_revisions) turn_auto_sync_off(r);
     events.insert(events.end(), std::make_move_iterator(result.events.begin()),
                   std::make_move_iterator(result.events.end()));
     emit(cr, events);
@@ -371,6 +372,35 @@ void rollout_controller::sync(const core::rollout& r, const core::admit_action& 
                         ": " + res.error().describe());
         }
     });
+}
+
+void rollout_controller::turn_auto_sync_off(const core::rollout& r) {
+    const auto at = now();
+    for (const auto& app : cache_.applications_of(r.spec.source.name)) {
+        if (app->namespace_ != r.namespace_ || !app->observation.automated_sync) continue;
+        auto& last = auto_sync_touched_[r.namespace_ + "/" + app->name];
+        if (last != core::time_point{} && at - last < std::chrono::seconds(30)) continue;
+        last = at;
+        const auto name_path = "/metadata/name";
+        rapidjson::StringBuffer buffer;
+        json_writer w(buffer);
+        w.StartArray();
+        w.StartObject();
+        w.Key("op");
+        w.String("test");
+        w.Key("path");
+        w.String(name_path);
+        w.Key("value");
+        write_string(w, app->name);
+        w.EndObject();
+        w.EndArray();
+        if (auto res = api_.json_patch(kube::application_path(r.namespace_, app->name), buffer.GetString()); res)
+            log_info("controller: " + key_of(r) + ": Application " + app->name +
+                     " synced by itself; asked the webhook to turn its auto-sync off");
+        else if (!res.error().is_not_found())
+            log_warning("controller: " + key_of(r) + ": turning auto-sync off on Application " + app->name + ": " +
+                        res.error().describe());
+    }
 }
 
 kube::api_result<void> rollout_controller::patch_application(const std::string& path, const std::string& patch,

@@ -57,6 +57,10 @@ private:
     void restore(const core::rollout& rollout, const core::admit_action& action);
     // Writes the sync operations of a new commit's admission or of a self-heal.
     void sync(const core::rollout& rollout, const core::admit_action& action, bool heal);
+    // On a rollout with trackRevisions, an Application still syncing by itself (it predates the
+    // rollout or the field) gets a write that changes nothing: the webhook's answer turns its
+    // auto-sync off and records the policy (docs/controller.md, "Moving revisions").
+    void turn_auto_sync_off(const core::rollout& rollout);
     // Calls f with each cached Application the action names (in the rollout's namespace).
     void for_each_application(const core::rollout& rollout, const core::admit_action& action,
                               const std::function<void(const codec::application_record&, const std::string&)>& f) const;
@@ -78,6 +82,8 @@ private:
     // Per rollout ("ns/name"), per Application: the change (core::change_key) last seen and when it
     // was first seen (core::application_observation::pending_since). Reconcile's thread only.
     std::map<std::string, std::map<std::string, std::pair<std::string, core::time_point>>> pending_seen_;
+    // Per Application ("ns/name"): when turn_auto_sync_off() last wrote it. Reconcile's thread only.
+    std::map<std::string, core::time_point> auto_sync_touched_;
 };
 
 // Prometheus lines about the rollouts as cached: phase, stage and clusters per state.

@@ -12,10 +12,12 @@ std::string change_key(const application_observation& app, bool track_revisions)
     return std::string(revision_key_prefix) + app.resolved_revision;
 }
 
-bool drifted_with_self_heal(const application_observation& app) {
-    return app.self_heal && app.sync_status == "OutOfSync" && !app.operation_in_progress &&
-           !app.running_revision.empty() && app.resolved_revision == app.running_revision &&
-           app.operation_phase != "Failed" && app.operation_phase != "Error";
+bool needs_auto_sync(const application_observation& app) {
+    if (app.sync_status != "OutOfSync" || app.operation_in_progress || app.running_revision.empty() ||
+        app.resolved_revision != app.running_revision)
+        return false;
+    if (app.spec_changed_since_sync) return app.auto_sync_recorded;
+    return app.self_heal && app.operation_phase != "Failed" && app.operation_phase != "Error";
 }
 
 }  // namespace apr::core

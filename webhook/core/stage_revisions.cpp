@@ -94,8 +94,9 @@ std::optional<std::string> machine::newer_revision_reason() {
     return std::nullopt;
 }
 
-// Drift at the running revision with selfHeal recorded: a sync at that revision, at most once per
-// self_heal_backoff per Application, never while its cluster is being updated.
+// What auto-sync would have done at the running revision (needs_auto_sync): a sync at that
+// revision, at most once per self_heal_backoff per Application, never while its cluster is being
+// updated.
 void machine::heal_drift() {
     std::unordered_set<std::string_view> updating;
     for (const auto& s : status().stages)
@@ -107,16 +108,22 @@ void machine::heal_drift() {
         if (updating.contains(name)) continue;
         admit_action a{std::string(name), {}, {}, {}};
         for (const auto* app : view.apps) {
-            if (!drifted_with_self_heal(*app)) continue;
+            if (!needs_auto_sync(*app)) continue;
             if (app->operation_started_at && now_ - *app->operation_started_at < backoff) {
                 look_again_at(*app->operation_started_at + backoff);
                 continue;
             }
             a.applications.push_back(app->name);
             a.sync_revisions[app->name] = app->running_revision;
-            emit(false, "SelfHeal",
-                 "cluster " + a.cluster + ": Application " + app->name +
-                     " drifted; syncing it at the revision it runs (" + app->running_revision + ")");
+            if (app->spec_changed_since_sync)
+                emit(false, "AutoSync",
+                     "cluster " + a.cluster + ": Application " + app->name +
+                         " changed outside the rollout's scope; syncing it at the revision it runs (" +
+                         app->running_revision + ")");
+            else
+                emit(false, "SelfHeal",
+                     "cluster " + a.cluster + ": Application " + app->name +
+                         " drifted; syncing it at the revision it runs (" + app->running_revision + ")");
         }
         if (!a.applications.empty()) heals.push_back(std::move(a));
     }

@@ -99,7 +99,7 @@ public:
 
 // `request`: the value of the annotation deployment.skyscanner.net/request, when not empty.
 inline std::shared_ptr<const cached_rollout> rollout(std::string_view resource_version, std::string_view finalizers,
-                                              bool deleting = false, const std::string& request = {}) {
+                                                     bool deleting = false, const std::string& request = {}) {
     std::string annotations;
     if (!request.empty()) {
         rapidjson::StringBuffer quoted;

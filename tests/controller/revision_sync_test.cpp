@@ -112,11 +112,11 @@ BOOST_AUTO_TEST_CASE(a_template_change_admitted_on_a_tracking_rollout_carries_it
     BOOST_REQUIRE_EQUAL(patches.size(), 1u);
     // The desired state and a sync of it (no revision: what the applied spec names) in one write.
     BOOST_TEST(patches[0].body.find(R"("op":"test")") != std::string::npos);
-    BOOST_TEST(patches[0].body.find(R"({"op":"add","path":"/operation","value":{"sync":{"prune":true,)"
-                                    R"("syncOptions":["CreateNamespace=true"]},"retry":{"limit":2},)"
-                                    R"("initiatedBy":{"username":"argocd-progressive-rollout"}}})") !=
-                   std::string::npos,
-               patches[0].body);
+    BOOST_TEST(
+        patches[0].body.find(R"({"op":"add","path":"/operation","value":{"sync":{"prune":true,)"
+                             R"("syncOptions":["CreateNamespace=true"]},"retry":{"limit":2},)"
+                             R"("initiatedBy":{"username":"argocd-progressive-rollout"}}})") != std::string::npos,
+        patches[0].body);
     BOOST_TEST(api.writes_to("merge_patch").empty());
 }
 

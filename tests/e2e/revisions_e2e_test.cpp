@@ -54,9 +54,11 @@ BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_sta
     s.argo.set_branch("main", "c0ffee0001");
     s.create_fleet(s.emea_fleet(), "main");
     s.apply_rollout(seed_stages(), "  trackRevisions: true\n");
-    BOOST_REQUIRE_MESSAGE(s.play_until([&](const core::rollout& r) {
-        return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
-    }, 60s),
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [&](const core::rollout& r) {
+                                  return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
+                              },
+                              60s),
                           "auto-sync stayed on:\n"
                               << s.webhook->log());
     BOOST_TEST(s.rollout().status.pass == 0);  // nothing to roll out: every cluster runs what main resolves to
@@ -75,7 +77,8 @@ BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_sta
                                   const auto apps = s.argo.applications();
                                   int current = -1;
                                   for (std::size_t i = 0; i < r.status.stages.size(); ++i)
-                                      if (r.status.stages[i].name == r.status.current_stage) current = static_cast<int>(i);
+                                      if (r.status.stages[i].name == r.status.current_stage)
+                                          current = static_cast<int>(i);
                                   if (current < 0) return;
                                   for (const auto& a : apps)
                                       if (stage_index(r, a.cluster) > current)
@@ -113,6 +116,20 @@ BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_sta
             BOOST_TEST(a.running_revision == "c0ffee0001");
             BOOST_TEST(a.sync == "OutOfSync");
         }
+    // `status` and `plan --live` show the commit rolled out and which clusters run it.
+    const auto kubeconfig = " -n argocd --kubeconfig " + env("KUBECONFIG_ADMIN");
+    const auto status = run(std::string(APR_BINARY_PATH) + " status " + s.id + kubeconfig);
+    BOOST_TEST(status.status == 0, status.out);
+    BOOST_TEST(status.out.find("Revision:  c0ffee0002: runs on 6 cluster(s)") != std::string::npos, status.out);
+    const auto plan = run(std::string(APR_BINARY_PATH) + " plan --live " + s.id + kubeconfig);
+    BOOST_TEST(plan.status == 0, plan.out);
+    BOOST_TEST(plan.out.find("c0ffee0002 (resolved on 8 cluster(s), rolling out): runs on " +
+                             s.cluster("eu-central-1a-1")) != std::string::npos,
+               plan.out);
+    BOOST_TEST(plan.out.find("c0ffee0001: runs on " + s.cluster("ap-southeast-1a-1") + ", " +
+                             s.cluster("us-east-1a-1")) != std::string::npos,
+               plan.out);
+
     // The canary's stage was the only one running while its clusters updated.
     bool canary_seen = false;
     for (const auto& snapshot : seen)
@@ -131,9 +148,11 @@ BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_
     s.argo.set_branch("main", "5c0be00001");
     s.create_fleet(s.emea_fleet(), "main");
     s.apply_rollout(seed_stages(), "  trackRevisions: true\n  scope:\n    paths: [source.targetRevision]\n");
-    BOOST_REQUIRE_MESSAGE(s.play_until([&](const core::rollout& r) {
-        return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
-    }, 60s),
+    BOOST_REQUIRE_MESSAGE(s.play_until(
+                              [&](const core::rollout& r) {
+                                  return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
+                              },
+                              60s),
                           "auto-sync stayed on:\n"
                               << s.webhook->log());
 
@@ -145,8 +164,8 @@ BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_
                               [&](const core::rollout&) {
                                   const auto apps = s.argo.applications();
                                   return apps.size() == 8 && std::all_of(apps.begin(), apps.end(), [](const auto& a) {
-                                             return a.helm_values == "replicas: 3\n" && a.sync == "Synced" &&
-                                                    !a.held && a.running_revision == "5c0be00001";
+                                             return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held &&
+                                                    a.running_revision == "5c0be00001";
                                          });
                               },
                               60s),

@@ -32,7 +32,7 @@ public:
         std::string phase = "Succeeded";
         bool self_heal = false;
         bool spec_changed = false;  // the spec changed since its last sync (outside the scope)
-        bool fail = false;  // its next sync fails
+        bool fail = false;          // its next sync fails
     };
 
     rollout r;

@@ -1,5 +1,6 @@
 // Benchmarks of the pure core (not a test: nothing here asserts a time). Prints one
-// `RESULT case=... median_us=... p99_us=...` line per case; scripts/bench.sh runs it.
+// `RESULT case=... median_us=... p99_us=... cpu_median_us=...` line per case (wall time, and the
+// process's CPU time, which a busy machine disturbs less); run it directly (README, Benchmarks).
 
 #include "codec/admission_review.hpp"
 #include "codec/canonical_json.hpp"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <functional>
 #include <vector>
 
@@ -19,19 +21,39 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-void report(const char* name, std::vector<double> samples_us) {
-    std::sort(samples_us.begin(), samples_us.end());
-    auto at = [&](double q) { return samples_us[static_cast<std::size_t>(q * (samples_us.size() - 1))]; };
-    std::printf("RESULT case=%s runs=%zu median_us=%.3f p99_us=%.3f\n", name, samples_us.size(), at(0.5), at(0.99));
+struct sample {
+    double wall_us;
+    double cpu_us;  // this process's CPU time: what other load on the machine changes least
+};
+
+double cpu_now_us() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+void report(const char* name, std::vector<sample> samples) {
+    std::vector<double> wall, cpu;
+    for (const auto& s : samples) {
+        wall.push_back(s.wall_us);
+        cpu.push_back(s.cpu_us);
+    }
+    std::sort(wall.begin(), wall.end());
+    std::sort(cpu.begin(), cpu.end());
+    auto at = [](const std::vector<double>& v, double q) { return v[static_cast<std::size_t>(q * (v.size() - 1))]; };
+    std::printf("RESULT case=%s runs=%zu median_us=%.3f p99_us=%.3f cpu_median_us=%.3f\n", name, samples.size(),
+                at(wall, 0.5), at(wall, 0.99), at(cpu, 0.5));
 }
 
 template <class F>
-std::vector<double> measure(int runs, F&& f, int batch = 1) {
-    std::vector<double> out;
+std::vector<sample> measure(int runs, F&& f, int batch = 1) {
+    std::vector<sample> out;
     for (int i = 0; i < runs; ++i) {
-        auto start = clock_type::now();
+        const auto cpu_start = cpu_now_us();
+        const auto start = clock_type::now();
         for (int b = 0; b < batch; ++b) f();
-        out.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - start).count() / batch);
+        const auto wall = std::chrono::duration<double, std::micro>(clock_type::now() - start).count();
+        out.push_back({wall / batch, (cpu_now_us() - cpu_start) / batch});
     }
     return out;
 }

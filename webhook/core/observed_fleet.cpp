@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 
 namespace apr::core {
 
@@ -56,38 +57,123 @@ std::optional<std::string> cluster_view::degraded() const {
     return std::nullopt;
 }
 
+namespace {
+
+// A name as the constructor sorts it: its first 8 bytes, big-endian and zero-padded, decide most
+// comparisons without reading the name itself (it lives in an observation somewhere else).
+struct sort_key {
+    std::uint64_t prefix = 0;
+    std::string_view name;
+    std::uint32_t app = 0;  // position of the Application in the observations
+};
+
+std::uint64_t prefix_of(std::string_view s) {
+    std::uint64_t p = 0;
+    for (std::size_t i = 0; i < 8; ++i) p = (p << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+    return p;
+}
+
+bool operator<(const sort_key& a, const sort_key& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (int c = a.name.compare(b.name); c != 0) return c < 0;
+    return a.app < b.app;
+}
+
+std::size_t hash_of(std::string_view name) {
+    return std::hash<std::string_view>{}(name);
+}
+
+std::uint32_t tag_of(std::size_t hash) {
+    return static_cast<std::uint32_t>(static_cast<std::uint64_t>(hash) >> 32) | 1u;
+}
+
+}  // namespace
+
 observed_fleet::observed_fleet(const observations& observed, bool track_revisions) {
-    std::unordered_map<std::string_view, const cluster*> known;
-    known.reserve(observed.clusters.size());
-    for (const auto& c : observed.clusters) known.emplace(c.name, &c);
-    for (const auto& app : observed.applications) {
-        auto& view = views_[std::string_view(app.cluster)];
-        view.apps.push_back(&app);
-        if (view.identity) continue;
-        if (auto it = known.find(app.cluster); it != known.end()) {
-            view.identity = it->second;
-        } else {
-            // An Application whose cluster has no Secret (in-cluster, or not registered yet).
-            view.identity = &unregistered_.emplace_back(cluster{app.cluster, {}, {}});
+    const auto& apps = observed.applications;
+    // Applications grouped by cluster, clusters in name order, each cluster's in observed order.
+    std::vector<sort_key> keys(apps.size());
+    for (std::size_t i = 0; i < apps.size(); ++i)
+        keys[i] = {prefix_of(apps[i].cluster), apps[i].cluster, static_cast<std::uint32_t>(i)};
+    std::sort(keys.begin(), keys.end());
+    std::size_t name_bytes = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        if (i == 0 || keys[i].name != keys[i - 1].name) name_bytes += keys[i].name.size();
+    names_.reserve(name_bytes);  // never reallocated: the views' names point into it
+    apps_.reserve(keys.size());
+    std::vector<std::size_t> starts;  // of each view's Applications in apps_
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        if (i == 0 || keys[i].name != keys[i - 1].name) {
+            views_.emplace_back().name = std::string_view(names_.data() + names_.size(), keys[i].name.size());
+            names_ += keys[i].name;
+            starts.push_back(i);
         }
+        apps_.push_back(&apps[keys[i].app]);
+    }
+    starts.push_back(apps_.size());
+    for (std::size_t v = 0; v < views_.size(); ++v)
+        views_[v].apps =
+            std::span<const application_observation* const>(apps_.data() + starts[v], starts[v + 1] - starts[v]);
+
+    std::size_t capacity = 8;
+    while (capacity < 2 * views_.size()) capacity *= 2;
+    slots_.resize(capacity);
+    for (std::size_t i = 0; i < views_.size(); ++i) {
+        const auto hash = hash_of(views_[i].name);
+        auto at = hash & (capacity - 1);
+        while (slots_[at].position != 0) at = (at + 1) & (capacity - 1);
+        slots_[at] = {static_cast<std::uint32_t>(i + 1), tag_of(hash)};
+    }
+
+    // The first Secret of a name is the cluster's identity.
+    for (const auto& c : observed.clusters)
+        if (auto* view = find(c.name); view && !view->identity) view->identity = &c;
+    for (auto& view : views_) {
+        // An Application whose cluster has no Secret (in-cluster, or not registered yet).
+        if (!view.identity) view.identity = &unregistered_.emplace_back(cluster{std::string(view.name), {}, {}});
         view.labels = &view.identity->labels;
+        std::size_t pending = 0;
+        const application_observation* last = nullptr;
+        for (const auto* a : view.apps) {
+            if (!a->pending_hash.empty() || (track_revisions && !change_key(*a, true).empty())) {
+                ++pending;
+                last = a;
+            }
+            if (!a->hold_refused.empty()) view.hold_refused = a;
+        }
+        any_hold_refused_ = any_hold_refused_ || view.hold_refused;
+        if (pending == 1) {
+            view.pending_hash = change_key(*last, track_revisions);
+        } else if (pending > 1) {
+            std::vector<std::pair<std::string, std::string>> hashes;
+            for (const auto* a : view.apps)
+                if (auto key = change_key(*a, track_revisions); !key.empty())
+                    hashes.emplace_back(a->name, std::move(key));
+            view.pending_hash = combine_hashes(hashes);
+        }
     }
-    for (auto& [name, view] : views_) {
-        std::vector<std::pair<std::string, std::string>> hashes;
-        for (const auto* a : view.apps)
-            if (auto key = change_key(*a, track_revisions); !key.empty()) hashes.emplace_back(a->name, std::move(key));
-        view.pending_hash = combine_hashes(hashes);
+}
+
+std::size_t observed_fleet::index_of(std::string_view name) const {
+    if (views_.empty()) return views_.size();
+    const auto hash = hash_of(name);
+    const auto tag = tag_of(hash);
+    const auto mask = slots_.size() - 1;
+    for (auto at = hash & mask; slots_[at].position != 0; at = (at + 1) & mask) {
+        const auto& s = slots_[at];
+        if (s.hash == tag && views_[s.position - 1].name == name) return s.position - 1;
     }
+    return views_.size();
 }
 
 cluster_view* observed_fleet::find(std::string_view name) {
-    auto it = views_.find(name);
-    return it == views_.end() ? nullptr : &it->second;
+    auto i = index_of(name);
+    return i == views_.size() ? nullptr : &views_[i];
 }
 
 const cluster_view* observed_fleet::find(std::string_view name) const {
-    auto it = views_.find(name);
-    return it == views_.end() ? nullptr : &it->second;
+    auto i = index_of(name);
+    return i == views_.size() ? nullptr : &views_[i];
 }
 
 }  // namespace apr::core

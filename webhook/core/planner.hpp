@@ -26,6 +26,15 @@ stage_assignments assign_stages(const rollout_spec& spec, std::span<const cluste
 // The same over clusters owned elsewhere (the state machine's view of its fleet), without copies.
 stage_assignments assign_stages(const rollout_spec& spec, std::vector<const cluster*> clusters);
 
+// The same over a fleet already in name order with no name twice (the state machine's), as
+// positions in it: no names copied, and the caller finds its own record of each cluster by position.
+struct stage_positions {
+    std::vector<std::vector<std::size_t>> stages;  // parallel to spec.stages, admission order
+    std::vector<long long> max_unavailable;        // parallel to spec.stages
+    std::vector<std::size_t> unstaged;             // in name order
+};
+stage_positions assign_stage_positions(const rollout_spec& spec, std::span<const cluster* const> sorted_fleet);
+
 struct planned_stage {
     std::string name;
     std::vector<std::string> clusters;            // requeued ones last

@@ -24,7 +24,8 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
                requested_, look_again_},
       track_revisions_(r.spec.track_revisions) {
     for (const auto& app : observed.applications)
-        if (!change_of(app).empty() && app.pending_since && (!settles_at_ || *app.pending_since > *settles_at_))
+        if ((!app.pending_hash.empty() || (track_revisions_ && !change_of(app).empty())) && app.pending_since &&
+            (!settles_at_ || *app.pending_since > *settles_at_))
             settles_at_ = *app.pending_since;
     if (settles_at_) *settles_at_ += std::chrono::ceil<std::chrono::seconds>(options.settle_time);
 }
@@ -102,14 +103,16 @@ void machine::monitor_clusters() {
     for (std::size_t k = 0; k < status().stages.size(); ++k) {
         auto& s = status().stages[k];
         for (auto& c : s.clusters) {
+            const bool baking = c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty();
+            if (c.phase != cluster_phase::updating && c.phase != cluster_phase::rolled_back && !baking) continue;
             auto* view = fleet_.find(c.name);
             if (!view) continue;
             if (c.phase == cluster_phase::updating)
                 monitor_updating(s, specs[k], c, *view);
             else if (c.phase == cluster_phase::rolled_back)
                 restore(c, *view);
-            else if (c.phase == cluster_phase::done && s.phase == stage_phase::baking && !c.hash.empty())
-                if (auto why = view->degraded()) fail_cluster(s, c, *why + " during bake time");
+            else if (auto why = view->degraded())
+                fail_cluster(s, c, *why + " during bake time");
         }
     }
 }

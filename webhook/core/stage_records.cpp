@@ -16,41 +16,48 @@ bool machine::reported_source_missing() const {
 }
 
 // Stages follow the current spec and fleet; per-cluster records follow the cluster by name,
-// so a spec edit or a relabelled cluster keeps what was already done.
+// so a spec edit or a relabelled cluster keeps what was already done. This runs for every cluster
+// on every step: each name is looked up once, everything else goes by position.
 void machine::rebuild_stages() {
     auto& st = status();
+    const auto views = fleet_.views();  // in name order, as the planner wants it
     // The planner reads the observed clusters through pointers: no per-step copies.
     std::vector<const cluster*> fleet;
-    fleet.reserve(fleet_.views().size());
-    for (const auto& [name, view] : fleet_.views()) fleet.push_back(view.identity);
-    // Name order, as the planner wants it (a hash map has none).
-    std::sort(fleet.begin(), fleet.end(), [](const cluster* a, const cluster* b) { return a->name < b->name; });
-    auto assignments = assign_stages(rollout_.spec, std::move(fleet));
+    fleet.reserve(views.size());
+    for (const auto& view : views) fleet.push_back(view.identity);
+    auto assignments = assign_stage_positions(rollout_.spec, fleet);
     // The previous records, and the planned stage, hang off each cluster's view: no name
-    // sets to build (this runs for every cluster on every step).
+    // sets to build.
     for (std::size_t i = 0; i < assignments.stages.size(); ++i)
-        for (const auto& name : assignments.stages[i].clusters) fleet_.find(name)->stage = i;
-    std::unordered_map<std::string_view, const stage_status*> old_by_name;
-    for (const auto& s : rollout_.status.stages) {
-        old_by_name.emplace(s.name, &s);
-        for (const auto& c : s.clusters)
-            if (auto* view = fleet_.find(c.name); view && !view->record) view->record = &c;
+        for (auto position : assignments.stages[i]) views[position].stage = i;
+    const auto& old_stages = rollout_.status.stages;
+    std::unordered_map<std::string_view, std::size_t> old_by_name;
+    std::vector<std::vector<cluster_view*>> old_views(old_stages.size());  // parallel to old clusters
+    for (std::size_t k = 0; k < old_stages.size(); ++k) {
+        old_by_name.emplace(old_stages[k].name, k);
+        old_views[k].reserve(old_stages[k].clusters.size());
+        for (const auto& c : old_stages[k].clusters) {
+            auto* view = fleet_.find(c.name);
+            if (view && !view->record) view->record = &c;
+            old_views[k].push_back(view);
+        }
     }
+    st.stages.reserve(rollout_.spec.stages.size());
     for (std::size_t i = 0; i < rollout_.spec.stages.size(); ++i) {
-        const auto& members = assignments.stages[i].clusters;
+        const auto& members = assignments.stages[i];
         stage_status s;
         s.name = rollout_.spec.stages[i].name;
-        auto place = [&](cluster_view& view, std::string_view name) {
+        auto place = [&](cluster_view& view) {
             if (view.placed) return;
             view.placed = true;
             if (view.record)
                 s.clusters.push_back(*view.record);
             else
-                s.clusters.push_back(cluster_status{.name = std::string(name)});
+                s.clusters.push_back(cluster_status{.name = std::string(view.name)});
         };
         s.clusters.reserve(members.size());
         if (auto it = old_by_name.find(s.name); it != old_by_name.end()) {
-            const auto& old = *it->second;
+            const auto& old = old_stages[it->second];
             s.phase = old.phase;
             s.started_at = old.started_at;
             s.finished_at = old.finished_at;
@@ -58,14 +65,15 @@ void machine::rebuild_stages() {
             s.message = old.message;
             s.gates = old.gates;
             // keep the recorded order (requeued clusters were moved to the end)
-            for (const auto& c : old.clusters)
-                if (auto* view = fleet_.find(c.name); view && view->stage == i) place(*view, c.name);
+            for (auto* view : old_views[it->second])
+                if (view && view->stage == i) place(*view);
         }
-        for (const auto& name : members) place(*fleet_.find(name), name);
-        max_unavailable_.push_back(assignments.stages[i].max_unavailable);
+        for (auto position : members) place(views[position]);
+        max_unavailable_.push_back(assignments.max_unavailable[i]);
         st.stages.push_back(std::move(s));
     }
-    st.unstaged_clusters = std::move(assignments.unstaged);
+    st.unstaged_clusters.reserve(assignments.unstaged.size());
+    for (auto position : assignments.unstaged) st.unstaged_clusters.emplace_back(views[position].name);
 }
 
 std::optional<std::string> machine::new_pass_reason() {
@@ -128,14 +136,15 @@ void machine::clear_failures() {
 // A change the webhook could not hold is not pending anywhere: the cluster's message says so
 // while the refusal lasts (and an Event when it starts), then the message goes away.
 void machine::report_refused_holds() {
+    const bool any_refused = fleet_.any_hold_refused();
     for (auto& s : status().stages)
         for (auto& c : s.clusters) {
+            const bool reported = c.message.starts_with(hold_refused_prefix);
+            if (!any_refused && !reported) continue;  // the common case, without a name lookup
             const auto* view = fleet_.find(c.name);
             std::string refused;
-            if (view)
-                for (const auto* a : view->apps)
-                    if (!a->hold_refused.empty()) refused = std::string(hold_refused_prefix) + a->hold_refused;
-            const bool reported = c.message.starts_with(hold_refused_prefix);
+            if (view && view->hold_refused)
+                refused = std::string(hold_refused_prefix) + view->hold_refused->hold_refused;
             if (c.phase == cluster_phase::updating || c.phase == cluster_phase::failed) continue;
             if (!refused.empty() && c.message != refused) {
                 if (!reported) emit(true, "HoldRefused", "stage " + s.name + ": cluster " + c.name + ": " + refused);

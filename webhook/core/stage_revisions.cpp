@@ -104,9 +104,9 @@ void machine::heal_drift() {
             if (c.phase == cluster_phase::updating) updating.insert(c.name);
     const auto backoff = std::chrono::ceil<std::chrono::seconds>(options_.self_heal_backoff);
     std::vector<admit_action> heals;
-    for (const auto& [name, view] : fleet_.views()) {
-        if (updating.contains(name)) continue;
-        admit_action a{std::string(name), {}, {}, {}};
+    for (const auto& view : fleet_.views()) {  // in name order
+        if (updating.contains(view.name)) continue;
+        admit_action a{std::string(view.name), {}, {}, {}};
         for (const auto* app : view.apps) {
             if (!needs_auto_sync(*app)) continue;
             if (app->operation_started_at && now_ - *app->operation_started_at < backoff) {
@@ -127,8 +127,6 @@ void machine::heal_drift() {
         }
         if (!a.applications.empty()) heals.push_back(std::move(a));
     }
-    std::sort(heals.begin(), heals.end(),
-              [](const admit_action& x, const admit_action& y) { return x.cluster < y.cluster; });
     result_.heals = std::move(heals);
 }
 

@@ -1,5 +1,7 @@
 #include "core/window_gates.hpp"
 
+#include "core/observed_fleet.hpp"
+
 #include <date/date.h>
 
 namespace apr::core {
@@ -31,8 +33,11 @@ public:
         if (!observed.app_projects)
             return gate_verdict::wait("syncWindows", "waiting for the Argo CD AppProjects to be listed");
         std::optional<gate_verdict> closed;
-        for (const auto& app : observed.applications) {
-            if (app.cluster != cluster.name || change_key(app, ctx.step.rollout.spec.track_revisions).empty()) continue;
+        const auto* view = ctx.step.fleet.find(cluster.name);
+        if (!view) return gate_verdict::open();  // no Application there: nothing to sync
+        for (const auto* a : view->apps) {
+            const auto& app = *a;
+            if (change_key(app, ctx.step.rollout.spec.track_revisions).empty()) continue;
             auto project = observed.app_projects->find(app.project);
             if (project == observed.app_projects->end()) continue;  // no windows known for it
             const application_target target{app.name, app.destination_name, app.destination_server,

@@ -83,8 +83,11 @@ std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& 
 }
 
 std::string desired_state_canonical(const rapidjson::Value& spec) {
+    return desired_state_canonical(desired_state(spec));
+}
+
+std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields) {
     // Fields in sorted order so the text is canonical JSON of the sub-object.
-    auto fields = desired_state(spec);
     std::vector<std::pair<std::string_view, const std::string*>> present;
     for (std::size_t i = 0; i < fields.size(); ++i)
         if (fields[i]) present.emplace_back(core::desired_state_fields[i], &*fields[i]);
@@ -130,11 +133,16 @@ bool compared_to_spec(const rapidjson::Value& application) {
     const auto* spec = find_path(application, {"spec"});
     const auto* compared = find_path(application, {"status", "sync", "comparedTo"});
     if (!spec || !compared || !compared->IsObject()) return false;
-    auto canon = [](const rapidjson::Value* v) {
-        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
-    };
-    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
-        if (canon(find_path(*spec, {field})) != canon(find_path(*compared, {field}))) return false;
+    auto absent = [](const rapidjson::Value* v) { return !v || v->IsNull() || (v->IsArray() && v->Empty()); };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")}) {
+        const auto* a = find_path(*spec, {field});
+        const auto* b = find_path(*compared, {field});
+        if (absent(a) || absent(b)) {
+            if (absent(a) != absent(b)) return false;
+            continue;
+        }
+        if (!surely_same_json(*a, *b) && canonical_json(*a) != canonical_json(*b)) return false;
+    }
     return true;
 }
 

@@ -77,6 +77,8 @@ application_record decode_application(const rapidjson::Value& application);
 // Desired-state fields of an Application spec, canonical JSON each (nullopt when absent).
 std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& spec);
 std::string desired_state_canonical(const rapidjson::Value& spec);
+// The same from fields desired_state already made.
+std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields);
 
 // The JSON Patch with which the rollout controller admits a held change: it applies only if the
 // Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the

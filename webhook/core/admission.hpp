@@ -101,7 +101,8 @@ struct application_facts {
     spec_revisions old_revisions;
     spec_revisions new_revisions;
     pending_record new_pending;               // what a hold of the new desired state records (the value only
-                                              // for the ApplicationSet controller's writes, the only ones held)
+                                              // for the ApplicationSet controller's writes, the only ones held;
+                                              // both empty for an UPDATE that leaves the desired state alone)
     std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
     std::string old_pending_hash;             // annotation on the old object
     // The old object's record of the state an admission replaced: the hash of that state (of its
@@ -135,12 +136,14 @@ struct application_facts {
     // Read for rollouts with trackRevisions (docs/admission.md#moving-revisions).
     // The old object's sync-policy annotation (canonical JSON; nullopt when absent or not an object).
     std::optional<std::string> recorded_sync_policy;
-    // The old object's spec.syncPolicy without `automated` (nullopt when it has no syncPolicy).
+    // The old object's spec.syncPolicy without `automated` (nullopt when it has no syncPolicy); only
+    // for the ApplicationSet controller's writes, the only ones held.
     std::optional<std::string> old_sync_policy_without_automated;
     // Like `changes`, from the old state with its recorded sync policy (when it has one).
     std::optional<desired_changes> recorded_changes;
     // Hash of the new desired state with the recorded sync policy in place of its own, when the write
-    // leaves spec.syncPolicy as it was (what status records for it); else new_pending.hash.
+    // leaves spec.syncPolicy as it was (what status records for it); else of the new desired state.
+    // Only for a sync by someone other than Argo CD's application controller.
     std::string intended_hash;
     // What the cluster runs (stored object; docs/api.md#moving-revisions), by source position; not
     // read for Argo CD's application controller. Only it may change what status says runs.

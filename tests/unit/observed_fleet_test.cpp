@@ -37,8 +37,8 @@ BOOST_AUTO_TEST_CASE(clusters_come_in_name_order_with_their_applications_in_obse
     o.applications.push_back(app("api-eu-west-1a-2", "eu-west-1a-2"));
     o.applications.push_back(app("db-b", "b"));
     const observed_fleet fleet(o);
-    BOOST_TEST(names_of(fleet) == (std::vector<std::string>{"a", "b", "eu-west-1a", "eu-west-1a-1", "eu-west-1a-10",
-                                                             "eu-west-1a-2"}),
+    BOOST_TEST(names_of(fleet) ==
+                   (std::vector<std::string>{"a", "b", "eu-west-1a", "eu-west-1a-1", "eu-west-1a-10", "eu-west-1a-2"}),
                boost::test_tools::per_element());
     const auto* view = fleet.find("eu-west-1a-2");
     BOOST_TEST_REQUIRE(view);

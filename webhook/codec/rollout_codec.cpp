@@ -125,6 +125,7 @@ core::rollout_spec decode_spec(const rapidjson::Value& value, core::field_errors
         errors.push_back({error_kind::required, "spec.sourceRef", "", ""});
     }
     spec.paused = r.boolean("paused").value_or(false);
+    spec.track_revisions = r.boolean("trackRevisions").value_or(false);
     if (const auto* scope = r.member("scope")) {
         object_reader sr(*scope, "spec.scope", errors);
         core::scope_spec out;

@@ -149,6 +149,7 @@ struct rollout_window {
     std::unordered_set<std::string> unstaged;
     // spec.scope.paths, parsed; nullopt stages every change (no scope, or one that does not parse).
     std::optional<std::vector<value_path>> scope;
+    bool track_revisions = false;  // spec.trackRevisions (docs/admission.md#moving-revisions)
 
     // Whether status admitted `cluster` for exactly this pending hash of `application`: Updating
     // or Done at that hash in the current pass. A cluster done for an older change is not

@@ -46,6 +46,7 @@ fleet_state build_fleet_state(const std::vector<rollout>& rollouts, std::vector<
             for (const auto& c : s.clusters) window.clusters[c.name] = {s.name, c.phase, c.hash, c.application_hashes};
         window.unstaged.insert(r.status.unstaged_clusters.begin(), r.status.unstaged_clusters.end());
         window.scope = parse_scope(r.spec.scope);
+        window.track_revisions = r.spec.track_revisions;
         state.admission.rollouts.emplace(rollout_key(r.namespace_, r.spec.source.name), std::move(window));
     }
     state.clusters = std::move(clusters);

@@ -79,7 +79,10 @@ struct rollout_spec {
     source_ref source;
     std::vector<stage_spec> stages;
     bool paused = false;
-    std::optional<scope_spec> scope;   // absent: every change is staged
+    std::optional<scope_spec> scope;  // absent: every change is staged
+    // A new commit of a moving targetRevision (a branch, HEAD) is a change too: auto-sync is kept
+    // off and the resolved revision rolls out in stages (docs/api.md#moving-revisions).
+    bool track_revisions = false;
     std::vector<window_spec> windows;  // Allow/Deny windows for admitting clusters (docs/windows.md)
     failure_policy on_failure = failure_policy::halt;
     friend bool operator==(const rollout_spec&, const rollout_spec&) = default;

@@ -204,6 +204,16 @@ int main(int argc, char** argv) {
             report(name.c_str(),
                    measure(
                        500, [&] { (void)codec::review_application("application/json", body, state, ids); }, 10));
+        // The hot path: Argo CD's application controller writing status, desired state unchanged.
+        rs.object = test::application_json(before);
+        rs.username = ids.application_controller;
+        const auto status_write = test::review_json(rs);
+        const std::string status_name = "review_status_write_" + std::to_string(status_write.size() / 1024) + "KB";
+        if (wanted(status_name))
+            report(
+                status_name.c_str(),
+                measure(
+                    500, [&] { (void)codec::review_application("application/json", status_write, state, ids); }, 10));
     }
     return 0;
 }

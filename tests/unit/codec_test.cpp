@@ -11,6 +11,7 @@
 #include "test_fleet.hpp"
 
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 
@@ -539,6 +540,79 @@ BOOST_AUTO_TEST_CASE(escapes_across_block_boundaries) {
         const char* begin = text.data();
         BOOST_REQUIRE_MESSAGE(codec::skip_container(begin, begin + text.size()) == begin + value.size(), "pad " << pad);
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(canonical_comparison)
+
+rapidjson::Document json(std::string_view text) {
+    rapidjson::Document d;
+    d.Parse(text.data(), text.size());
+    BOOST_REQUIRE(!d.HasParseError());
+    return d;
+}
+
+BOOST_AUTO_TEST_CASE(surely_same_is_never_wrong_about_canonical_equality) {
+    // Pairs whose canonical texts differ (or might: the short cut may then only say false).
+    const std::vector<std::pair<std::string, std::string>> different = {
+        {R"({"a":1})", R"({"a":1.0})"},  // written "1" and "1.0"
+        {R"({"a":0.0})", R"({"a":-0.0})"},
+        {R"({"a":1})", R"({"a":2})"},
+        {R"({"a":-1})", R"({"a":18446744073709551615})"},
+        {R"({"a":"x"})", R"({"a":"x "})"},
+        {R"({"a":[1,2]})", R"({"a":[2,1]})"},
+        {R"({"a":{}})", R"({"a":[]})"},
+        {R"({"a":null})", R"({})"},
+        {R"({"a":1,"a":2})", R"({"a":1,"b":2})"},
+        {R"({"a":true})", R"({"a":false})"},
+    };
+    for (const auto& [x, y] : different) {
+        const auto a = json(x), b = json(y);
+        BOOST_TEST_INFO(x << " vs " << y);
+        BOOST_TEST(!codec::surely_same_json(a, b));
+        BOOST_TEST(!codec::surely_same_json(b, a));
+    }
+    // The same document is surely the same; the same members in another order are left to the
+    // canonical texts (which agree).
+    const auto helm = json(R"({"repoURL":"https://x","helm":{"valuesObject":{"image":{"tag":"v2"},"n":3,"f":1.5}}})");
+    BOOST_TEST(codec::surely_same_json(
+        helm, json(R"({"repoURL":"https://x","helm":{"valuesObject":{"image":{"tag":"v2"},"n":3,"f":1.5}}})")));
+    const auto reordered =
+        json(R"({"helm":{"valuesObject":{"f":1.5,"n":3,"image":{"tag":"v2"}}},"repoURL":"https://x"})");
+    BOOST_TEST(!codec::surely_same_json(helm, reordered));
+    BOOST_TEST(codec::canonical_json(helm) == codec::canonical_json(reordered));
+
+    // Random documents and small mutations of them: whenever the short cut says "same", the
+    // canonical texts are equal.
+    std::mt19937 random(7);
+    auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+    const std::vector<std::string> scalars = {"0",     "1",    "1.0",  "-0.0", "2", "\"a\"",
+                                              "\"b\"", "true", "null", "[]",   "{}"};
+    std::function<std::string(int)> document = [&](int depth) -> std::string {
+        if (depth == 0 || pick(3) == 0)
+            return scalars[static_cast<std::size_t>(pick(static_cast<int>(scalars.size())))];
+        std::string out = pick(2) ? "[" : "{";
+        const bool object = out == "{";
+        for (int i = 0, n = pick(3); i < n; ++i) {
+            if (i) out += ',';
+            if (object) out += std::string("\"") + static_cast<char>('a' + pick(3)) + "\":";
+            out += document(depth - 1);
+        }
+        return out + (object ? "}" : "]");
+    };
+    int same = 0;
+    for (int round = 0; round < 3000; ++round) {
+        const auto x = document(3);
+        const auto y = pick(2) ? x : document(3);
+        const auto a = json(x), b = json(y);
+        if (codec::surely_same_json(a, b)) {
+            ++same;
+            BOOST_TEST_INFO(x << " vs " << y);
+            BOOST_TEST(codec::canonical_json(a) == codec::canonical_json(b));
+        }
+    }
+    BOOST_TEST(same > 1000);  // the short cut is taken, not only refused
 }
 
 BOOST_AUTO_TEST_SUITE_END()

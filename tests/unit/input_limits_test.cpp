@@ -11,6 +11,8 @@
 #include "review_fixtures.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 
 using namespace apr;
 using namespace apr::test;
@@ -178,6 +180,44 @@ BOOST_AUTO_TEST_CASE(utf8_validation_follows_rfc_3629) {
                "b");
 }
 
+BOOST_AUTO_TEST_CASE(the_body_scan_finds_what_utf8_validation_and_a_nul_search_find) {
+    // scan_body reads 16 bytes at a time: each case is tried at every offset around a block edge,
+    // so that the odd byte falls in the vector loop, in the byte loop and in the tail.
+    const std::string padding(40, 'x');
+    for (std::size_t at = 0; at < 40; ++at) {
+        const std::string before = padding.substr(0, at), after = padding.substr(at);
+        auto scan = [&](std::string_view middle) { return codec::scan_body(before + std::string(middle) + after); };
+        BOOST_TEST(!scan("").nul.has_value());
+        BOOST_TEST(!scan("").invalid_utf8.has_value());
+        BOOST_TEST(!scan("").unicode_escapes);
+        BOOST_TEST(!scan("caf\xC3\xA9 \xF0\x9F\x9A\x80").invalid_utf8.has_value());
+        BOOST_TEST(scan("\xFF").invalid_utf8.value() == at);
+        BOOST_TEST(scan("\xED\xA0\x80").invalid_utf8.value() == at);  // a surrogate
+        BOOST_TEST(scan("\xE2\x82").invalid_utf8.value() == at);
+        BOOST_TEST(scan(std::string_view("\0", 1)).nul.value() == at);
+        // A NUL is reported whatever comes before it, as the reader would stop there.
+        const auto both = scan(std::string_view("\xFF-\0", 3));
+        BOOST_TEST(both.nul.value() == at + 2);
+        BOOST_TEST(scan("\\u00e9").unicode_escapes);
+        BOOST_TEST(!scan("\\n\\\"\\t").unicode_escapes);  // other escapes need no surrogate check
+        BOOST_TEST(!scan("u\\").unicode_escapes);
+    }
+    // The same verdicts as the separate checks on arbitrary bytes.
+    std::uint32_t seed = 12345;
+    for (int round = 0; round < 2000; ++round) {
+        std::string text(static_cast<std::size_t>(round % 70), ' ');
+        for (auto& c : text) {
+            seed = seed * 1103515245u + 12345u;
+            const auto r = (seed >> 16) & 0xFF;
+            c = static_cast<char>(r < 200 ? 'a' + r % 26 : r);  // mostly ASCII, some high bytes and NULs
+        }
+        const auto scan = codec::scan_body(text);
+        const void* nul = std::memchr(text.data(), '\0', text.size());
+        BOOST_TEST(scan.nul.has_value() == (nul != nullptr));
+        if (!nul) BOOST_TEST((scan.invalid_utf8 == codec::find_invalid_utf8(text)));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(invalid_utf8_in_a_review_gets_400_and_a_valid_answer) {
     // In the name (echoed by a denial), in a skipped status, in the uid (echoed always).
     app_spec before, after;
@@ -222,6 +262,14 @@ BOOST_AUTO_TEST_CASE(an_escaped_unpaired_surrogate_gets_400) {
         BOOST_TEST(a.http_status == 400u);
         BOOST_TEST(contains(message_of(a), "The surrogate pair in string is invalid."));
     }
+    // Also deep in a long body, past the 16-byte blocks the first scan reads at a time.
+    app_spec escaped;
+    escaped.extra_annotations = "\"note\":\"" + std::string(100, 'n') + "\\udc00\"";
+    r.uid = "705ab4f5-6393-11e8-b7cc-42010a800002";
+    r.object = application_json(escaped);
+    BOOST_TEST(contains(message_of(codec::review_application("application/json", review_json(r), fleet, ids)),
+                        "The surrogate pair in string is invalid."));
+    r.object = application_json(app_spec{});
     // A pair is a character like any other.
     r.uid = "705ab4f5\\ud83d\\ude80";
     auto a = codec::review_application("application/json", review_json(r), fleet, ids);

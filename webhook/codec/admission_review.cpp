@@ -131,7 +131,8 @@ struct movable_insitu_stream : rapidjson::InsituStringStream {
 
 // SAX filter between RapidJSON's reader and a Document: passes every event through, except that
 // the values the admission decision never reads (request.object/oldObject .status but its `sync`,
-// and .metadata.managedFields) are skipped with skip_container and arrive in the Document as null.
+// .metadata.managedFields and .labels; request.kind, resource, requestKind, requestResource and
+// options) are skipped with skip_container and arrive in the Document as null.
 // The reader cannot be told to skip, so the filter moves its stream past the value after leaving
 // behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
 template <class Output>
@@ -165,8 +166,12 @@ public:
                 : here == scope::object && key == "metadata"                        ? scope::metadata
                 : here == scope::object && key == "status"                          ? scope::status
                                                                                     : scope::other;
-        // Of the status only `sync` is read (the resolved revision a sync is checked against).
-        if ((here == scope::status && key != "sync") || (here == scope::metadata && key == "managedFields"))
+        // Of the status only `sync` is read (the resolved revision a sync is checked against); the
+        // request's kinds, resources and options and an Application's labels are not read at all.
+        if ((here == scope::status && key != "sync") ||
+            (here == scope::metadata && (key == "managedFields" || key == "labels")) ||
+            (here == scope::request && (key == "kind" || key == "resource" || key == "requestKind" ||
+                                        key == "requestResource" || key == "options")))
             skip_value();
         return out_.Key(s, n, copy);
     }
@@ -247,19 +252,18 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
         error = bad_request("", "request body is empty: expected an admission.k8s.io/v1 AdmissionReview", false);
         return nullptr;
     }
-    // The in-place reader stops at a NUL byte, which valid JSON never contains unescaped.
-    if (const void* nul = std::memchr(body.data(), '\0', body.size())) {
-        error = bad_request("",
-                            "request body is not valid JSON: NUL byte at offset " +
-                                std::to_string(static_cast<const char*>(nul) - body.data()),
-                            false);
+    // One pass: the in-place reader stops at a NUL byte, which valid JSON never contains
+    // unescaped; and the body is checked whole, the parts the pruning path skips included, so that
+    // a review is UTF-8 or refused and nothing an answer quotes from it can make the answer invalid.
+    const auto scan = scan_body(body);
+    if (scan.nul) {
+        error =
+            bad_request("", "request body is not valid JSON: NUL byte at offset " + std::to_string(*scan.nul), false);
         return nullptr;
     }
-    // Checked whole, the parts the pruning path skips included: a review is UTF-8 or refused, so
-    // nothing an answer quotes from it can make the answer invalid.
-    if (const auto bad = find_invalid_utf8(body)) {
-        error =
-            bad_request("", "request body is not valid JSON: invalid UTF-8 at offset " + std::to_string(*bad), false);
+    if (scan.invalid_utf8) {
+        error = bad_request(
+            "", "request body is not valid JSON: invalid UTF-8 at offset " + std::to_string(*scan.invalid_utf8), false);
         return nullptr;
     }
     auto r = std::make_unique<parsed_review>();
@@ -273,7 +277,7 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
         movable_insitu_stream stream(text);
         auto generate = [&](auto& document) {
             pruning_filter filter(document, stream, text + r->body.size());
-            limits_handler limits(filter);
+            limits_handler limits(filter, scan.unicode_escapes);
             if (!reader.Parse<flags>(stream, limits).IsError()) return true;
             failed = describe(reader, limits);
             return false;
@@ -282,7 +286,7 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     } else {
         rapidjson::InsituStringStream stream(text);
         auto generate = [&](auto& document) {
-            limits_handler limits(document);
+            limits_handler limits(document, scan.unicode_escapes);
             if (!reader.Parse<flags>(stream, limits).IsError()) return true;
             failed = describe(reader, limits);
             return false;

@@ -7,8 +7,13 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdint>
 #include <fstream>
 #include <sstream>
@@ -63,6 +68,52 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
         p += n;
     }
     return std::nullopt;
+}
+
+body_scan scan_body(std::string_view text) {
+    body_scan out;
+    const auto* const begin = reinterpret_cast<const unsigned char*>(text.data());
+    const auto* const end = begin + text.size();
+    const unsigned char* p = begin;
+    auto escape_at = [&](const unsigned char* q) { return *q == '\\' && q + 1 < end && q[1] == 'u'; };
+    while (p < end) {
+#if defined(__SSE2__)
+        // Kubernetes JSON is almost all ASCII without NUL or backslash: 16 bytes are checked at once
+        // and a block that has any of them takes the byte loop below.
+        const __m128i zero = _mm_setzero_si128();
+        const __m128i backslash = _mm_set1_epi8('\\');
+        while (end - p >= 16) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+            const int special = _mm_movemask_epi8(
+                _mm_or_si128(bytes, _mm_or_si128(_mm_cmpeq_epi8(bytes, zero), _mm_cmpeq_epi8(bytes, backslash))));
+            if (special != 0) break;
+            p += 16;
+        }
+        if (p == end) break;
+#endif
+        // One block's worth (or the tail) byte by byte.
+        const unsigned char* const stop = std::min(end, p + 16);
+        while (p < stop) {
+            const unsigned char c = *p;
+            if (c == 0) {
+                out.nul = static_cast<std::size_t>(p - begin);
+                return out;  // a NUL is reported before anything else: the rest is never parsed
+            }
+            if (c < 0x80) {
+                if (!out.unicode_escapes && escape_at(p)) out.unicode_escapes = true;
+                ++p;
+                continue;
+            }
+            const std::size_t n = sequence_length(p, end);
+            if (n == 0) {
+                if (!out.invalid_utf8) out.invalid_utf8 = static_cast<std::size_t>(p - begin);
+                ++p;
+                continue;
+            }
+            p += n;
+        }
+    }
+    return out;
 }
 
 std::string to_valid_utf8(std::string_view text) {

@@ -48,6 +48,16 @@ std::string nesting_too_deep();
 // no surrogates, nothing past U+10FFFF), or nullopt when all of `text` is.
 std::optional<std::size_t> find_invalid_utf8(std::string_view text);
 
+// What one pass over a request body finds (find_invalid_utf8 and a NUL search in one): the
+// offset of the first NUL byte, of the first byte that is not well-formed UTF-8, and whether a
+// `\u` escape occurs anywhere (only one can decode to ill-formed UTF-8, see limits_handler).
+struct body_scan {
+    std::optional<std::size_t> nul;
+    std::optional<std::size_t> invalid_utf8;
+    bool unicode_escapes = false;
+};
+body_scan scan_body(std::string_view text);
+
 // `text` with every byte of an ill-formed sequence replaced by U+FFFD, as Go's encoder does.
 std::string to_valid_utf8(std::string_view text);
 
@@ -61,7 +71,9 @@ class limits_handler {
 public:
     enum class stop { none, too_deep, bad_escape };
 
-    explicit limits_handler(Output& out) : out_(out) {}
+    // `unicode_escapes` false: the input, already checked to be well-formed UTF-8, has no `\u`
+    // escape (body_scan), so no string can decode to a surrogate and none is searched for one.
+    explicit limits_handler(Output& out, bool unicode_escapes = true) : out_(out), escapes_(unicode_escapes) {}
 
     stop stopped() const { return stopped_; }
 
@@ -88,6 +100,7 @@ private:
     }
     // Surrogates encode as ED A0..BF xx; a cheap look for ED first, as strings rarely have one.
     bool checked(const char* s, rapidjson::SizeType n) {
+        if (!escapes_) return true;
         for (const char* p = s; (p = static_cast<const char*>(std::memchr(p, '\xED', s + n - p)));) {
             if (++p < s + n && static_cast<unsigned char>(*p) >= 0xA0) {
                 stopped_ = stop::bad_escape;
@@ -98,6 +111,7 @@ private:
     }
 
     Output& out_;
+    bool escapes_ = true;
     unsigned depth_ = 0;
     stop stopped_ = stop::none;
 };

@@ -1,9 +1,11 @@
 #include "codec/kube_objects.hpp"
 
+#include "codec/application_revisions.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/pending_record.hpp"
+#include "codec/sync_operation.hpp"
 #include "codec/time_format.hpp"
 #include "core/admission.hpp"
 
@@ -81,8 +83,11 @@ std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& 
 }
 
 std::string desired_state_canonical(const rapidjson::Value& spec) {
+    return desired_state_canonical(desired_state(spec));
+}
+
+std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields) {
     // Fields in sorted order so the text is canonical JSON of the sub-object.
-    auto fields = desired_state(spec);
     std::vector<std::pair<std::string_view, const std::string*>> present;
     for (std::size_t i = 0; i < fields.size(); ++i)
         if (fields[i]) present.emplace_back(core::desired_state_fields[i], &*fields[i]);
@@ -128,12 +133,29 @@ bool compared_to_spec(const rapidjson::Value& application) {
     const auto* spec = find_path(application, {"spec"});
     const auto* compared = find_path(application, {"status", "sync", "comparedTo"});
     if (!spec || !compared || !compared->IsObject()) return false;
+    auto absent = [](const rapidjson::Value* v) { return !v || v->IsNull() || (v->IsArray() && v->Empty()); };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")}) {
+        const auto* a = find_path(*spec, {field});
+        const auto* b = find_path(*compared, {field});
+        if (absent(a) || absent(b)) {
+            if (absent(a) != absent(b)) return false;
+            continue;
+        }
+        if (!surely_same_json(*a, *b) && canonical_json(*a) != canonical_json(*b)) return false;
+    }
+    return true;
+}
+
+bool spec_changed_since_sync(const rapidjson::Value& application) {
+    const auto* synced = find_path(application, {"status", "operationState", "syncResult"});
+    const auto* spec = find_path(application, {"spec"});
+    if (!synced || !synced->IsObject() || !spec) return false;
     auto canon = [](const rapidjson::Value* v) {
         return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
     };
     for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
-        if (canon(find_path(*spec, {field})) != canon(find_path(*compared, {field}))) return false;
-    return true;
+        if (canon(find_path(*spec, {field})) != canon(find_path(*synced, {field}))) return true;
+    return false;
 }
 
 application_record decode_application(const rapidjson::Value& app) {
@@ -161,6 +183,7 @@ application_record decode_application(const rapidjson::Value& app) {
     if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
         r.live_desired = desired_state_canonical(*spec);
     r.previous_spec = annotation(app, core::previous_spec_annotation);
+    r.sync_policy = annotation(app, sync_policy_annotation);
 
     auto& o = r.observation;
     o.name = r.name;
@@ -180,6 +203,15 @@ application_record decode_application(const rapidjson::Value& app) {
                               phase == "Running" || phase == "Terminating";
     if (auto started = as_string(find_path(app, {"status", "operationState", "startedAt"})))
         o.operation_started_at = parse_time(*started);
+    const auto revisions = decode_application_revisions(app);
+    o.resolved_revision = core::join_revisions(revisions.resolved);
+    o.running_revision = core::join_revisions(revisions.running);
+    if (!r.sync_policy.empty()) {
+        const auto policy = decode_sync_policy(r.sync_policy);
+        o.auto_sync_recorded = policy.automated;
+        o.self_heal = policy.self_heal;
+    }
+    o.spec_changed_since_sync = spec_changed_since_sync(app);
     return r;
 }
 
@@ -228,7 +260,8 @@ void write_desired_state(rapidjson::Writer<rapidjson::StringBuffer>& w, const ap
 
 }  // namespace
 
-std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash,
+                                       const std::string* operation) {
     // Only the hold writes the record (the webhook denies anyone else), and it is applied only
     // when it is exactly what its hash names.
     auto canonical = decode_pending_record(app.pending_spec);
@@ -248,6 +281,11 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
         const rapidjson::Value replaced_by(rapidjson::StringRef(hash.data(), hash.size()));
         write_op(w, "add", annotation_path(core::previous_spec_annotation), &spec);
         write_op(w, "add", annotation_path(core::previous_for_annotation), &replaced_by);
+    }
+    if (operation) {
+        rapidjson::Document op;
+        if (parse_json(op, *operation) || !op.IsObject()) return std::nullopt;
+        write_op(w, "add", "/operation", &op);
     }
     w.EndArray();
     return std::string(buffer.GetString(), buffer.GetSize());

@@ -95,7 +95,8 @@ struct application_facts {
     spec_revisions old_revisions;
     spec_revisions new_revisions;
     pending_record new_pending;               // what a hold of the new desired state records (the value only
-                                              // for the ApplicationSet controller's writes, the only ones held)
+                                              // for the ApplicationSet controller's writes, the only ones held;
+                                              // both empty for an UPDATE that leaves the desired state alone)
     std::size_t other_annotations_bytes = 0;  // new object's annotations but the hold's two, keys + values
     std::string old_pending_hash;             // annotation on the old object
     // The old object's record of the state an admission replaced: the hash of that state (of its

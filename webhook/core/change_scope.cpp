@@ -145,11 +145,12 @@ std::string to_string(const value_path& path) {
                     if (!out.empty()) out += '.';
                     out += step.key;
                 } else {
-                    out += "[\"" + step.key + "\"]";
+                    out.append("[\"").append(step.key).append("\"]");
                 }
                 break;
             case path_step::kind::element:
-                out += "[" + std::to_string(step.index) + "]";
+                // Appended in place: g++ 12 -O3 warns (-Wrestrict, falsely) on "[" + string temporaries.
+                out.append("[").append(std::to_string(step.index)).append("]");
                 break;
             case path_step::kind::every_element:
                 out += "[*]";

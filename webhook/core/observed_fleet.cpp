@@ -91,7 +91,7 @@ std::uint32_t tag_of(std::size_t hash) {
 
 }  // namespace
 
-observed_fleet::observed_fleet(const observations& observed) {
+observed_fleet::observed_fleet(const observations& observed, bool track_revisions) {
     const auto& apps = observed.applications;
     // Applications grouped by cluster, clusters in name order, each cluster's in observed order.
     std::vector<sort_key> keys(apps.size());
@@ -138,7 +138,7 @@ observed_fleet::observed_fleet(const observations& observed) {
         std::size_t pending = 0;
         const application_observation* last = nullptr;
         for (const auto* a : view.apps) {
-            if (!a->pending_hash.empty()) {
+            if (!a->pending_hash.empty() || (track_revisions && !change_key(*a, true).empty())) {
                 ++pending;
                 last = a;
             }
@@ -146,11 +146,12 @@ observed_fleet::observed_fleet(const observations& observed) {
         }
         any_hold_refused_ = any_hold_refused_ || view.hold_refused;
         if (pending == 1) {
-            view.pending_hash = last->pending_hash;
+            view.pending_hash = change_key(*last, track_revisions);
         } else if (pending > 1) {
             std::vector<std::pair<std::string, std::string>> hashes;
             for (const auto* a : view.apps)
-                if (!a->pending_hash.empty()) hashes.emplace_back(a->name, a->pending_hash);
+                if (auto key = change_key(*a, track_revisions); !key.empty())
+                    hashes.emplace_back(a->name, std::move(key));
             view.pending_hash = combine_hashes(hashes);
         }
     }

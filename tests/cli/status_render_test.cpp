@@ -89,6 +89,21 @@ BOOST_AUTO_TEST_CASE(each_stage_has_a_bar_and_its_clusters_by_state) {
     BOOST_TEST(contains(text, "Pending    eu-central-1b-1, eu-central-1c-1\n"));
 }
 
+// trackRevisions: the commit the pass rolls out, who runs it and who is syncing to it.
+BOOST_AUTO_TEST_CASE(a_revision_pass_shows_the_commit_and_the_clusters_that_run_it) {
+    auto r = progressing();
+    r.spec.track_revisions = true;
+    for (auto& s : r.status.stages)
+        for (auto& c : s.clusters)
+            if (c.phase == core::cluster_phase::done || c.phase == core::cluster_phase::updating)
+                c.hash = "rev:4f2a9c1";
+    const auto text = cli::render_status(r, now);
+    BOOST_TEST(contains(text,
+                        "Revision:  4f2a9c1: runs on 2 cluster(s) (eu-central-1a-1, eu-west-1a-1); syncing "
+                        "eu-west-1b-1\n"));
+    BOOST_TEST(!contains(cli::render_status(progressing(), now), "Revision:"));
+}
+
 BOOST_AUTO_TEST_CASE(requeued_cluster_shows_attempt_of_limit_and_next_try) {
     const auto text = cli::render_status(progressing(), now);
     BOOST_TEST(contains(text, "Requeued   eu-west-1c-1 (attempt 1/5, next try in 18s at 2026-11-27T17:00:18Z)\n"));

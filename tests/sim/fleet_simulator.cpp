@@ -1,4 +1,5 @@
 #include "sim/fleet_simulator.hpp"
+#include "sim/sim_json.hpp"
 
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
@@ -14,53 +15,9 @@
 
 namespace apr::sim {
 
+using namespace detail;
+
 namespace {
-
-using rapidjson::Value;
-using allocator = rapidjson::Document::AllocatorType;
-
-// The simulator is test code: an API answer it did not expect ends the scenario loudly.
-template <class T>
-T must(kube::api_result<T> result, std::string_view what) {
-    if (!result) throw std::runtime_error(std::string(what) + ": " + result.error().describe());
-    return std::move(*result);
-}
-
-Value text(std::string_view s, allocator& a) {
-    return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-}
-
-// Sets (or replaces) object[key]; `value` is moved from.
-void set_member(Value& object, std::string_view key, Value&& value, allocator& a) {
-    if (!object.IsObject()) object.SetObject();
-    auto it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
-    if (it != object.MemberEnd())
-        it->value = std::move(value);
-    else
-        object.AddMember(text(key, a), value, a);
-}
-
-Value& object_member(Value& object, std::string_view key, allocator& a) {
-    if (!object.IsObject()) object.SetObject();
-    auto it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
-    if (it == object.MemberEnd()) {
-        object.AddMember(text(key, a), Value(rapidjson::kObjectType), a);
-        it = object.FindMember(Value(key.data(), static_cast<rapidjson::SizeType>(key.size())));
-    }
-    if (!it->value.IsObject()) it->value.SetObject();
-    return it->value;
-}
-
-Value copy_of(const Value* v, allocator& a) {
-    Value out;
-    if (v) out.CopyFrom(*v, a);
-    return out;
-}
-
-bool same(const Value* a, const Value* b) {
-    if (!a || !b) return !a && !b;
-    return *a == *b;
-}
 
 std::string base64_encode(std::string_view in) {
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -99,35 +56,6 @@ void substitute(Value& v, const std::string& name, const std::string& server, al
     } else if (v.IsArray()) {
         for (auto& e : v.GetArray()) substitute(e, name, server, a);
     }
-}
-
-bool owned_by(const Value& app, std::string_view appset) {
-    const Value* refs = codec::find_path(app, {"metadata", "ownerReferences"});
-    if (!refs || !refs->IsArray()) return false;
-    for (const auto& r : refs->GetArray()) {
-        if (codec::string_at(r, {"kind"}) == "ApplicationSet" && codec::string_at(r, {"name"}) == appset) return true;
-    }
-    return false;
-}
-
-bool auto_sync_on(const Value& app) {
-    const Value* automated = codec::find_path(app, {"spec", "syncPolicy", "automated"});
-    if (!automated || !automated->IsObject()) return false;
-    const Value* enabled = codec::find_path(*automated, {"enabled"});
-    return !(enabled && enabled->IsBool() && !enabled->GetBool());
-}
-
-std::vector<rapidjson::Document> list_all(kube::client& c, const std::string& path, std::string_view what) {
-    std::vector<rapidjson::Document> items;
-    must(c.list(path, 500,
-                [&](const Value& item) {
-                    rapidjson::Document d;
-                    // LIST pages are parsed in situ and CopyFrom keeps such strings by reference: re-parse.
-                    d.Parse(kube::to_json(item).c_str());
-                    items.push_back(std::move(d));
-                }),
-         what);
-    return items;
 }
 
 std::string label_selector_of(const Value& appset) {
@@ -410,119 +338,6 @@ std::map<std::string, std::string> argocd_simulator::clusters_by_server() {
     return out;
 }
 
-int argocd_simulator::step_application_controller(std::chrono::system_clock::time_point now) {
-    const auto servers = clusters_by_server();
-    int writes = 0;
-    for (const auto& listed : list_all(app_controller_, applications_path(), "list Applications")) {
-        if (!appset_.empty() && !owned_by(listed, appset_)) continue;
-        const std::string name = codec::string_at(listed, {"metadata", "name"});
-
-        enum class outcome { none, started, synced, failed, out_of_sync } result = outcome::none;
-        std::string source_key, revision, cluster;
-        auto written =
-            kube::update_with_retry(app_controller_, applications_path() + "/" + name, [&](rapidjson::Document& app) {
-                auto& a = app.GetAllocator();
-                result = outcome::none;
-                const Value* source = codec::find_path(app, {"spec", "source"});
-                const Value* destination = codec::find_path(app, {"spec", "destination"});
-                const std::string server = codec::string_at(app, {"spec", "destination", "server"});
-                cluster = servers.contains(server) ? servers.at(server) : server;
-                revision = source ? codec::string_at(*source, {"targetRevision"}) : "";
-                source_key = (source ? kube::to_json(*source) : "") + (destination ? kube::to_json(*destination) : "");
-                const std::string sync_status = codec::string_at(app, {"status", "sync", "status"});
-                const std::string op_phase = codec::string_at(app, {"status", "operationState", "phase"});
-                const bool compared_current =
-                    same(codec::find_path(app, {"status", "sync", "comparedTo", "source"}), source) &&
-                    same(codec::find_path(app, {"status", "sync", "comparedTo", "destination"}), destination);
-                const bool automated = auto_sync_on(app);
-
-                if (sync_status.empty()) {
-                    result =
-                        automated ? outcome::synced : outcome::out_of_sync;  // first reconcile of a new Application
-                } else if (!automated) {
-                    if (!(sync_status == "OutOfSync" && compared_current) &&
-                        !(sync_status == "Synced" && compared_current))
-                        result = outcome::out_of_sync;
-                } else if (!(sync_status == "Synced" && compared_current)) {
-                    // Auto-sync does not retry a revision whose sync failed (no retry policy here).
-                    if (op_phase == "Failed" && compared_current) return false;
-                    auto seen = syncing_.find(name);
-                    const bool first_sight = seen == syncing_.end() || seen->second.first != source_key;
-                    if (first_sight && sync_delay > std::chrono::milliseconds::zero())
-                        result = outcome::started;
-                    else if (first_sight || now - seen->second.second >= sync_delay)
-                        result = failing_sync.contains(cluster) ? outcome::failed : outcome::synced;
-                }
-                if (result == outcome::none) return false;
-
-                const bool was_tracked = syncing_.contains(name) && syncing_.at(name).first == source_key;
-                const auto started_at = was_tracked ? syncing_.at(name).second : now;
-                Value& status = object_member(app, "status", a);
-                Value& sync = object_member(status, "sync", a);
-                set_member(sync, "status", text(result == outcome::synced ? "Synced" : "OutOfSync", a), a);
-                Value& compared = object_member(sync, "comparedTo", a);
-                set_member(compared, "source", copy_of(source, a), a);
-                set_member(compared, "destination", copy_of(destination, a), a);
-                set_member(sync, "revision", text(revision, a), a);
-                Value& health = object_member(status, "health", a);
-                if (result == outcome::synced) {
-                    const bool bad = degraded.contains(cluster);
-                    set_member(health, "status", text(bad ? "Degraded" : "Healthy", a), a);
-                    if (bad)
-                        set_member(health, "message",
-                                   text("simulated: " + cluster + " runs " + revision + " degraded", a), a);
-                    else
-                        health.RemoveMember("message");
-                } else if (!codec::find_path(health, {"status"})) {
-                    set_member(health, "status", text("Missing", a), a);
-                }
-                if (result != outcome::out_of_sync) {
-                    Value op(rapidjson::kObjectType);
-                    Value sync_op(rapidjson::kObjectType);
-                    sync_op.AddMember("revision", text(revision, a), a);
-                    Value operation(rapidjson::kObjectType);
-                    operation.AddMember("sync", sync_op, a);
-                    op.AddMember("operation", operation, a);
-                    const char* phase = result == outcome::started  ? "Running"
-                                        : result == outcome::failed ? "Failed"
-                                                                    : "Succeeded";
-                    op.AddMember("phase", Value(phase, a), a);
-                    op.AddMember("message",
-                                 text(result == outcome::failed    ? "simulated: one or more objects failed to apply"
-                                      : result == outcome::started ? "waiting for completion of hook and sync"
-                                                                   : "successfully synced (all tasks run)",
-                                      a),
-                                 a);
-                    op.AddMember("startedAt", text(codec::format_time(started_at), a), a);
-                    if (result != outcome::started) {
-                        op.AddMember("finishedAt", text(codec::format_time(now), a), a);
-                        Value sync_result(rapidjson::kObjectType);
-                        sync_result.AddMember("revision", text(revision, a), a);
-                        sync_result.AddMember("source", copy_of(source, a), a);
-                        op.AddMember("syncResult", sync_result, a);
-                    }
-                    set_member(status, "operationState", std::move(op), a);
-                }
-                set_member(status, "reconciledAt", text(codec::format_time(now), a), a);
-                return true;
-            });
-        if (!written) {
-            // Deleted meanwhile: nothing to reconcile.
-            if (written.error().is_not_found()) continue;
-            throw std::runtime_error("write status of Application " + name + ": " + written.error().describe());
-        }
-        if (result == outcome::none) continue;
-        ++writes;
-        if (result == outcome::started) {
-            syncing_[name] = {source_key, now};
-        } else if (result == outcome::synced || result == outcome::failed) {
-            syncing_.erase(name);
-            if (result == outcome::synced) updates_[revision].push_back(cluster);
-        }
-    }
-    return writes;
-}
-
 bool argocd_simulator::play_until(const std::function<bool()>& done, std::chrono::milliseconds timeout,
                                   play_options options) {
     const auto start = std::chrono::steady_clock::now();
@@ -556,6 +371,8 @@ std::vector<application_view> argocd_simulator::applications() {
         v.sync = codec::string_at(app, {"status", "sync", "status"});
         if (v.sync == "Synced")
             v.synced_revision = codec::string_at(app, {"status", "sync", "comparedTo", "source", "targetRevision"});
+        v.resolved_revision = codec::string_at(app, {"status", "sync", "revision"});
+        v.running_revision = codec::string_at(app, {"status", "operationState", "syncResult", "revision"});
         v.health = codec::string_at(app, {"status", "health", "status"});
         v.operation_phase = codec::string_at(app, {"status", "operationState", "phase"});
         v.auto_sync = auto_sync_on(app);

@@ -3,11 +3,14 @@
 // API server, so the webhook and rollout controller meet the writes they meet in production:
 //  - the ApplicationSet controller (cluster generator): generates one Application per cluster
 //    Secret from the ApplicationSet's template and rewrites any Application whose spec differs;
-//  - the application controller: "syncs" Applications whose spec changed (auto-sync) by writing
-//    status the way Argo CD does (sync/health/operationState), with an optional delay.
+//  - the application controller: resolves each Application's targetRevision against a
+//    test-controlled repository (branch -> commit), marks it OutOfSync when its spec or the
+//    branch moves, performs the sync operations it finds in `operation` and "syncs" by itself
+//    when auto-sync is on, writing status the way Argo CD does (sync/health/operationState/
+//    history), with an optional delay.
 // Nothing runs in the background: every call is one pass, so tests decide when each actor acts
 // and never sleep to wait for it. Used by the e2e tests and by `apr-fleet-sim` (scripts/demo.sh).
-// Not here: deleting Applications of removed clusters, manual sync operations, multi-source apps.
+// Not here: deleting Applications of removed clusters, multi-source apps, retries.
 
 #include "kube/client.hpp"
 
@@ -40,15 +43,17 @@ std::vector<fleet_cluster> demo_fleet(int count);
 // An Application as the tests and the demo look at it.
 struct application_view {
     std::string name;
-    std::string cluster;          // resolved from spec.destination.server; the server if unknown
-    std::string target_revision;  // spec.source.targetRevision
-    std::string helm_values;      // spec.source.helm.values
-    std::string synced_revision;  // status.sync.comparedTo.source.targetRevision when Synced
-    std::string sync;             // status.sync.status: Synced / OutOfSync / "" (no status yet)
-    std::string health;           // status.health.status
-    std::string operation_phase;  // status.operationState.phase
-    bool auto_sync = false;       // syncPolicy.automated present and not enabled:false
-    bool held = false;            // the webhook's pending annotations are present
+    std::string cluster;            // resolved from spec.destination.server; the server if unknown
+    std::string target_revision;    // spec.source.targetRevision
+    std::string helm_values;        // spec.source.helm.values
+    std::string synced_revision;    // status.sync.comparedTo.source.targetRevision when Synced
+    std::string resolved_revision;  // status.sync.revision: what targetRevision resolved to
+    std::string running_revision;   // status.operationState.syncResult.revision: what was deployed last
+    std::string sync;               // status.sync.status: Synced / OutOfSync / "" (no status yet)
+    std::string health;             // status.health.status
+    std::string operation_phase;    // status.operationState.phase
+    bool auto_sync = false;         // syncPolicy.automated present and not enabled:false
+    bool held = false;              // the webhook's pending annotations are present
     std::string pending_hash;
 };
 
@@ -96,7 +101,35 @@ public:
     //    in `degraded`), operationState Succeeded (Failed and OutOfSync for `failing_sync`);
     //  - without auto-sync: OutOfSync with comparedTo = spec (nothing is deployed).
     // Returns the number of status writes.
+    //  - a sync operation in `operation` (anyone's): performed at its revision (a branch, HEAD or
+    //    empty resolve to the branch's commit now), Running first when sync_delay > 0, then
+    //    operationState with syncResult.revision, a history entry, `operation` removed, and
+    //    Synced only when the deployed revision is the one targetRevision resolves to;
+    //  - a branch that moved: OutOfSync with status.sync.revision the new commit (auto-sync then
+    //    deploys it, as Argo CD would).
+    // Returns the number of status writes.
     int step_application_controller(std::chrono::system_clock::time_point now);
+
+    // The repository: a targetRevision (or sync revision) naming `branch` resolves to `commit`;
+    // any other revision (a tag, a commit) resolves to itself. Moving a branch takes effect at
+    // the next application-controller pass.
+    void set_branch(const std::string& branch, const std::string& commit) { branches_[branch] = commit; }
+    std::string resolve(const std::string& revision) const;
+
+    // Drift: the Applications on `cluster` go OutOfSync at the revision they run (someone edited
+    // a live object), as the application controller reports it; without auto-sync it stays so.
+    void drift(const std::string& cluster);
+
+    // A sync operation the application controller found in `operation` and started.
+    struct operation_record {
+        std::string application;
+        std::string cluster;
+        std::string revision;      // operation.sync.revision as written
+        std::string deployed;      // what it resolved to
+        std::string initiated_by;  // operation.initiatedBy.username
+        bool prune = false;
+    };
+    const std::vector<operation_record>& operations() const { return operations_; }
 
     std::set<std::string> degraded;      // clusters whose synced version goes Degraded
     std::set<std::string> failing_sync;  // clusters whose sync operation fails
@@ -115,8 +148,9 @@ public:
     }
 
     std::vector<application_view> applications();  // sorted by cluster
-    // Clusters in the order their Applications were synced to `revision` (initial syncs of new
-    // Applications included), as recorded by step_application_controller.
+    // Clusters in the order their Applications were synced to `revision` (the resolved one: a
+    // commit for a branch; initial syncs of new Applications included), as recorded by
+    // step_application_controller.
     std::vector<std::string> updates(const std::string& revision) const;
 
 private:
@@ -132,6 +166,8 @@ private:
     // Application name -> (source it started syncing, when the controller first saw it).
     std::map<std::string, std::pair<std::string, std::chrono::system_clock::time_point>> syncing_;
     std::map<std::string, std::vector<std::string>> updates_;
+    std::map<std::string, std::string> branches_;
+    std::vector<operation_record> operations_;
 };
 
 }  // namespace apr::sim

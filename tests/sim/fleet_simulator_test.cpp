@@ -186,6 +186,100 @@ BOOST_AUTO_TEST_CASE(play_until_runs_the_controllers_until_the_condition_holds) 
     BOOST_TEST(!sim.play_until([] { return false; }, 300ms));
 }
 
+BOOST_AUTO_TEST_CASE(a_branch_resolves_to_its_commit_and_auto_sync_follows_it_when_it_moves) {
+    sim.set_branch("main", "c0ffee1");
+    sim.set_template_revision("main");
+    const auto t0 = std::chrono::system_clock::now();
+    BOOST_TEST(sim.step_application_controller(t0) == 3);
+    for (const auto& [cluster, a] : by_cluster()) {
+        BOOST_TEST(a.sync == "Synced");
+        BOOST_TEST(a.resolved_revision == "c0ffee1");
+        BOOST_TEST(a.running_revision == "c0ffee1");
+    }
+    BOOST_TEST(sim.step_application_controller(t0) == 0);  // nothing moved
+
+    // A new commit on main: auto-sync (on in this template) deploys it at the next pass, and
+    // history keeps both deployments.
+    sim.set_branch("main", "c0ffee2");
+    BOOST_TEST(sim.step_application_controller(t0 + 1s) == 3);
+    for (const auto& [cluster, a] : by_cluster()) {
+        BOOST_TEST(a.sync == "Synced");
+        BOOST_TEST(a.resolved_revision == "c0ffee2");
+        BOOST_TEST(a.running_revision == "c0ffee2");
+    }
+    BOOST_TEST(sim.updates("c0ffee2").size() == 3u);
+    const auto app = application(fleet[0].name);
+    const auto& history = app["status"]["history"];
+    BOOST_TEST_REQUIRE(history.Size() >= 2u);
+    BOOST_TEST(codec::string_at(history[history.Size() - 1], {"revision"}) == "c0ffee2");
+    BOOST_TEST(codec::string_at(history[history.Size() - 2], {"revision"}) == "c0ffee1");
+}
+
+BOOST_AUTO_TEST_CASE(without_auto_sync_a_moved_branch_waits_out_of_sync_for_a_sync_operation) {
+    sim.set_branch("main", "aaa111");
+    sim.set_template_revision("main");
+    sim.step_application_controller(std::chrono::system_clock::now());
+    const std::string apps = "/apis/argoproj.io/v1alpha1/namespaces/" + env.ns() + "/applications/sim-" + suffix + "-";
+    for (const auto& c : fleet)
+        BOOST_TEST_REQUIRE(
+            admin->merge_patch(apps + c.name, R"({"spec":{"syncPolicy":{"automated":null}}})").has_value());
+
+    sim.set_branch("main", "bbb222");
+    sim.sync_delay = 5s;
+    const auto t0 = std::chrono::system_clock::now();
+    BOOST_TEST(sim.step_application_controller(t0) == 3);
+    for (const auto& [cluster, a] : by_cluster()) {
+        BOOST_TEST(a.sync == "OutOfSync");
+        BOOST_TEST(a.resolved_revision == "bbb222");
+        BOOST_TEST(a.running_revision == "aaa111");
+    }
+    BOOST_TEST(sim.step_application_controller(t0 + 1s) == 0);  // nobody syncs it by itself
+
+    // A sync operation naming the commit: Running first, then deployed; `operation` is cleared.
+    BOOST_TEST_REQUIRE(admin
+                           ->merge_patch(apps + fleet[0].name,
+                                         R"({"operation":{"sync":{"revision":"bbb222","prune":true},)"
+                                         R"("initiatedBy":{"username":"alice"}}})")
+                           .has_value());
+    // A symbolic one (no revision) deploys what the branch points to when it runs.
+    BOOST_TEST_REQUIRE(
+        admin->merge_patch(apps + fleet[1].name, R"({"operation":{"sync":{},"initiatedBy":{"username":"bob"}}})")
+            .has_value());
+    sim.set_branch("main", "ccc333");                           // moves before the syncs run
+    BOOST_TEST(sim.step_application_controller(t0 + 2s) == 3);  // two syncs start, fleet[2] sees ccc333
+    BOOST_TEST(by_cluster()[fleet[0].name].operation_phase == "Running");
+    BOOST_TEST(codec::find_path(application(fleet[0].name), {"operation"}) != nullptr);
+    BOOST_TEST(sim.step_application_controller(t0 + 8s) == 2);
+    auto a = by_cluster();
+    // fleet[0] runs the commit it asked for, now behind the branch: OutOfSync at ccc333.
+    BOOST_TEST(a[fleet[0].name].running_revision == "bbb222");
+    BOOST_TEST(a[fleet[0].name].resolved_revision == "ccc333");
+    BOOST_TEST(a[fleet[0].name].sync == "OutOfSync");
+    BOOST_TEST(a[fleet[0].name].operation_phase == "Succeeded");
+    BOOST_TEST(codec::find_path(application(fleet[0].name), {"operation"}) == nullptr);
+    // fleet[1]'s symbolic sync deployed the branch head at the time it ran.
+    BOOST_TEST(a[fleet[1].name].running_revision == "ccc333");
+    BOOST_TEST(a[fleet[1].name].sync == "Synced");
+    BOOST_TEST(a[fleet[2].name].running_revision == "aaa111");  // never asked
+    BOOST_TEST_REQUIRE(sim.operations().size() == 2u);
+    BOOST_TEST(sim.operations()[0].initiated_by == "alice");
+    BOOST_TEST(sim.operations()[0].deployed == "bbb222");
+    BOOST_TEST(sim.operations()[0].prune);
+    BOOST_TEST(sim.operations()[1].revision.empty());
+    BOOST_TEST((sim.updates("bbb222") == std::vector<std::string>{fleet[0].name}));
+
+    // Drift at the running revision stays OutOfSync without auto-sync, and a sync at the running
+    // revision heals it.
+    sim.drift(fleet[1].name);
+    BOOST_TEST(sim.step_application_controller(t0 + 9s) == 0);
+    BOOST_TEST(by_cluster()[fleet[1].name].sync == "OutOfSync");
+    sim.sync_delay = 0s;
+    BOOST_TEST_REQUIRE(
+        admin->merge_patch(apps + fleet[1].name, R"({"operation":{"sync":{"revision":"ccc333"}}})").has_value());
+    BOOST_TEST(sim.step_application_controller(t0 + 10s) >= 1);
+    BOOST_TEST(by_cluster()[fleet[1].name].sync == "Synced");
+}
+
 BOOST_AUTO_TEST_CASE(demo_fleet_has_emea_regions_a_drained_cluster_and_others) {
     const auto demo = sim::demo_fleet(8);
     BOOST_TEST(demo.size() == 8u);

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <set>
 #include <iostream>
+#include <map>
 
 namespace apr::cli {
 
@@ -113,7 +114,14 @@ void write_names(rapidjson::Writer<rapidjson::StringBuffer>& w, const std::vecto
     w.EndArray();
 }
 
-std::string plan_json(const core::rollout_plan& plan) {
+// trackRevisions, `plan --live`: per cluster, the commit Argo CD resolved its Application(s) to and
+// the one it runs (several Applications: joined with ';').
+struct cluster_revisions {
+    std::string resolved, running;
+};
+using fleet_revisions = std::map<std::string, cluster_revisions>;
+
+std::string plan_json(const core::rollout_plan& plan, const fleet_revisions& revisions) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -136,6 +144,20 @@ std::string plan_json(const core::rollout_plan& plan) {
     w.EndArray();
     w.Key("unstaged");
     write_names(w, plan.unstaged);
+    if (!revisions.empty()) {
+        w.Key("revisions");
+        w.StartObject();
+        for (const auto& [cluster, r] : revisions) {
+            w.Key(cluster.data(), static_cast<rapidjson::SizeType>(cluster.size()));
+            w.StartObject();
+            w.Key("resolved");
+            w.String(r.resolved.data(), static_cast<rapidjson::SizeType>(r.resolved.size()));
+            w.Key("running");
+            w.String(r.running.data(), static_cast<rapidjson::SizeType>(r.running.size()));
+            w.EndObject();
+        }
+        w.EndObject();
+    }
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }
@@ -181,6 +203,25 @@ void print_plan_text(std::ostream& out, const core::rollout& r, const core::roll
     out << "\nunstaged (held, never updated): " << (plan.unstaged.empty() ? "none" : join(plan.unstaged)) << "\n";
 }
 
+// "c0ffee2 (resolved on 8 clusters, rolling out): runs on a, b": each commit, newest resolved first.
+void print_revisions_text(std::ostream& out, const fleet_revisions& revisions) {
+    if (revisions.empty()) return;
+    std::map<std::string, std::pair<std::size_t, std::vector<std::string>>> by_commit;
+    for (const auto& [cluster, r] : revisions) {
+        if (!r.resolved.empty()) ++by_commit[r.resolved].first;
+        if (!r.running.empty()) by_commit[r.running].second.push_back(cluster);
+    }
+    out << "\nrevisions (trackRevisions):\n";
+    for (const auto& [commit, seen] : by_commit) {
+        const auto& [resolved, runs] = seen;
+        out << "  " << commit;
+        if (resolved)
+            out << " (resolved on " << resolved << " cluster(s)" << (resolved > runs.size() ? ", rolling out" : "")
+                << ")";
+        out << ": runs on " << (runs.empty() ? "no cluster" : join(runs)) << "\n";
+    }
+}
+
 }  // namespace
 
 namespace {
@@ -188,7 +229,8 @@ namespace {
 // The rollout and the cluster Secrets as they are in the cluster now (`plan --live`).
 std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(const std::string& name,
                                                                                const std::string& namespace_,
-                                                                               const std::string& kubeconfig) {
+                                                                               const std::string& kubeconfig,
+                                                                               fleet_revisions& revisions) {
     kube::client client(kube::load_config(kubeconfig));
     const std::string where = "ProgressiveRollout " + namespace_ + "/" + name;
     auto object = client.get(kube::rollout_path(namespace_, name));
@@ -214,8 +256,16 @@ std::optional<std::pair<loaded_rollout, std::vector<core::cluster>>> load_live(c
     auto apps = client.list(kube::applications_path(namespace_), 500, [&](const rapidjson::Value& object) {
         auto app = codec::decode_application(object);
         const auto& source = rollout.decoded.rollout.spec.source.name;
-        if (std::find(app.application_sets.begin(), app.application_sets.end(), source) != app.application_sets.end())
-            hosting.insert(state.admission.resolve_cluster(app.destination_server, app.destination_name));
+        if (std::find(app.application_sets.begin(), app.application_sets.end(), source) == app.application_sets.end())
+            return;
+        const auto cluster = state.admission.resolve_cluster(app.destination_server, app.destination_name);
+        hosting.insert(cluster);
+        if (rollout.decoded.rollout.spec.track_revisions) {
+            auto& r = revisions[cluster];
+            auto add = [](std::string& to, const std::string& revision) { to += (to.empty() ? "" : ";") + revision; };
+            add(r.resolved, app.observation.resolved_revision);
+            add(r.running, app.observation.running_revision);
+        }
     });
     if (!apps) {
         std::cerr << "error: listing Applications in " << namespace_ << ": " << apps.error().describe() << "\n";
@@ -262,6 +312,7 @@ int run_plan(const arguments& args) {
     }
     std::vector<loaded_rollout> rollouts;
     std::vector<core::cluster> clusters;
+    fleet_revisions revisions;
     if (offline) {
         auto loaded = load_rollouts({rollout_file});
         if (!loaded) return 2;
@@ -280,7 +331,7 @@ int run_plan(const arguments& args) {
         }
     } else {
         try {
-            auto found = load_live(live, namespace_, kubeconfig);
+            auto found = load_live(live, namespace_, kubeconfig, revisions);
             if (!found) return 1;
             rollouts.push_back(std::move(found->first));
             clusters = std::move(found->second);
@@ -296,9 +347,11 @@ int run_plan(const arguments& args) {
     for (const auto& w : result.warnings) std::cerr << label(r) << ": warning: " << w << "\n";
     const auto plan = core::make_plan(r.decoded.rollout.spec, clusters);
     if (output == "json")
-        std::cout << plan_json(plan) << "\n";
-    else
+        std::cout << plan_json(plan, revisions) << "\n";
+    else {
         print_plan_text(std::cout, r.decoded.rollout, plan, clusters.size());
+        print_revisions_text(std::cout, revisions);
+    }
     return 0;
 }
 

@@ -199,6 +199,7 @@ int serve(const serve_flags& flags) {
         measurements = std::make_unique<controller::measurement_runner>(read_secret_with(*client), measuring);
         controller::controller_options control;
         control.measurements = measurements.get();
+        control.self_user = ids.self;
         control.step.settle_time = std::chrono::milliseconds(static_cast<long>(flags.settle_time * 1000));
         rollout_controller = std::make_unique<controller::rollout_controller>(*rollout_api, *cache, control);
         auto* c = cache.get();

@@ -8,6 +8,7 @@
 #include "cli/flags.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/time_format.hpp"
+#include "core/revisions.hpp"
 #include "kube/api_paths.hpp"
 #include "kube/client.hpp"
 #include "kube/config.hpp"
@@ -18,7 +19,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -136,6 +139,31 @@ void render_stage(std::ostringstream& out, const core::rollout& r, std::size_t i
     if (!pending_names.empty()) out << "      Pending    " << name_list(pending_names) << "\n";
 }
 
+// trackRevisions (docs/controller.md, "Moving revisions"): each commit the pass rolls out ("rev:R"
+// records), the clusters that run it, and those syncing to it.
+void render_revisions(std::ostringstream& out, const core::rollout_status& st) {
+    std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>> by_revision;
+    for (const auto& s : st.stages)
+        for (const auto& c : s.clusters) {
+            std::set<std::string> keys;
+            if (c.application_hashes.empty()) keys.insert(c.hash);
+            for (const auto& [app, key] : c.application_hashes) keys.insert(key);
+            for (const auto& key : keys) {
+                if (!key.starts_with(core::revision_key_prefix)) continue;
+                auto& [runs, syncing] = by_revision[key.substr(core::revision_key_prefix.size())];
+                if (c.phase == core::cluster_phase::done) runs.push_back(c.name);
+                if (c.phase == core::cluster_phase::updating) syncing.push_back(c.name);
+            }
+        }
+    for (const auto& [revision, clusters] : by_revision) {
+        const auto& [runs, syncing] = clusters;
+        out << "  Revision:  " << revision << ": runs on " << runs.size() << " cluster(s)"
+            << (runs.empty() ? "" : " (" + name_list(runs) + ")");
+        if (!syncing.empty()) out << "; syncing " << name_list(syncing);
+        out << "\n";
+    }
+}
+
 }  // namespace
 
 std::string render_status(const core::rollout& r, core::time_point now) {
@@ -159,6 +187,7 @@ std::string render_status(const core::rollout& r, core::time_point now) {
         out << "\n";
     }
     out << "  Progress:  " << st.clusters_done() << "/" << st.clusters_total() << " clusters done\n";
+    render_revisions(out, st);
     if (!st.message.empty()) out << "  Message:   " << st.message << "\n";
     if (st.window_opens_at)
         out << "  Window:    closed; the next window opens at " << codec::format_time(*st.window_opens_at) << " (in "

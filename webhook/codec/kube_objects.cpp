@@ -1,9 +1,11 @@
 #include "codec/kube_objects.hpp"
 
+#include "codec/application_revisions.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/input_limits.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/pending_record.hpp"
+#include "codec/sync_operation.hpp"
 #include "codec/time_format.hpp"
 #include "core/admission.hpp"
 
@@ -84,6 +86,16 @@ std::string desired_state_canonical(const rapidjson::Value& spec) {
     return desired_state_canonical(desired_state(spec));
 }
 
+std::optional<std::string> recorded_sync_policy_json(const rapidjson::Value& object) {
+    const auto* value = find_path(object, {"metadata", "annotations", core::sync_policy_annotation});
+    if (!value || !value->IsString()) return std::nullopt;
+    rapidjson::Document policy;
+    // Written by the webhook only (a protected annotation), but parsed under the same limits as any input.
+    if (parse_json(policy, std::string_view(value->GetString(), value->GetStringLength())) || !policy.IsObject())
+        return std::nullopt;
+    return canonical_json(policy);
+}
+
 std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields) {
     // Fields in sorted order so the text is canonical JSON of the sub-object.
     std::vector<std::pair<std::string_view, const std::string*>> present;
@@ -144,6 +156,18 @@ bool compared_to_spec(const rapidjson::Value& application) {
     return true;
 }
 
+bool spec_changed_since_sync(const rapidjson::Value& application) {
+    const auto* synced = find_path(application, {"status", "operationState", "syncResult"});
+    const auto* spec = find_path(application, {"spec"});
+    if (!synced || !synced->IsObject() || !spec) return false;
+    auto canon = [](const rapidjson::Value* v) {
+        return v && !v->IsNull() && !(v->IsArray() && v->Empty()) ? canonical_json(*v) : std::string();
+    };
+    for (std::string_view field : {std::string_view("source"), std::string_view("sources")})
+        if (canon(find_path(*spec, {field})) != canon(find_path(*synced, {field}))) return true;
+    return false;
+}
+
 application_record decode_application(const rapidjson::Value& app) {
     application_record r;
     r.namespace_ = string_at(app, {"metadata", "namespace"});
@@ -166,9 +190,16 @@ application_record decode_application(const rapidjson::Value& app) {
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
     r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;
-    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
-        r.live_desired = desired_state_canonical(*spec);
+    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject()) {
+        // With trackRevisions the webhook keeps auto-sync off and records the sync policy the
+        // template asked for: the state a rollback restores or a pass holds is that intended one
+        // (docs/admission.md#moving-revisions), so its hash is the template's.
+        auto fields = desired_state(*spec);
+        if (auto recorded = recorded_sync_policy_json(app)) fields[core::sync_policy_field] = std::move(*recorded);
+        r.live_desired = desired_state_canonical(fields);
+    }
     r.previous_spec = annotation(app, core::previous_spec_annotation);
+    r.sync_policy = annotation(app, sync_policy_annotation);
 
     auto& o = r.observation;
     o.name = r.name;
@@ -188,6 +219,15 @@ application_record decode_application(const rapidjson::Value& app) {
                               phase == "Running" || phase == "Terminating";
     if (auto started = as_string(find_path(app, {"status", "operationState", "startedAt"})))
         o.operation_started_at = parse_time(*started);
+    const auto revisions = decode_application_revisions(app);
+    o.resolved_revision = core::join_revisions(revisions.resolved);
+    o.running_revision = core::join_revisions(revisions.running);
+    if (!r.sync_policy.empty()) {
+        const auto policy = decode_sync_policy(r.sync_policy);
+        o.auto_sync_recorded = policy.automated;
+        o.self_heal = policy.self_heal;
+    }
+    o.spec_changed_since_sync = spec_changed_since_sync(app);
     return r;
 }
 
@@ -236,7 +276,8 @@ void write_desired_state(rapidjson::Writer<rapidjson::StringBuffer>& w, const ap
 
 }  // namespace
 
-std::optional<std::string> admit_patch(const application_record& app, std::string_view hash) {
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash,
+                                       const std::string* operation) {
     // Only the hold writes the record (the webhook denies anyone else), and it is applied only
     // when it is exactly what its hash names.
     auto canonical = decode_pending_record(app.pending_spec);
@@ -256,6 +297,11 @@ std::optional<std::string> admit_patch(const application_record& app, std::strin
         const rapidjson::Value replaced_by(rapidjson::StringRef(hash.data(), hash.size()));
         write_op(w, "add", annotation_path(core::previous_spec_annotation), &spec);
         write_op(w, "add", annotation_path(core::previous_for_annotation), &replaced_by);
+    }
+    if (operation) {
+        rapidjson::Document op;
+        if (parse_json(op, *operation) || !op.IsObject()) return std::nullopt;
+        write_op(w, "add", "/operation", &op);
     }
     w.EndArray();
     return std::string(buffer.GetString(), buffer.GetSize());

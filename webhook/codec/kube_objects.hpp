@@ -46,6 +46,7 @@ struct application_record {
     bool created_held = false;  // annotation deployment.skyscanner.net/created-held is present
     std::string live_desired;   // canonical JSON of the live desired state (what an admission replaces)
     std::string previous_spec;  // annotation previous-spec: the state the last admission replaced
+    std::string sync_policy;    // annotation sync-policy: the recorded spec.syncPolicy (codec/sync_operation.hpp)
 };
 
 // A Warning Event the webhook recorded on an Application whose template change it could not hold
@@ -66,6 +67,10 @@ std::vector<std::string> application_set_owners(const rapidjson::Value& object);
 // and empty alike): Argo CD's sync status and resolved revision are about this spec, not an older one.
 bool compared_to_spec(const rapidjson::Value& application);
 
+// Whether status.operationState.syncResult deployed another spec.source/sources than the current
+// ones (false when it never synced).
+bool spec_changed_since_sync(const rapidjson::Value& application);
+
 // `now` is not needed: operation times are read from the object.
 application_record decode_application(const rapidjson::Value& application);
 
@@ -74,14 +79,20 @@ std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& 
 std::string desired_state_canonical(const rapidjson::Value& spec);
 // The same from fields desired_state already made.
 std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields);
+// The canonical JSON of the sync policy recorded in the annotation deployment.skyscanner.net/sync-policy
+// (docs/admission.md#moving-revisions) of `object`; nullopt when absent or not a JSON object.
+std::optional<std::string> recorded_sync_policy_json(const rapidjson::Value& object);
 
 // The JSON Patch with which the rollout controller admits a held change: it applies only if the
 // Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the
 // pending spec (removing live fields the pending spec lacks), drops the pending annotations and
 // records the state it replaces (previous-spec, previous-for = `hash`) for a rollback; not for
 // a created-held Application, which has no earlier state to go back to.
-// nullopt when the pending spec is unreadable or is not what `hash` names.
-std::optional<std::string> admit_patch(const application_record& app, std::string_view hash);
+// nullopt when the pending spec is unreadable or is not what `hash` names. With `operation` (JSON of
+// an Application `operation`) it also starts that sync: on a rollout with trackRevisions auto-sync
+// is off, so the applied change is synced by the same write (docs/controller.md, "Moving revisions").
+std::optional<std::string> admit_patch(const application_record& app, std::string_view hash,
+                                       const std::string* operation = nullptr);
 
 // The JSON Patch of a rollback (docs/controller.md, "Rollback"): only if the Application still
 // records that admitting `hash` replaced a state (previous-for), it puts that state back, holds

@@ -4,6 +4,7 @@
 #include "codec/kube_objects.hpp"
 #include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
+#include "codec/sync_operation.hpp"
 #include "core/admission.hpp"
 #include "core/time_budget.hpp"
 #include "core/validation.hpp"
@@ -177,10 +178,10 @@ core::observations rollout_controller::observe(const core::rollout& r) {
     for (const auto& app : cache_.applications_of(r.spec.source.name)) {
         if (app->namespace_ != r.namespace_) continue;
         auto o = app->observation;
-        if (!o.pending_hash.empty()) {
+        if (auto change = core::change_key(o, r.spec.track_revisions); !change.empty()) {
             auto it = seen.find(app->name);
-            const auto since = it != seen.end() && it->second.first == o.pending_hash ? it->second.second : observed_at;
-            still_pending.emplace(app->name, std::make_pair(o.pending_hash, since));
+            const auto since = it != seen.end() && it->second.first == change ? it->second.second : observed_at;
+            still_pending.emplace(app->name, std::make_pair(std::move(change), since));
             o.pending_since = since;
         }
         o.cluster = state->admission.resolve_cluster(app->destination_server, app->destination_name);
@@ -248,6 +249,8 @@ std::optional<core::duration> rollout_controller::reconcile(const cached_rollout
     // cluster Updating with its change still held, which the state machine admits again.
     for (const auto& action : result.admissions) admit(r, action);
     for (const auto& action : result.restorations) restore(r, action);
+    for (const auto& action : result.heals) sync(r, action, true);
+    if (r.spec.track_revisions) turn_auto_sync_off(r);
     events.insert(events.end(), std::make_move_iterator(result.events.begin()),
                   std::make_move_iterator(result.events.end()));
     emit(cr, events);
@@ -325,8 +328,14 @@ void rollout_controller::for_each_application(
 }
 
 void rollout_controller::admit(const core::rollout& r, const core::admit_action& action) {
+    if (!action.sync_revisions.empty()) sync(r, action, false);
     for_each_application(r, action, [&](const codec::application_record& app, const std::string& name) {
-        auto patch = codec::admit_patch(app, app.observation.pending_hash);
+        if (action.sync_revisions.contains(name)) return;
+        // Auto-sync is off on a rollout that tracks revisions: the applied change is synced by
+        // the same write (docs/controller.md, "Moving revisions").
+        std::optional<std::string> operation;
+        if (r.spec.track_revisions) operation = codec::sync_operation_json(app, std::nullopt, options_.self_user);
+        auto patch = codec::admit_patch(app, app.observation.pending_hash, operation ? &*operation : nullptr);
         if (!patch) {
             log_warning("controller: " + key_of(r) + ": Application " + name + " has an unreadable pending spec");
             return;
@@ -345,15 +354,66 @@ void rollout_controller::admit(const core::rollout& r, const core::admit_action&
     });
 }
 
-kube::api_result<void> rollout_controller::patch_application(const std::string& path, const std::string& patch) {
-    auto res = api_.json_patch(path, patch);
+// A sync operation per Application the action names with a revision: a new commit's admission
+// (status already says Updating at "rev:R": a crash before this write is made good by the state
+// machine admitting the cluster again), or a self-heal at the running revision.
+void rollout_controller::sync(const core::rollout& r, const core::admit_action& action, bool heal) {
+    for_each_application(r, action, [&](const codec::application_record& app, const std::string& name) {
+        auto revision = action.sync_revisions.find(name);
+        if (revision == action.sync_revisions.end()) return;
+        const auto patch = codec::sync_patch(app, revision->second, options_.self_user);
+        auto res = patch_application(kube::application_path(r.namespace_, name), patch, true);
+        if (res) {
+            if (!heal) ++admissions_;
+            log_info("controller: " + key_of(r) + ": " + (heal ? "healed drift of" : "admitted") + " cluster " +
+                     action.cluster + ": sync of Application " + name + " at " + revision->second);
+        } else {
+            log_warning("controller: " + key_of(r) + ": syncing Application " + name + " at " + revision->second +
+                        ": " + res.error().describe());
+        }
+    });
+}
+
+void rollout_controller::turn_auto_sync_off(const core::rollout& r) {
+    const auto at = now();
+    for (const auto& app : cache_.applications_of(r.spec.source.name)) {
+        if (app->namespace_ != r.namespace_ || !app->observation.automated_sync) continue;
+        auto& last = auto_sync_touched_[r.namespace_ + "/" + app->name];
+        if (last != core::time_point{} && at - last < std::chrono::seconds(30)) continue;
+        last = at;
+        const auto name_path = "/metadata/name";
+        rapidjson::StringBuffer buffer;
+        json_writer w(buffer);
+        w.StartArray();
+        w.StartObject();
+        w.Key("op");
+        w.String("test");
+        w.Key("path");
+        w.String(name_path);
+        w.Key("value");
+        write_string(w, app->name);
+        w.EndObject();
+        w.EndArray();
+        if (auto res = api_.json_patch(kube::application_path(r.namespace_, app->name), buffer.GetString()); res)
+            log_info("controller: " + key_of(r) + ": Application " + app->name +
+                     " synced by itself; asked the webhook to turn its auto-sync off");
+        else if (!res.error().is_not_found())
+            log_warning("controller: " + key_of(r) + ": turning auto-sync off on Application " + app->name + ": " +
+                        res.error().describe());
+    }
+}
+
+kube::api_result<void> rollout_controller::patch_application(const std::string& path, const std::string& patch,
+                                                             bool merge) {
+    auto send = [&] { return merge ? api_.merge_patch(path, patch) : api_.json_patch(path, patch); };
+    auto res = send();
     // The webhook lets this write through only for a cluster the status admitted (or rolled
     // back); a replica whose cache has not seen the status just written denies it (403). That is
     // lag, not failure: try again shortly, and the step asks again later if the cache is still behind.
     for (auto wait = std::chrono::milliseconds(100);
          !res && res.error().code == 403 && wait <= std::chrono::milliseconds(1600); wait *= 2) {
         wait_before_retry(wait);
-        res = api_.json_patch(path, patch);
+        res = send();
     }
     return res;
 }

@@ -29,6 +29,8 @@ struct controller_options {
     std::function<core::time_point()> clock;               // default: the system clock, in whole seconds
     std::function<void(std::chrono::milliseconds)> sleep;  // default: std::this_thread::sleep_for
     measurement_port* measurements = nullptr;              // takes gate measurements; none: gates never measure
+    // The controller's own username (serve --self-user), written as the initiator of its syncs.
+    std::string self_user = "argocd-progressive-rollout";
 };
 
 class rollout_controller {
@@ -53,10 +55,16 @@ private:
     bool write_status(const cached_rollout& rollout, const core::rollout_status& status);
     void admit(const core::rollout& rollout, const core::admit_action& action);
     void restore(const core::rollout& rollout, const core::admit_action& action);
+    // Writes the sync operations of a new commit's admission or of a self-heal.
+    void sync(const core::rollout& rollout, const core::admit_action& action, bool heal);
+    // On a rollout with trackRevisions, an Application still syncing by itself (it predates the
+    // rollout or the field) gets a write that changes nothing: the webhook's answer turns its
+    // auto-sync off and records the policy (docs/controller.md, "Moving revisions").
+    void turn_auto_sync_off(const core::rollout& rollout);
     // Calls f with each cached Application the action names (in the rollout's namespace).
     void for_each_application(const core::rollout& rollout, const core::admit_action& action,
                               const std::function<void(const codec::application_record&, const std::string&)>& f) const;
-    kube::api_result<void> patch_application(const std::string& path, const std::string& patch);
+    kube::api_result<void> patch_application(const std::string& path, const std::string& patch, bool merge = false);
     void emit(const cached_rollout& rollout, const std::vector<core::rollout_event>& events);
     core::observations observe(const core::rollout& rollout);
     std::string rollout_path(const core::rollout& rollout) const;
@@ -71,9 +79,11 @@ private:
     std::condition_variable_any wake_cv_;
     bool woken_ = false;
     std::atomic<std::uint64_t> reconciles_{0}, admissions_{0};
-    // Per rollout ("ns/name"), per Application: the pending hash last seen and when it was first
-    // seen (core::application_observation::pending_since). Reconcile's thread only.
+    // Per rollout ("ns/name"), per Application: the change (core::change_key) last seen and when it
+    // was first seen (core::application_observation::pending_since). Reconcile's thread only.
     std::map<std::string, std::map<std::string, std::pair<std::string, core::time_point>>> pending_seen_;
+    // Per Application ("ns/name"): when turn_auto_sync_off() last wrote it. Reconcile's thread only.
+    std::map<std::string, core::time_point> auto_sync_touched_;
 };
 
 // Prometheus lines about the rollouts as cached: phase, stage and clusters per state.

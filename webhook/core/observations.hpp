@@ -44,7 +44,28 @@ struct application_observation {
     // skips a cluster with nothing pending only once no new hold has appeared for a while
     // (docs/controller.md, "Settling").
     std::optional<time_point> pending_since;
+    // Moving revisions (docs/controller.md, "Moving revisions"): what Argo CD resolved the spec's
+    // targetRevision(s) to (status.sync.revision(s)) and what the cluster runs (its last sync's),
+    // each as join_revisions() spells them (core/revisions.hpp); empty when unknown.
+    std::string resolved_revision;
+    std::string running_revision;
+    // The sync policy recorded for a rollout with trackRevisions asked for auto-sync, and selfHeal.
+    bool auto_sync_recorded = false;
+    bool self_heal = false;
+    // The last sync (status.operationState.syncResult) deployed another spec.source(s) than the
+    // current one: a change that passed without a hold (outside spec.scope) is still to sync.
+    bool spec_changed_since_sync = false;
 };
+
+// The change an Application carries for the stage machine: its held template change (the
+// pending hash) or, when the rollout tracks revisions, a new commit R as "rev:R" — OutOfSync at a
+// resolved revision other than the one it runs, with no operation running. Empty when none.
+std::string change_key(const application_observation& app, bool track_revisions);
+// What Argo CD's auto-sync would sync on a rollout that tracks revisions (where it is off): an idle
+// Application OutOfSync at the revision it runs, because its spec changed since its last sync
+// (auto-sync recorded) or because its live state drifted (selfHeal recorded, last sync not failed:
+// auto-sync retries no failed sync of the same state).
+bool needs_auto_sync(const application_observation& app);
 
 // The prefix of a cluster's status message that reports a refused hold.
 inline constexpr std::string_view hold_refused_prefix = "template change not held: ";

@@ -59,22 +59,24 @@ std::optional<std::string> cluster_view::degraded() const {
 
 namespace {
 
-// A name as the constructor sorts it: its first 8 bytes, big-endian and zero-padded, decide most
+// A name as the constructor sorts it: its first 16 bytes, big-endian and zero-padded, decide most
 // comparisons without reading the name itself (it lives in an observation somewhere else).
 struct sort_key {
-    std::uint64_t prefix = 0;
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
     std::string_view name;
     std::uint32_t app = 0;  // position of the Application in the observations
 };
 
-std::uint64_t prefix_of(std::string_view s) {
+std::uint64_t bytes_at(std::string_view s, std::size_t from) {
     std::uint64_t p = 0;
-    for (std::size_t i = 0; i < 8; ++i) p = (p << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
+    for (std::size_t i = from; i < from + 8; ++i) p = (p << 8) | (i < s.size() ? static_cast<unsigned char>(s[i]) : 0u);
     return p;
 }
 
 bool operator<(const sort_key& a, const sort_key& b) {
-    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    if (a.high != b.high) return a.high < b.high;
+    if (a.low != b.low) return a.low < b.low;
     if (int c = a.name.compare(b.name); c != 0) return c < 0;
     return a.app < b.app;
 }
@@ -89,12 +91,13 @@ std::uint32_t tag_of(std::size_t hash) {
 
 }  // namespace
 
-observed_fleet::observed_fleet(const observations& observed) {
+observed_fleet::observed_fleet(const observations& observed, bool track_revisions) {
     const auto& apps = observed.applications;
     // Applications grouped by cluster, clusters in name order, each cluster's in observed order.
     std::vector<sort_key> keys(apps.size());
     for (std::size_t i = 0; i < apps.size(); ++i)
-        keys[i] = {prefix_of(apps[i].cluster), apps[i].cluster, static_cast<std::uint32_t>(i)};
+        keys[i] = {bytes_at(apps[i].cluster, 0), bytes_at(apps[i].cluster, 8), apps[i].cluster,
+                   static_cast<std::uint32_t>(i)};
     std::sort(keys.begin(), keys.end());
     std::size_t name_bytes = 0;
     for (std::size_t i = 0; i < keys.size(); ++i)
@@ -135,7 +138,7 @@ observed_fleet::observed_fleet(const observations& observed) {
         std::size_t pending = 0;
         const application_observation* last = nullptr;
         for (const auto* a : view.apps) {
-            if (!a->pending_hash.empty()) {
+            if (!a->pending_hash.empty() || (track_revisions && !change_key(*a, true).empty())) {
                 ++pending;
                 last = a;
             }
@@ -143,11 +146,12 @@ observed_fleet::observed_fleet(const observations& observed) {
         }
         any_hold_refused_ = any_hold_refused_ || view.hold_refused;
         if (pending == 1) {
-            view.pending_hash = last->pending_hash;
+            view.pending_hash = change_key(*last, track_revisions);
         } else if (pending > 1) {
             std::vector<std::pair<std::string, std::string>> hashes;
             for (const auto* a : view.apps)
-                if (!a->pending_hash.empty()) hashes.emplace_back(a->name, a->pending_hash);
+                if (auto key = change_key(*a, track_revisions); !key.empty())
+                    hashes.emplace_back(a->name, std::move(key));
             view.pending_hash = combine_hashes(hashes);
         }
     }

@@ -24,7 +24,7 @@ struct cluster_view {
     bool placed = false;
     const label_map* labels = nullptr;
     std::span<const application_observation* const> apps;  // in the order they were observed
-    std::string pending_hash;
+    std::string pending_hash;                              // the combined change_key() of its Applications
     // The last of its Applications the webhook refused to hold a change of, if any.
     const application_observation* hold_refused = nullptr;
 
@@ -38,7 +38,8 @@ struct cluster_view {
 
 class observed_fleet {
 public:
-    explicit observed_fleet(const observations& observed);
+    // With `track_revisions` a cluster's pending change includes new commits (change_key()).
+    explicit observed_fleet(const observations& observed, bool track_revisions = false);
     observed_fleet(const observed_fleet&) = delete;
     observed_fleet& operator=(const observed_fleet&) = delete;
 

@@ -1,6 +1,7 @@
 #include "core/stage_machine.hpp"
 
 #include "core/operator_request.hpp"
+#include "core/revisions.hpp"
 #include "core/stage_machine_impl.hpp"
 #include "core/window_gates.hpp"
 
@@ -17,12 +18,14 @@ machine::machine(const rollout& r, const observations& observed, time_point now,
       now_(now),
       options_(options),
       source_missing_(observed.source == source_presence::missing),
-      fleet_(observed),
+      fleet_(observed, r.spec.track_revisions),
       gates_(r),
       context_{r,          observed,   fleet_, now, result_.status.pass, result_.events, result_.measurements,
-               requested_, look_again_} {
+               requested_, look_again_},
+      track_revisions_(r.spec.track_revisions) {
     for (const auto& app : observed.applications)
-        if (!app.pending_hash.empty() && app.pending_since && (!settles_at_ || *app.pending_since > *settles_at_))
+        if ((!app.pending_hash.empty() || (track_revisions_ && !change_of(app).empty())) && app.pending_since &&
+            (!settles_at_ || *app.pending_since > *settles_at_))
             settles_at_ = *app.pending_since;
     if (settles_at_) *settles_at_ += std::chrono::ceil<std::chrono::seconds>(options.settle_time);
 }
@@ -71,6 +74,7 @@ step_result machine::run() {
         check_running_stages();
         advance();
     }
+    if (track_revisions_) heal_drift();
     report_refused_holds();
     update_conditions();
     if (look_again_) look_again_at(*look_again_);
@@ -127,14 +131,16 @@ void machine::restore(const cluster_status& c, const cluster_view& view) {
 
 void machine::monitor_updating(stage_status& s, const stage_spec& spec, cluster_status& c, cluster_view& view) {
     const auto admitted_at = c.admitted_at.value_or(now_);
+    const bool pending = updating_for_template(c, view) ? false : view.has_pending();
     if (view.pending_hash == c.hash) {
+        if (auto why = failed_revision_sync(c, view)) return fail_cluster(s, c, *why);
         // Admitted but the patch has not landed (yet): admit again after a grace period.
         if (now_ - admitted_at >= options_.readmit_after)
             result_.admissions.push_back(admit_for(c.name, view));
         else
             look_again_at(admitted_at + std::chrono::duration_cast<std::chrono::seconds>(options_.readmit_after));
-    } else if (!view.has_pending()) {
-        if (view.up_to_date()) {
+    } else if (!pending) {
+        if (view.up_to_date() && at_recorded_revisions(c, view)) {
             // Synced and Healthy: Done once its After gates (scope Cluster) let it.
             const auto verdict = gates_.cluster_completion(stage_at(index_of(s)), c);
             if (verdict.answer == gate_answer::fail) {
@@ -209,9 +215,13 @@ bool machine::admission_open() const {
 }
 
 admit_action machine::admit_for(const std::string& cluster_name, const cluster_view& view) const {
-    admit_action a{cluster_name, {}, view.pending_hash};
-    for (const auto* app : view.apps)
-        if (!app->pending_hash.empty()) a.applications.push_back(app->name);
+    admit_action a{cluster_name, {}, view.pending_hash, {}};
+    for (const auto* app : view.apps) {
+        auto key = change_of(*app);
+        if (key.empty()) continue;
+        a.applications.push_back(app->name);
+        if (key.starts_with(revision_key_prefix)) a.sync_revisions[app->name] = key.substr(revision_key_prefix.size());
+    }
     return a;
 }
 
@@ -280,7 +290,7 @@ void machine::admit_into(std::size_t k) {
         c.application_hashes.clear();
         if (view->apps.size() > 1)
             for (const auto* a : view->apps)
-                if (!a->pending_hash.empty()) c.application_hashes[a->name] = a->pending_hash;
+                if (auto key = change_of(*a); !key.empty()) c.application_hashes[a->name] = std::move(key);
         c.admitted_at = now_;
         c.finished_at.reset();
         c.next_attempt_at.reset();

@@ -7,6 +7,7 @@
 #include "core/observations.hpp"
 #include "core/rollout.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ struct admit_action {
     std::string cluster;
     std::vector<std::string> applications;
     std::string hash;  // apply only if the Application still holds this pending hash
+    // Applications to sync to a revision instead (docs/controller.md, "Moving revisions"): those
+    // admitted for a new commit ("rev:R" -> R), or, in `heals`, their running revision.
+    std::map<std::string, std::string> sync_revisions;
 };
 
 struct step_result {
@@ -24,6 +28,9 @@ struct step_result {
     std::vector<admit_action> admissions;
     // Rollbacks (docs/controller.md): Applications to give back the state `hash` replaced.
     std::vector<admit_action> restorations;
+    // Self-heal on a rollout that tracks revisions: drifted Applications to sync at the revision
+    // they run, as Argo CD's auto-sync would have (docs/controller.md, "Moving revisions").
+    std::vector<admit_action> heals;
     std::vector<rollout_event> events;
     std::vector<measurement_request> measurements;  // gate measurements due now
     std::optional<duration> requeue_after;          // look again then even if nothing changes
@@ -37,6 +44,8 @@ struct step_options {
     // of the rollout got a new hold within this long: until then its change may still be on its
     // way from the ApplicationSet controller, and skipping it would let a later stage go first.
     duration settle_time = std::chrono::seconds(5);
+    // A drifted Application is healed at most once per this long (Argo CD's selfHealTimeout).
+    duration self_heal_backoff = std::chrono::seconds(5);
 };
 
 step_result step(const rollout& rollout, const observations& observed, time_point now,

@@ -33,6 +33,19 @@ private:
     void clear_failures();
     void report_refused_holds();
 
+    // stage_revisions.cpp (docs/controller.md, "Moving revisions")
+    std::string change_of(const application_observation& app) const;
+    // Whether every Application recorded with a "rev:R" key in `c` runs R as Argo CD resolved it.
+    bool at_recorded_revisions(const cluster_status& c, const cluster_view& view) const;
+    // A cluster updated for a template change with no template change left: a new commit it shows
+    // is the admitted spec's own, synced by the admission, not a newer change.
+    bool updating_for_template(const cluster_status& c, const cluster_view& view) const;
+    // A sync of the new commit `c` was admitted for, started since, that ended Failed or Error
+    // (the commit is then still to deploy: without this it would look like a sync not yet written).
+    std::optional<std::string> failed_revision_sync(const cluster_status& c, const cluster_view& view) const;
+    std::optional<std::string> newer_revision_reason();
+    void heal_drift();
+
     // stage_measurements.cpp
     void record_measurements();
     void apply_promotion();
@@ -81,6 +94,7 @@ private:
     // gate asked for: no new cluster is admitted unless it is open.
     gate_verdict admission_;
     std::vector<long long> max_unavailable_;
+    const bool track_revisions_;
 };
 
 }  // namespace apr::core::detail

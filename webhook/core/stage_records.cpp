@@ -86,10 +86,11 @@ std::optional<std::string> machine::new_pass_reason() {
             any_pending = true;
             const bool admitted_this_pass =
                 !c.hash.empty() && c.phase != cluster_phase::pending && c.phase != cluster_phase::requeued;
-            if (admitted_this_pass && view->pending_hash != c.hash)
+            if (admitted_this_pass && view->pending_hash != c.hash && !updating_for_template(c, *view))
                 return "cluster " + c.name + " received a newer change";
         }
     if (!any_pending) return std::nullopt;
+    if (auto newer = newer_revision_reason()) return newer;
     if (st.pass == 0) return std::string("a change is pending");
     if (st.phase == rollout_phase::completed) return std::string("a new change is pending");
     return std::nullopt;

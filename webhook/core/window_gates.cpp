@@ -37,7 +37,7 @@ public:
         if (!view) return gate_verdict::open();  // no Application there: nothing to sync
         for (const auto* a : view->apps) {
             const auto& app = *a;
-            if (app.pending_hash.empty()) continue;
+            if (change_key(app, ctx.step.rollout.spec.track_revisions).empty()) continue;
             auto project = observed.app_projects->find(app.project);
             if (project == observed.app_projects->end()) continue;  // no windows known for it
             const application_target target{app.name, app.destination_name, app.destination_server,

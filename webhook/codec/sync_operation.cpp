@@ -25,8 +25,8 @@ void write_raw(json_writer& w, const std::string& json) {
 
 }  // namespace
 
-recorded_sync_policy decode_sync_policy(std::string_view record) {
-    recorded_sync_policy out;
+sync_policy_options decode_sync_policy(std::string_view record) {
+    sync_policy_options out;
     rapidjson::Document doc;
     if (record.empty() || parse_json(doc, record) || !doc.IsObject()) return out;
     auto flag = [&](std::string_view key) {

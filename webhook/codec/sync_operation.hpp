@@ -18,14 +18,14 @@ inline constexpr std::string_view sync_policy_annotation = "deployment.skyscanne
 // What a sync of the recorded policy carries: automated.prune -> sync.prune, syncOptions ->
 // sync.syncOptions, retry -> retry; automated.selfHeal -> the controller heals drift. Lenient: an
 // unreadable record reads as an empty policy.
-struct recorded_sync_policy {
+struct sync_policy_options {
     bool automated = false;  // automated present and not enabled: false
     bool prune = false;
     bool self_heal = false;
     std::optional<std::string> sync_options;  // JSON array, as recorded
     std::optional<std::string> retry;         // JSON object, as recorded
 };
-recorded_sync_policy decode_sync_policy(std::string_view record);
+sync_policy_options decode_sync_policy(std::string_view record);
 
 // `operation`: {"sync": {"revision": R (or "revisions": [...] for a multi-source Application,
 // R split at ','), "prune", "syncOptions"}, "retry", "initiatedBy": {"username"}}. Without a

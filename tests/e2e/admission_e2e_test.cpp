@@ -195,3 +195,77 @@ BOOST_AUTO_TEST_CASE(is_denied_and_reported_in_an_event_and_the_clusters_status)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(moving_revisions)
+
+// docs/admission.md, "Moving revisions": with trackRevisions the Applications lose auto-sync and
+// keep the policy in an annotation; a sync to a new commit waits for the cluster's turn, a sync of
+// what runs does not.
+BOOST_AUTO_TEST_CASE(auto_sync_is_kept_off_and_a_new_commit_is_synced_only_in_the_clusters_turn) {
+    rollout_scenario s("revisions");
+    s.start_webhook();
+    auto fleet = s.emea_fleet();
+    fleet.resize(2);  // eu-west-1a-1 (canary), eu-west-1b-1 (rest)
+    s.create_fleet(fleet);
+    // The canary's bake outlasts the test: the second stage is never admitted here.
+    s.apply_rollout(
+        "  - name: canary\n    maxClusters: 1\n    bakeTime: 1h\n    clusters:\n      selector:\n"
+        "        matchLabels:\n          e2e: " +
+            s.id + "\n  - name: rest\n    clusters:\n      selector:\n        matchLabels:\n          e2e: " + s.id +
+            "\n",
+        "  trackRevisions: true\n");
+    const std::string running = "1111111111111111111111111111111111111111";
+    const std::string next = "2222222222222222222222222222222222222222";
+    const std::string policy = "deployment\\.skyscanner\\.net/sync-policy";
+    // Argo CD resolves the branch to a new commit while the clusters run the old one; its status
+    // write is the first write the webhook sees once it knows the rollout.
+    for (const auto& c : fleet) {
+        const std::string app = "applications.argoproj.io/" + s.id + "-" + c.name;
+        BOOST_TEST_REQUIRE(eventually(
+                               [&] {
+                                   kubectl("APPCTRL",
+                                           "patch " + app +
+                                               " --type merge -p '{\"status\":{\"sync\":{\"status\":\"OutOfSync\","
+                                               "\"revision\":\"" +
+                                               next +
+                                               "\"},\"operationState\":{\"phase\":\"Succeeded\",\"syncResult\":{"
+                                               "\"revision\":\"" +
+                                               running + "\"}}}}'");
+                                   return jsonpath(app, ".spec.syncPolicy.automated").empty() &&
+                                          !jsonpath(app, ".metadata.annotations." + policy).empty();
+                               },
+                               30s),
+                           app << " keeps auto-sync: " << kubectl("ADMIN", "get " + app + " -o json").out);
+        BOOST_TEST(jsonpath(app, ".metadata.annotations." + policy) ==
+                   R"({"automated":{"prune":true,"selfHeal":true},"syncOptions":["CreateNamespace=true"]})");
+    }
+    // The ApplicationSet controller keeps writing its template (auto-sync included): no hold, and
+    // auto-sync stays off.
+    s.argo.refresh();
+    const std::string rest = "applications.argoproj.io/" + s.id + "-" + fleet[1].name;
+    BOOST_TEST(jsonpath(rest, ".spec.syncPolicy.automated").empty());
+    BOOST_TEST(jsonpath(rest, ".metadata.annotations.deployment\\.skyscanner\\.net/pending-hash").empty());
+
+    const auto sync = [&](const std::string& revision) {
+        return kubectl("ALICE", "patch " + rest +
+                                    " --type merge -p '{\"operation\":{\"initiatedBy\":{\"username\":\"alice\"},"
+                                    "\"sync\":{\"revision\":\"" +
+                                    revision + "\"}}}'");
+    };
+    // A human sync to the new commit, or to the branch it resolves to, on a cluster not admitted.
+    const auto to_next = sync(next);
+    BOOST_TEST(to_next.status != 0, to_next.out);
+    BOOST_TEST(to_next.out.find("ProgressiveRollout " + s.env.ns() + "/" + s.id) != std::string::npos, to_next.out);
+    BOOST_TEST(to_next.out.find("is in stage \"rest\"") != std::string::npos, to_next.out);
+    BOOST_TEST(to_next.out.find("sync revision " + running + " to re-sync what runs") != std::string::npos,
+               to_next.out);
+    const auto to_branch = sync("v1");
+    BOOST_TEST(to_branch.status != 0, to_branch.out);
+    BOOST_TEST(jsonpath(rest, ".operation.sync.revision").empty());
+    // A sync of what runs is allowed.
+    const auto resync = sync(running);
+    BOOST_TEST(resync.status == 0, resync.out);
+    BOOST_TEST(jsonpath(rest, ".operation.sync.revision") == running);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -130,9 +130,10 @@ struct movable_insitu_stream : rapidjson::InsituStringStream {
 };
 
 // SAX filter between RapidJSON's reader and a Document: passes every event through, except that
-// the values the admission decision never reads (request.object/oldObject .status but its `sync`,
-// .metadata.managedFields and .labels; request.kind, resource, requestKind, requestResource and
-// options) are skipped with skip_container and arrive in the Document as null.
+// the values the admission decision never reads (request.object/oldObject .status but its `sync`
+// and the revisions of `operationState.syncResult` and `history[]`, .metadata.managedFields and
+// .labels; request.kind, resource, requestKind, requestResource and options) are skipped with
+// skip_container and arrive in the Document as null.
 // The reader cannot be told to skip, so the filter moves its stream past the value after leaving
 // behind ": 0" in the value's last two bytes (the buffer is ours), and turns that 0 into null.
 template <class Output>
@@ -165,14 +166,21 @@ public:
                 : here == scope::request && (key == "object" || key == "oldObject") ? scope::object
                 : here == scope::object && key == "metadata"                        ? scope::metadata
                 : here == scope::object && key == "status"                          ? scope::status
+                : here == scope::status && key == "operationState"                  ? scope::operation_state
+                : here == scope::status && key == "history"                         ? scope::history
+                : here == scope::operation_state && key == "syncResult"             ? scope::revisions_holder
                                                                                     : scope::other;
-        // Of the status only `sync` is read (the resolved revision a sync is checked against); the
-        // request's kinds, resources and options and an Application's labels are not read at all.
-        if ((here == scope::status && key != "sync") ||
-            (here == scope::metadata && (key == "managedFields" || key == "labels")) ||
-            (here == scope::request && (key == "kind" || key == "resource" || key == "requestKind" ||
-                                        key == "requestResource" || key == "options")))
-            skip_value();
+        // Of the status only `sync` (the resolved revision a sync is checked against) and the
+        // revisions that say what runs (docs/api.md#moving-revisions) are read; the request's kinds,
+        // resources and options and an Application's labels are not read at all.
+        const bool read = here == scope::status ? key == "sync" || key == "operationState" || key == "history"
+                          : here == scope::operation_state  ? key == "syncResult"
+                          : here == scope::revisions_holder ? key == "revisions"
+                          : here == scope::metadata         ? key != "managedFields" && key != "labels"
+                          : here == scope::request ? key != "kind" && key != "resource" && key != "requestKind" &&
+                                                         key != "requestResource" && key != "options"
+                                                   : true;
+        if (!read) skip_value();
         return out_.Key(s, n, copy);
     }
     bool EndObject(rapidjson::SizeType members) {
@@ -180,8 +188,8 @@ public:
         return out_.EndObject(members);
     }
     bool StartArray() {
-        push(scope::other);
-        next_ = scope::other;
+        push(next_ == scope::history ? scope::history : scope::other);
+        next_ = element_scope();
         return out_.StartArray();
     }
     bool EndArray(rapidjson::SizeType elements) {
@@ -190,16 +198,30 @@ public:
     }
 
 private:
-    enum class scope : unsigned char { root, request, object, metadata, status, other };
+    // revisions_holder: operationState.syncResult and each history[] entry, of which only the
+    // revisions are read.
+    enum class scope : unsigned char {
+        root,
+        request,
+        object,
+        metadata,
+        status,
+        operation_state,
+        history,
+        revisions_holder,
+        other
+    };
 
-    void scalar() { next_ = scope::other; }
+    // What the next value in the current container is: an entry of status.history, or nothing read.
+    scope element_scope() const { return top() == scope::history ? scope::revisions_holder : scope::other; }
+    void scalar() { next_ = element_scope(); }
     void push(scope s) {
         if (depth_ < scopes_.size()) scopes_[depth_] = s;
         ++depth_;
     }
     void pop() {
         --depth_;
-        next_ = scope::other;
+        next_ = element_scope();
     }
     scope top() const { return depth_ == 0 || depth_ > scopes_.size() ? scope::other : scopes_[depth_ - 1]; }
 
@@ -226,7 +248,7 @@ private:
     Output& out_;
     movable_insitu_stream& stream_;
     const char* end_;
-    std::array<scope, 4> scopes_{};
+    std::array<scope, 8> scopes_{};
     std::size_t depth_ = 0;
     scope next_ = scope::root;
     bool skipped_value_next_ = false;

@@ -1,5 +1,6 @@
 #include "codec/application_facts.hpp"
 
+#include "codec/application_revisions.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/desired_changes.hpp"
 #include "codec/input_limits.hpp"
@@ -105,6 +106,28 @@ std::string sources_but_revisions(const rapidjson::Value* spec) {
     return canonical_json(out);
 }
 
+// Canonical JSON of spec.syncPolicy without `automated`; nullopt when there is no syncPolicy.
+std::optional<std::string> sync_policy_without_automated(const rapidjson::Value* spec) {
+    const auto* policy = spec ? find_path(*spec, {"syncPolicy"}) : nullptr;
+    if (!policy || policy->IsNull()) return std::nullopt;
+    if (!policy->IsObject() || !policy->HasMember("automated")) return canonical_json(*policy);
+    rapidjson::Document copy;
+    copy.CopyFrom(*policy, copy.GetAllocator());
+    copy.RemoveMember("automated");
+    return canonical_json(copy);
+}
+
+// A copy of `spec` whose syncPolicy is the recorded one (canonical JSON of an object).
+rapidjson::Document with_sync_policy(const rapidjson::Value& spec, const std::string& recorded) {
+    rapidjson::Document out;
+    out.CopyFrom(spec, out.GetAllocator());
+    rapidjson::Document policy;
+    if (!out.IsObject() || parse_json(policy, recorded) || !policy.IsObject()) return out;
+    out.RemoveMember("syncPolicy");
+    out.AddMember("syncPolicy", rapidjson::Value(policy, out.GetAllocator()), out.GetAllocator());
+    return out;
+}
+
 }  // namespace
 
 // Type-checks every field the decision reads, in the new and the old object; the first problem
@@ -176,6 +199,8 @@ std::string check_application_request(const rapidjson::Value& request) {
         const auto* sync = object_at(operation, {"sync"});
         const auto* status = object_at(o, {"status"});
         const auto* status_sync = object_at(status, {"sync"});
+        const auto* operation_state = object_at(status, {"operationState"});
+        const auto* sync_result = object_at(operation_state, {"syncResult"});
         for (auto problem : {
                  check(o, root, "", {"metadata"}, is_object, "object"),
                  check(metadata, root, "metadata", {"name"}, is_string, "string"),
@@ -203,6 +228,13 @@ std::string check_application_request(const rapidjson::Value& request) {
                  check(status_sync, root, "status.sync", {"revision"}, is_string, "string"),
                  check(status_sync, root, "status.sync", {"revisions"}, is_array, "array"),
                  check_items(status_sync, root, "status.sync", {"revisions"}, is_string, "string"),
+                 check(status, root, "status", {"operationState"}, is_object, "object"),
+                 check(operation_state, root, "status.operationState", {"syncResult"}, is_object, "object"),
+                 check(sync_result, root, "status.operationState.syncResult", {"revision"}, is_string, "string"),
+                 check(sync_result, root, "status.operationState.syncResult", {"revisions"}, is_array, "array"),
+                 check_items(sync_result, root, "status.operationState.syncResult", {"revisions"}, is_string, "string"),
+                 check(status, root, "status", {"history"}, is_array, "array"),
+                 check_items(status, root, "status", {"history"}, is_object, "object"),
              })
             if (!problem.empty()) return problem;
         if (const auto* owners = metadata ? find_path(*metadata, {"ownerReferences"}) : nullptr;
@@ -334,6 +366,29 @@ core::application_facts extract_facts(const rapidjson::Value& request, const cor
                 f.held_differs_only_in_revisions = sources_but_revisions(&held_spec) == sources_but_revisions(spec);
             }
         }
+    // For rollouts with trackRevisions (docs/admission.md#moving-revisions): the sync policy
+    // recorded on the stored object, and what the cluster runs. Argo CD's application controller
+    // only writes status: its writes skip the revisions.
+    f.recorded_sync_policy = recorded_sync_policy_json(*old_object);
+    // What a hold puts back (only the ApplicationSet controller's writes are held).
+    if (f.username == identities.application_set_controller)
+        f.old_sync_policy_without_automated = sync_policy_without_automated(old_spec);
+    if (f.recorded_sync_policy && f.changes && old_spec && spec)
+        f.recorded_changes = list_desired_changes(with_sync_policy(*old_spec, *f.recorded_sync_policy), *spec);
+    // Read only for a sync by someone other than Argo CD's application controller (its writes are the hot path).
+    if (f.operation_sync && f.username != identities.application_controller) {
+        f.intended_hash = f.new_pending.hash;
+        if (f.recorded_sync_policy && spec &&
+            f.old_desired[core::sync_policy_field] == f.new_desired[core::sync_policy_field])
+            f.intended_hash = content_hash(desired_state_canonical(with_sync_policy(*spec, *f.recorded_sync_policy)));
+        else if (f.intended_hash.empty())
+            f.intended_hash = content_hash(desired_state_canonical(f.new_desired));
+    }
+    if (f.username != identities.application_controller) {
+        f.running_revisions = decode_application_revisions(*old_object).running;
+        const auto new_running = decode_application_revisions(*object).running;
+        f.running_revision_changed = !new_running.empty() && new_running != f.running_revisions;
+    }
     // The stored status says what Argo CD resolved the spec to; a request may not rewrite it.
     f.resolved_revision = string_at(*old_object, {"status", "sync", "revision"});
     collect_strings(find_path(*old_object, {"status", "sync", "revisions"}), f.resolved_revisions);

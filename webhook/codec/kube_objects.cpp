@@ -86,6 +86,16 @@ std::string desired_state_canonical(const rapidjson::Value& spec) {
     return desired_state_canonical(desired_state(spec));
 }
 
+std::optional<std::string> recorded_sync_policy_json(const rapidjson::Value& object) {
+    const auto* value = find_path(object, {"metadata", "annotations", core::sync_policy_annotation});
+    if (!value || !value->IsString()) return std::nullopt;
+    rapidjson::Document policy;
+    // Written by the webhook only (a protected annotation), but parsed under the same limits as any input.
+    if (parse_json(policy, std::string_view(value->GetString(), value->GetStringLength())) || !policy.IsObject())
+        return std::nullopt;
+    return canonical_json(policy);
+}
+
 std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields) {
     // Fields in sorted order so the text is canonical JSON of the sub-object.
     std::vector<std::pair<std::string_view, const std::string*>> present;
@@ -180,8 +190,14 @@ application_record decode_application(const rapidjson::Value& app) {
     r.pending_spec = annotation(app, core::pending_spec_annotation);
     r.bypass_reason = annotation(app, core::bypass_annotation);
     r.created_held = find_path(app, {"metadata", "annotations", core::created_held_annotation}) != nullptr;
-    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject())
-        r.live_desired = desired_state_canonical(*spec);
+    if (const auto* spec = find_path(app, {"spec"}); spec && spec->IsObject()) {
+        // With trackRevisions the webhook keeps auto-sync off and records the sync policy the
+        // template asked for: the state a rollback restores or a pass holds is that intended one
+        // (docs/admission.md#moving-revisions), so its hash is the template's.
+        auto fields = desired_state(*spec);
+        if (auto recorded = recorded_sync_policy_json(app)) fields[core::sync_policy_field] = std::move(*recorded);
+        r.live_desired = desired_state_canonical(fields);
+    }
     r.previous_spec = annotation(app, core::previous_spec_annotation);
     r.sync_policy = annotation(app, sync_policy_annotation);
 

@@ -79,6 +79,9 @@ std::array<std::optional<std::string>, 4> desired_state(const rapidjson::Value& 
 std::string desired_state_canonical(const rapidjson::Value& spec);
 // The same from fields desired_state already made.
 std::string desired_state_canonical(const std::array<std::optional<std::string>, 4>& fields);
+// The canonical JSON of the sync policy recorded in the annotation deployment.skyscanner.net/sync-policy
+// (docs/admission.md#moving-revisions) of `object`; nullopt when absent or not a JSON object.
+std::optional<std::string> recorded_sync_policy_json(const rapidjson::Value& object);
 
 // The JSON Patch with which the rollout controller admits a held change: it applies only if the
 // Application still holds `hash` (RFC 6902 `test`), sets each desired-state field from the

@@ -4,6 +4,7 @@
 // sync policy the webhook recorded when it turned auto-sync off.
 
 #include "codec/kube_objects.hpp"
+#include "core/admission.hpp"
 
 #include <optional>
 #include <string>
@@ -12,8 +13,8 @@
 namespace apr::codec {
 
 // Canonical JSON of the spec.syncPolicy the writer asked for (automated included), kept by the
-// webhook on every managed Application of a rollout with trackRevisions.
-inline constexpr std::string_view sync_policy_annotation = "deployment.skyscanner.net/sync-policy";
+// webhook on every managed Application of a rollout with trackRevisions (docs/admission.md).
+using core::sync_policy_annotation;
 
 // What a sync of the recorded policy carries: automated.prune -> sync.prune, syncOptions ->
 // sync.syncOptions, retry -> retry; automated.selfHeal -> the controller heals drift. Lenient: an

@@ -1,6 +1,7 @@
 #include "core/admission.hpp"
 
 #include "core/json_string.hpp"
+#include "core/revision_admission.hpp"
 
 #include <algorithm>
 
@@ -63,6 +64,14 @@ bool rollout_window::rolled_back(const std::string& cluster, const std::string& 
            recorded_at(it->second, application, hash);
 }
 
+bool rollout_window::updating(const std::string& cluster, const std::string& application,
+                              const std::string& hash) const {
+    if (hash.empty()) return false;
+    auto it = clusters.find(cluster);
+    return it != clusters.end() && it->second.phase == cluster_phase::updating &&
+           recorded_at(it->second, application, hash);
+}
+
 const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_,
                                                        std::string_view application_set) const {
     auto it = rollouts.find(rollout_key(namespace_, application_set));
@@ -104,6 +113,17 @@ struct request_context {
     bool admitted_for(const std::string& hash) const {
         return std::all_of(windows.begin(), windows.end(),
                            [&](const rollout_window* w) { return w->admits(cluster, facts.name, hash); });
+    }
+
+    // Admitted and not done yet: the rollout is applying that change to the cluster right now.
+    bool updating_for(const std::string& hash) const {
+        return std::all_of(windows.begin(), windows.end(),
+                           [&](const rollout_window* w) { return w->updating(cluster, facts.name, hash); });
+    }
+
+    // Any rollout owning the Application tracks revisions: auto-sync stays off for all of them.
+    bool tracks_revisions() const {
+        return std::any_of(windows.begin(), windows.end(), [](const rollout_window* w) { return w->track_revisions; });
     }
 
     bool rolled_back_from(const std::string& hash) const {
@@ -159,9 +179,7 @@ admission_verdict refuse(std::string message) {
     return v;
 }
 
-std::string annotation_path(std::string_view key) {
-    return "/metadata/annotations/" + escape_pointer_token(key);
-}
+using detail::annotation_path;
 
 // Records the new desired state on the object so the controller can apply it later (and, for a
 // CREATE, that the object's own state was never admitted).
@@ -394,15 +412,35 @@ admission_verdict decide_application_set_controller(const request_context& ctx) 
     return v;
 }
 
-}  // namespace
+// What a denied sync of a tracked Application named: `revision`, then `revisions` joined with ','.
+std::string sync_denied_what(const sync_operation& op) {
+    std::string text = op.revision;
+    if (!op.revisions.empty()) text += (text.empty() ? "" : " ") + join_revisions(op.revisions);
+    return text.empty() ? "sync operation to the spec's targetRevision" : "sync operation to revision " + quote(text);
+}
 
-admission_verdict decide(const application_facts& facts, const admission_snapshot& state,
-                         const admission_identities& ids) {
-    if (facts.operation == operation_kind::other) return allow("unmanaged");
-    const request_context ctx{facts, ids, state.find_rollouts(facts.namespace_, facts.application_sets),
-                              state.resolve_cluster(facts.destination_server, facts.destination_name)};
-    if (ctx.windows.empty()) return allow("unmanaged");
+// Whether a sync on an Application of a rollout with trackRevisions deploys only what the cluster
+// may run (docs/admission.md#moving-revisions): the revision it runs, a new commit only on a
+// cluster admitted for it, a spec change on the cluster the rollout is applying it to.
+bool revision_sync_allowed(const request_context& ctx, bool held_since_create) {
+    const auto& facts = ctx.facts;
+    const auto& op = *facts.operation_sync;
+    if (held_since_create || op.manifests) return false;
+    if ((op.source && op.source != facts.new_desired[source_field]) ||
+        (op.sources && op.sources != facts.new_desired[sources_field]))
+        return false;
+    if (detail::names_running_revisions(op, facts)) return true;
+    // A symbolic revision deploys whatever the branch points to when the sync runs: only where
+    // the commit it resolves to now is admitted.
+    if (const auto key = revision_change_key(detail::resolved_revisions(facts));
+        !key.empty() && ctx.admitted_for(key) && detail::names_resolved_or_symbolic(op, facts))
+        return true;
+    return ctx.updating_for(facts.intended_hash) && deploys_exactly(op, facts.new_desired, facts.new_revisions, facts);
+}
 
+admission_verdict decide_managed(const request_context& ctx, const admission_snapshot& state) {
+    const auto& facts = ctx.facts;
+    const auto& ids = ctx.ids;
     const bool by_application_set = facts.username == ids.application_set_controller;
     const bool by_self = !ids.self.empty() && facts.username == ids.self;
     const bool by_application_controller = facts.username == ids.application_controller;
@@ -455,22 +493,36 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
     // controller's patch may still be on its way), but nothing else: no other revision, no override.
     // A sync naming only a revision keeps the spec's other source fields, so it deploys the held
     // change only when that differs from the spec in its revisions alone.
-    const auto sync_allowed = [&] {
+    const auto syncs_admitted_held_change = [&] {
         const auto& op = *facts.operation_sync;
-        const bool admitted = ctx.admitted_for(facts.old_pending_hash);
         const bool overrides_source = op.source || op.sources;
-        if (admitted && facts.held_desired && (overrides_source || facts.held_differs_only_in_revisions) &&
-            deploys_exactly(overrides_source ? op : with_spec_revisions(op, facts.new_revisions), *facts.held_desired,
-                            facts.held_revisions, facts, false))
-            return true;
-        // A created Application's own state was never admitted: admitted for a later change, the
-        // cluster still is not admitted for that one (the held branch covers a created state admitted).
-        return !held_since_create && deploys_exactly(op, facts.new_desired, facts.new_revisions, facts);
+        return ctx.admitted_for(facts.old_pending_hash) && facts.held_desired &&
+               (overrides_source || facts.held_differs_only_in_revisions) &&
+               deploys_exactly(overrides_source ? op : with_spec_revisions(op, facts.new_revisions),
+                               *facts.held_desired, facts.held_revisions, facts, false);
     };
-    if (facts.operation_changed && facts.operation_sync && !by_application_controller && !sync_allowed())
-        return deny_or_bypass(ctx, "sync operation to another revision or source",
-                              "A sync may deploy only the Application's current desired state (its targetRevision or "
-                              "the revision Argo CD resolved it to) until the rollout admits the cluster");
+    // A created Application's own state was never admitted: admitted for a later change, the
+    // cluster still is not admitted for that one (the held branch covers a created state admitted).
+    const auto sync_allowed = [&] {
+        return syncs_admitted_held_change() ||
+               (!held_since_create &&
+                deploys_exactly(*facts.operation_sync, facts.new_desired, facts.new_revisions, facts));
+    };
+    const bool tracked = ctx.tracks_revisions();
+    if (tracked && facts.running_revision_changed && !by_application_controller)
+        return deny_or_bypass(ctx, "change to status.operationState or status.history",
+                              "Only Argo CD's application controller records the revision the cluster runs");
+    if (facts.operation_changed && facts.operation_sync && !by_application_controller) {
+        // With trackRevisions the resolved revision is itself the new change: what may be synced
+        // is the revision that runs, or a new commit on a cluster admitted for it (a held spec
+        // change on a cluster admitted for it stays allowed too).
+        if (tracked && !syncs_admitted_held_change() && !revision_sync_allowed(ctx, held_since_create))
+            return deny_or_bypass(ctx, sync_denied_what(*facts.operation_sync), detail::revision_sync_remedy(facts));
+        if (!tracked && !sync_allowed())
+            return deny_or_bypass(ctx, "sync operation to another revision or source",
+                                  "A sync may deploy only the Application's current desired state (its targetRevision "
+                                  "or the revision Argo CD resolved it to) until the rollout admits the cluster");
+    }
 
     if (!facts.desired_changed()) return allow("unchanged");
 
@@ -498,6 +550,24 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
 
     return deny_or_bypass(ctx, "change to the desired state (source, sources, sourceHydrator, syncPolicy)",
                           through_rollout);
+}
+
+}  // namespace
+
+admission_verdict decide(const application_facts& facts, const admission_snapshot& state,
+                         const admission_identities& ids) {
+    if (facts.operation == operation_kind::other) return allow("unmanaged");
+    const request_context ctx{facts, ids, state.find_rollouts(facts.namespace_, facts.application_sets),
+                              state.resolve_cluster(facts.destination_server, facts.destination_name)};
+    if (ctx.windows.empty()) return allow("unmanaged");
+    if (!ctx.tracks_revisions()) return decide_managed(ctx, state);
+    // docs/admission.md#moving-revisions: the rules read the sync policy the writer asked for, and
+    // the answer keeps auto-sync off on whatever the write leaves.
+    const auto intended = detail::with_intended_sync_policy(facts, ids);
+    const request_context intended_ctx{intended, ids, ctx.windows, ctx.cluster};
+    auto v = decide_managed(intended_ctx, state);
+    detail::keep_auto_sync_off(facts, intended, ids, ctx.window().namespace_ + "/" + ctx.window().name, v);
+    return v;
 }
 
 }  // namespace apr::core

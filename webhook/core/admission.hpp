@@ -4,6 +4,7 @@
 // (built by the shell from its caches). No I/O, no clock: the server and tests call it alike.
 
 #include "core/change_scope.hpp"
+#include "core/revisions.hpp"
 #include "core/rollout.hpp"
 #include "core/stage_machine.hpp"
 
@@ -31,6 +32,10 @@ inline constexpr std::string_view created_held_annotation = "deployment.skyscann
 // change. A rollback puts the recorded state back.
 inline constexpr std::string_view previous_spec_annotation = "deployment.skyscanner.net/previous-spec";
 inline constexpr std::string_view previous_for_annotation = "deployment.skyscanner.net/previous-for";
+// On a managed Application of a rollout with trackRevisions (docs/admission.md#moving-revisions):
+// canonical JSON of the spec.syncPolicy the writer asked for. The webhook keeps
+// spec.syncPolicy.automated off and writes this record; the controller syncs with its options.
+inline constexpr std::string_view sync_policy_annotation = "deployment.skyscanner.net/sync-policy";
 // Every annotation under this prefix but `bypass` is written only by the hold and the rollout
 // controller (docs/admission.md, protected annotations).
 inline constexpr std::string_view protected_annotation_prefix = "deployment.skyscanner.net/";
@@ -44,6 +49,7 @@ inline constexpr std::array<std::string_view, 4> desired_state_fields = {"source
                                                                          "syncPolicy"};
 inline constexpr std::size_t source_field = 0;
 inline constexpr std::size_t sources_field = 1;
+inline constexpr std::size_t sync_policy_field = 3;
 
 bool is_protected_annotation(std::string_view key);
 
@@ -127,6 +133,23 @@ struct application_facts {
     // controller's UPDATE that changes it (the change scope is about template writes).
     std::optional<desired_changes> changes;
 
+    // Read for rollouts with trackRevisions (docs/admission.md#moving-revisions).
+    // The old object's sync-policy annotation (canonical JSON; nullopt when absent or not an object).
+    std::optional<std::string> recorded_sync_policy;
+    // The old object's spec.syncPolicy without `automated` (nullopt when it has no syncPolicy); only
+    // for the ApplicationSet controller's writes, the only ones held.
+    std::optional<std::string> old_sync_policy_without_automated;
+    // Like `changes`, from the old state with its recorded sync policy (when it has one).
+    std::optional<desired_changes> recorded_changes;
+    // Hash of the new desired state with the recorded sync policy in place of its own, when the write
+    // leaves spec.syncPolicy as it was (what status records for it); else of the new desired state.
+    // Only for a sync by someone other than Argo CD's application controller.
+    std::string intended_hash;
+    // What the cluster runs (stored object; docs/api.md#moving-revisions), by source position; not
+    // read for Argo CD's application controller. Only it may change what status says runs.
+    revision_list running_revisions;
+    bool running_revision_changed = false;
+
     bool desired_changed() const { return old_desired != new_desired; }
     bool destination_changed() const {
         return old_destination_server != destination_server || old_destination_name != destination_name;
@@ -159,6 +182,8 @@ struct rollout_window {
     // Whether status rolled `cluster` back from exactly this change of `application` (phase
     // RolledBack at that hash): the controller may then restore the state the change replaced.
     bool rolled_back(const std::string& cluster, const std::string& application, const std::string& hash) const;
+    // Whether status lists `cluster` Updating at exactly this hash of `application` (admitted, not yet done).
+    bool updating(const std::string& cluster, const std::string& application, const std::string& hash) const;
 };
 
 struct admission_snapshot {

@@ -561,6 +561,13 @@ admission_verdict decide(const application_facts& facts, const admission_snapsho
                               state.resolve_cluster(facts.destination_server, facts.destination_name)};
     if (ctx.windows.empty()) return allow("unmanaged");
     if (!ctx.tracks_revisions()) return decide_managed(ctx, state);
+    // The hot path (Argo CD's status writes): nothing of the sync policy changes and auto-sync is
+    // already off with its record in place, so the intended facts are the facts and nothing is patched.
+    const auto record = facts.new_protected.find(std::string(sync_policy_annotation));
+    if (facts.operation == operation_kind::update && facts.username != ids.application_set_controller &&
+        !facts.new_sync_automated && facts.recorded_sync_policy && record != facts.new_protected.end() &&
+        record->second == *facts.recorded_sync_policy && !facts.desired_changed())
+        return decide_managed(ctx, state);
     // docs/admission.md#moving-revisions: the rules read the sync policy the writer asked for, and
     // the answer keeps auto-sync off on whatever the write leaves.
     const auto intended = detail::with_intended_sync_policy(facts, ids);

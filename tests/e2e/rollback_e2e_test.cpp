@@ -147,8 +147,12 @@ BOOST_AUTO_TEST_CASE(abort_rollback_by_hand_restores_the_pass_and_a_new_change_s
 
     // A newer template change starts pass 2 from stage 1 and completes it.
     s.argo.set_template_revision("v3");
-    BOOST_REQUIRE(s.play_until(
-        [](const core::rollout& r) { return r.status.pass == 2 && phase_is(r, rollout_phase::completed); }, 150s));
+    const bool completed = s.play_until(
+        [](const core::rollout& r) { return r.status.pass == 2 && phase_is(r, rollout_phase::completed); }, 150s);
+    BOOST_REQUIRE_MESSAGE(completed, "pass " << s.rollout().status.pass << ", stage "
+                                             << s.rollout().status.current_stage << "; events:\n"
+                                             << s.events() << "\nwebhook log:\n"
+                                             << s.webhook->log());
     auto apps = applications(s);
     for (const auto& name : emea) BOOST_TEST(apps[name].target_revision == "v3", name);
     BOOST_TEST(contains(s.events(), "pass 2 started from stage 1"));

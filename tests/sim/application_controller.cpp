@@ -31,6 +31,18 @@ std::int64_t next_history_id(const Value& history) {
     return last + 1;
 }
 
+// What the sync result and the history record of a source: where it came from, not its Helm
+// values. The whole source in up to eleven places would take an Application with large values
+// (the 400 KiB hold case of admission_e2e_test) past etcd's request size limit.
+Value source_identity(const Value* source, allocator& a) {
+    Value out(rapidjson::kObjectType);
+    if (!source || !source->IsObject()) return out;
+    for (const char* key : {"repoURL", "path", "chart", "targetRevision"})
+        if (const auto it = source->FindMember(key); it != source->MemberEnd())
+            out.AddMember(rapidjson::StringRef(key), Value(it->value, a), a);
+    return out;
+}
+
 }  // namespace
 
 std::string argocd_simulator::resolve(const std::string& revision) const {
@@ -182,7 +194,7 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                         op.AddMember("finishedAt", text(codec::format_time(now), a), a);
                         Value sync_result(rapidjson::kObjectType);
                         sync_result.AddMember("revision", text(v.deployed, a), a);
-                        sync_result.AddMember("source", copy_of(source, a), a);
+                        sync_result.AddMember("source", source_identity(source, a), a);
                         op.AddMember("syncResult", sync_result, a);
                     }
                     set_member(status, "operationState", std::move(op), a);
@@ -194,7 +206,7 @@ int argocd_simulator::step_application_controller(std::chrono::system_clock::tim
                         entry.AddMember("id", next_history_id(history), a);
                         entry.AddMember("revision", text(v.deployed, a), a);
                         entry.AddMember("deployedAt", text(codec::format_time(now), a), a);
-                        entry.AddMember("source", copy_of(source, a), a);
+                        entry.AddMember("source", source_identity(source, a), a);
                         history.PushBack(entry, a);
                         // Argo CD keeps the last 10 (spec.revisionHistoryLimit).
                         while (history.Size() > 10) history.Erase(history.Begin());

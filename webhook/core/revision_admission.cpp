@@ -73,8 +73,13 @@ void keep_auto_sync_off(const application_facts& facts, const application_facts&
     if (annotations_exist)
         patch.push_back({"add", path, quote_json(*policy)});
     else
+        // Appended in place: g++ 12 -O3 warns (-Wrestrict, falsely) on "literal" + string temporaries.
         patch.push_back({"add", "/metadata/annotations",
-                         "{" + quote_json(sync_policy_annotation) + ":" + quote_json(*policy) + "}"});
+                         std::string("{")
+                             .append(quote_json(sync_policy_annotation))
+                             .append(":")
+                             .append(quote_json(*policy))
+                             .append("}")});
 }
 
 namespace {

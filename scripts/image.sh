@@ -85,8 +85,11 @@ tar --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$epoch" \
 } > "$work/Containerfile"
 
 # podman with its own storage under the build directory: nothing is shared with (or left in)
-# the machine's container storage. vfs needs no overlay mounts.
-pm=(podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs --cgroup-manager cgroupfs --events-backend none)
+# the machine's container storage. vfs needs no overlay mounts. Its run root (locks, runtime
+# state) must be a path of at most 50 characters, which a checkout's build directory may not be.
+runroot="$(mktemp -d /tmp/apr-podman.XXXXXX)"
+trap 'rm -rf "$runroot"' EXIT
+pm=(podman --root "$work/storage" --runroot "$runroot" --storage-driver vfs --cgroup-manager cgroupfs --events-backend none)
 "${pm[@]}" build --quiet --pull=never --timestamp "$epoch" -f "$work/Containerfile" -t "$ref" "$work" >/dev/null
 archive="$build/$name.oci.tar"
 rm -f "$archive"

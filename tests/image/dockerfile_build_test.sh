@@ -23,11 +23,13 @@ archive="$dir/argocd-progressive-rollout-${ref##*:}.oci.tar"
 [[ -f "$archive" ]] || { echo "FAIL: no archive $archive (run scripts/image.sh --build-dir $dir)"; exit 1; }
 
 work="$dir/dockerfile-build"
-pm=(podman --root "$work/storage" --runroot "$work/run" --storage-driver vfs
+# podman refuses a run root longer than 50 characters; a checkout's build directory can be longer.
+runroot="$(mktemp -d /tmp/apr-podman.XXXXXX)"
+pm=(podman --root "$work/storage" --runroot "$runroot" --storage-driver vfs
     --cgroup-manager cgroupfs --events-backend none)
 cleanup() {
   "${pm[@]}" rmi --all --force >/dev/null 2>&1 || true
-  rm -rf "$work"
+  rm -rf "$work" "$runroot"
 }
 trap cleanup EXIT
 rm -rf "$work"

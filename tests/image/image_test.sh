@@ -116,7 +116,10 @@ size=$(du -sb "$rootfs" | cut -f1)
 check "image is $((size / 1000000)) MB unpacked, under the $((size_goal / 1000000)) MB goal" test "$size" -lt "$size_goal"
 
 # 6. podman, with storage of its own in IMAGE_DIR.
-pm=(podman --root "$dir/podman-test/storage" --runroot "$dir/podman-test/run" --storage-driver vfs
+# podman refuses a run root longer than 50 characters; a checkout's build directory can be longer.
+runroot="$(mktemp -d /tmp/apr-podman.XXXXXX)"
+trap 'rm -rf "$sample_dir" "$runroot"' EXIT
+pm=(podman --root "$dir/podman-test/storage" --runroot "$runroot" --storage-driver vfs
     --cgroup-manager cgroupfs --events-backend none)
 rm -rf "$dir/podman-test"
 loaded="$("${pm[@]}" load -i "$archive" 2>&1)" && status=0 || status=$?

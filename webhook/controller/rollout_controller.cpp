@@ -1,11 +1,13 @@
 #include "controller/rollout_controller.hpp"
 
+#include "codec/admission_review.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/operator_request_codec.hpp"
 #include "codec/rollout_codec.hpp"
 #include "codec/sync_operation.hpp"
 #include "core/admission.hpp"
+#include "core/json_string.hpp"
 #include "core/time_budget.hpp"
 #include "core/validation.hpp"
 #include "kube/api_paths.hpp"
@@ -270,26 +272,9 @@ core::request_outcome rollout_controller::carry_out_request(const core::rollout&
 
 void rollout_controller::remove_request(const cached_rollout& cr) {
     const auto path = "/metadata/annotations/" + core::escape_pointer_token(core::request_annotation);
-    rapidjson::StringBuffer buffer;
-    json_writer w(buffer);
-    w.StartArray();
     // Only the request carried out: a newer one written meanwhile stays for the next reconcile.
-    w.StartObject();
-    w.Key("op");
-    w.String("test");
-    w.Key("path");
-    write_string(w, path);
-    w.Key("value");
-    write_string(w, *cr.request);
-    w.EndObject();
-    w.StartObject();
-    w.Key("op");
-    w.String("remove");
-    w.Key("path");
-    write_string(w, path);
-    w.EndObject();
-    w.EndArray();
-    auto res = api_.json_patch(rollout_path(cr.rollout), buffer.GetString());
+    const auto patch = codec::render_patch({{"test", path, core::quote_json(*cr.request)}, {"remove", path, {}}});
+    auto res = api_.json_patch(rollout_path(cr.rollout), patch);
     if (!res && res.error().code != 422 && !res.error().is_not_found())
         log_warning("controller: " + key_of(cr.rollout) +
                     ": removing the carried-out request: " + res.error().describe());
@@ -381,20 +366,9 @@ void rollout_controller::turn_auto_sync_off(const core::rollout& r) {
         auto& last = auto_sync_touched_[r.namespace_ + "/" + app->name];
         if (last != core::time_point{} && at - last < std::chrono::seconds(30)) continue;
         last = at;
-        const auto name_path = "/metadata/name";
-        rapidjson::StringBuffer buffer;
-        json_writer w(buffer);
-        w.StartArray();
-        w.StartObject();
-        w.Key("op");
-        w.String("test");
-        w.Key("path");
-        w.String(name_path);
-        w.Key("value");
-        write_string(w, app->name);
-        w.EndObject();
-        w.EndArray();
-        if (auto res = api_.json_patch(kube::application_path(r.namespace_, app->name), buffer.GetString()); res)
+        // A write that changes nothing: the webhook's answer to it turns auto-sync off.
+        const auto patch = codec::render_patch({{"test", "/metadata/name", core::quote_json(app->name)}});
+        if (auto res = api_.json_patch(kube::application_path(r.namespace_, app->name), patch); res)
             log_info("controller: " + key_of(r) + ": Application " + app->name +
                      " synced by itself; asked the webhook to turn its auto-sync off");
         else if (!res.error().is_not_found())

@@ -44,16 +44,13 @@ bool auto_sync_off_everywhere(rollout_scenario& s) {
     return apps.size() == 8 && std::none_of(apps.begin(), apps.end(), [](const auto& a) { return a.auto_sync; });
 }
 
-}  // namespace
-
-BOOST_AUTO_TEST_SUITE(moving_revisions_through_the_real_api_server)
-
-BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_stage_in_order) {
-    rollout_scenario s("rev");
+// The EMEA fleet on `main` at `commit`, a rollout with trackRevisions (and `extra_spec`), and
+// the webhook's answer on every Application: auto-sync off.
+void start_tracking_main(rollout_scenario& s, const std::string& commit, const std::string& extra_spec) {
     s.start_webhook();
-    s.argo.set_branch("main", "c0ffee0001");
+    s.argo.set_branch("main", commit);
     s.create_fleet(s.emea_fleet(), "main");
-    s.apply_rollout(seed_stages(), "  trackRevisions: true\n");
+    s.apply_rollout(seed_stages(), "  trackRevisions: true\n" + extra_spec);
     BOOST_REQUIRE_MESSAGE(s.play_until(
                               [&](const core::rollout& r) {
                                   return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
@@ -61,6 +58,15 @@ BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_sta
                               60s),
                           "auto-sync stayed on:\n"
                               << s.webhook->log());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(moving_revisions_through_the_real_api_server)
+
+BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_stage_in_order) {
+    rollout_scenario s("rev");
+    start_tracking_main(s, "c0ffee0001", "");
     BOOST_TEST(s.rollout().status.pass == 0);  // nothing to roll out: every cluster runs what main resolves to
 
     s.argo.set_branch("main", "c0ffee0002");
@@ -144,17 +150,7 @@ BOOST_AUTO_TEST_CASE(a_new_commit_on_main_reaches_the_canary_first_then_each_sta
 
 BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_revision_change_is_staged) {
     rollout_scenario s("rev-scope");
-    s.start_webhook();
-    s.argo.set_branch("main", "5c0be00001");
-    s.create_fleet(s.emea_fleet(), "main");
-    s.apply_rollout(seed_stages(), "  trackRevisions: true\n  scope:\n    paths: [source.targetRevision]\n");
-    BOOST_REQUIRE_MESSAGE(s.play_until(
-                              [&](const core::rollout& r) {
-                                  return r.status.observed_generation > 0 && auto_sync_off_everywhere(s);
-                              },
-                              60s),
-                          "auto-sync stayed on:\n"
-                              << s.webhook->log());
+    start_tracking_main(s, "5c0be00001", "  scope:\n    paths: [source.targetRevision]\n");
 
     // New Helm values touch no scoped path: no hold, no pass; with auto-sync off the controller
     // syncs them where auto-sync would have, on every cluster (unstaged ones too), at the commit

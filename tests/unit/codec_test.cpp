@@ -34,12 +34,6 @@ codec::decoded_rollout decode_yaml(const std::string& yaml) {
     return codec::decode_rollout(docs.front());
 }
 
-std::vector<std::string> messages(const core::field_errors& errors) {
-    std::vector<std::string> out;
-    for (const auto& e : errors) out.push_back(e.to_string());
-    return out;
-}
-
 const std::string header = R"(apiVersion: deployment.skyscanner.net/v1alpha1
 kind: ProgressiveRollout
 metadata:

@@ -4,11 +4,13 @@
 #include "codec/application_revisions.hpp"
 #include "codec/kube_objects.hpp"
 #include "codec/rollout_codec.hpp"
+#include "test_fleet.hpp"
 
 #include <string>
 #include <vector>
 
 using namespace apr;
+using apr::test::messages;
 
 namespace {
 
@@ -32,12 +34,6 @@ spec:
 )" + spec_lines);
     BOOST_REQUIRE_EQUAL(docs.size(), 1u);
     return codec::decode_rollout(docs.front());
-}
-
-std::vector<std::string> messages(const core::field_errors& errors) {
-    std::vector<std::string> out;
-    for (const auto& e : errors) out.push_back(e.to_string());
-    return out;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Test helpers: spec builders and a small simulated fleet that plays Argo CD for the pure state
 // machine (admitted Applications sync and turn Healthy, or Degraded when told to).
 
+#include "core/field_errors.hpp"
 #include "core/stage_machine.hpp"
 
 #include <functional>
@@ -13,6 +14,13 @@
 namespace apr::test {
 
 using namespace std::chrono_literals;
+
+// Each error as `validate` prints it ("spec.x: Invalid value: ..."), in order.
+inline std::vector<std::string> messages(const core::field_errors& errors) {
+    std::vector<std::string> out;
+    for (const auto& e : errors) out.push_back(e.to_string());
+    return out;
+}
 
 inline core::label_selector match(std::initializer_list<std::pair<const std::string, std::string>> labels) {
     core::label_selector s;

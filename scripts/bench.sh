@@ -11,7 +11,7 @@
 #   - then, unless --no-reference or nginx is missing, the same load against nginx answering a
 #     fixed AdmissionReview over the same certificate, CPU and TLS settings (cases
 #     nginx-fixed-answer-20k/-3k): the floor this machine's kernel and OpenSSL set, printed as
-#     RATIO case=NAME of=nginx-fixed-answer-N rps_ratio=X, measured in the same run.
+#     RATIO case=NAME of=nginx-fixed-answer-N rps_ratio=X p99_ratio=Y, measured in the same run.
 # Targets (issue 3): app-update-20k >= 30000 rps with p99 < 2000 us; app-update-3k >= 60000 rps.
 #
 # usage: scripts/bench.sh [--duration S] [--warmup S] [--connections N] [--build-dir DIR] [--no-build]
@@ -188,7 +188,7 @@ wait_for "server ready" 30 "$server_pid" ready || { cat "$work/server.log" >&2; 
 # ---- cases ----
 clk_tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A rps_of
+declare -A rps_of p99_of
 # run_case NAME BODY_FILE PORT PID: a warm-up and a measured wrk run against PORT, whose server
 # process is PID; prints the RESULT line and sets rps, p99, errors.
 run_case() {
@@ -206,6 +206,7 @@ run_case() {
   p50=$(field p50_us) p99=$(field p99_us) errors=$(field errors)
   cpu_us=$(( ($(cpu_ticks "$pid") - cpu_before) * 1000000 / clk_tck ))
   rps_of[$case]=$rps
+  p99_of[$case]=$p99
   echo "RESULT case=$case rps=$rps p50_us=$p50 p99_us=$p99 errors=$errors"
   # rps depends on what else runs on the machine; CPU time per request does much less.
   if ((requests > 0)); then
@@ -283,8 +284,10 @@ NGINX
   wait "$nginx_pid" 2>/dev/null || true
   nginx_pid=""
   for size in 20k 3k; do
-    awk -v ours="${rps_of[app-update-$size]}" -v floor="${rps_of[nginx-fixed-answer-$size]}" -v size="$size" \
-      'BEGIN { printf "RATIO case=app-update-%s of=nginx-fixed-answer-%s rps_ratio=%.2f\n", size, size, (floor > 0 ? ours / floor : 0) }'
+    awk -v ours="${rps_of[app-update-$size]}" -v floor="${rps_of[nginx-fixed-answer-$size]}" \
+      -v our_p99="${p99_of[app-update-$size]}" -v floor_p99="${p99_of[nginx-fixed-answer-$size]}" -v size="$size" \
+      'BEGIN { printf "RATIO case=app-update-%s of=nginx-fixed-answer-%s rps_ratio=%.2f p99_ratio=%.2f\n",
+               size, size, (floor > 0 ? ours / floor : 0), (floor_p99 > 0 ? our_p99 / floor_p99 : 0) }'
   done
 fi
 exit "$status"

@@ -9,7 +9,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${APR_SANITIZE_BUILD_DIR:-$repo/build-asan}"
 
 targets=(core_values_test validation_test planner_test stage_machine_test codec_test admission_test
-         decide_test input_limits_test server_test promotion_test operator_request_test admission_fuzz)
+         decide_test input_limits_test insitu_stream_test server_test promotion_test operator_request_test
+         admission_fuzz)
 # Nothing recovers: the first report fails its test. The ignorelist holds only third-party code,
 # each entry with its reason.
 sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"

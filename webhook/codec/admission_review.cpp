@@ -3,6 +3,7 @@
 #include "codec/application_facts.hpp"
 #include "codec/canonical_json.hpp"
 #include "codec/input_limits.hpp"
+#include "codec/insitu_stream.hpp"
 #include "codec/json_reader.hpp"
 #include "codec/json_skip.hpp"
 #include "codec/kube_objects.hpp"
@@ -122,13 +123,6 @@ bool is_json_content_type(std::string_view ct) {
     return media == "application/json";
 }
 
-// RapidJSON's reader works on a private copy of its own stream types while it parses a string
-// (copyOptimization) and writes it back afterwards, which would undo a move made from Key(). A
-// type of our own is not copied, so the filter sees and moves the live position.
-struct movable_insitu_stream : rapidjson::InsituStringStream {
-    using rapidjson::InsituStringStream::InsituStringStream;
-};
-
 // SAX filter between RapidJSON's reader and a Document: passes every event through, except that
 // the values the admission decision never reads (request.object/oldObject .status but its `sync`
 // and the revisions of `operationState.syncResult` and `history[]`, .metadata.managedFields and
@@ -139,8 +133,7 @@ struct movable_insitu_stream : rapidjson::InsituStringStream {
 template <class Output>
 class pruning_filter {
 public:
-    pruning_filter(Output& out, movable_insitu_stream& stream, const char* end)
-        : out_(out), stream_(stream), end_(end) {}
+    pruning_filter(Output& out, insitu_stream& stream) : out_(out), stream_(stream), end_(stream.end_) {}
 
     bool Null() { return scalar(), out_.Null(); }
     bool Bool(bool b) { return scalar(), out_.Bool(b); }
@@ -246,7 +239,7 @@ private:
     }
 
     Output& out_;
-    movable_insitu_stream& stream_;
+    insitu_stream& stream_;
     const char* end_;
     std::array<scope, 8> scopes_{};
     std::size_t depth_ = 0;
@@ -296,9 +289,9 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
     std::optional<json_error> failed;
     // limits_handler stops the reader at max_nesting_depth: it recurses once per level.
     if (mode == parse_mode::skip_unread) {
-        movable_insitu_stream stream(text);
+        insitu_stream stream(text, text + r->body.size());
         auto generate = [&](auto& document) {
-            pruning_filter filter(document, stream, text + r->body.size());
+            pruning_filter filter(document, stream);
             limits_handler limits(filter, scan.unicode_escapes);
             if (!reader.Parse<flags>(stream, limits).IsError()) return true;
             failed = describe(reader, limits);
@@ -306,7 +299,7 @@ std::unique_ptr<parsed_review> parse_review(std::string_view content_type, std::
         };
         r->doc.Populate(generate);
     } else {
-        rapidjson::InsituStringStream stream(text);
+        insitu_stream stream(text, text + r->body.size());
         auto generate = [&](auto& document) {
             limits_handler limits(document, scan.unicode_escapes);
             if (!reader.Parse<flags>(stream, limits).IsError()) return true;

@@ -61,8 +61,8 @@ outcome in_place(std::string text) {
 // position behind the read position for the rest of the string), multi-byte UTF-8, and bytes
 // the scan must stop at and the reader refuses.
 const std::vector<std::string> pieces = {
-    "\\n",    "\\\"",   "\\\\", "\\/",   "\\u00e9", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac", "\x7f",
-    " ",      "\x01",   "\x1a", "\x1f",  "\t",      "\\x",            "\\u12",    "\"",           "\x20\x21",
+    "\\n",  "\\\"", "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00", "\xc3\xa9", "\xe2\x82\xac", "\x7f", " ",
+    "\x01", "\x1a", "\x1f", "\t",  "\\x",     "\\u12",          "\"",       "\x20\x21",
 };
 
 std::string filler(std::size_t n) {

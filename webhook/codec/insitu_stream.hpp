@@ -43,9 +43,8 @@ inline void scan_copy_unescaped(insitu_stream& s) {
     while (end - p >= 16) {
         const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
         // A byte b is a control byte when max(b, 0x1F) == 0x1F, unsigned.
-        const __m128i stop =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
-                         _mm_cmpeq_epi8(_mm_max_epu8(bytes, control_max), control_max));
+        const __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, quote), _mm_cmpeq_epi8(bytes, backslash)),
+                                          _mm_cmpeq_epi8(_mm_max_epu8(bytes, control_max), control_max));
         const auto mask = static_cast<unsigned>(_mm_movemask_epi8(stop));
         if (mask != 0) {
             const auto n = static_cast<std::size_t>(__builtin_ctz(mask));

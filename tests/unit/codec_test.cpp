@@ -384,6 +384,15 @@ BOOST_AUTO_TEST_CASE(time_parser_rejects) {
     }
 }
 
+// What a cluster rolled back in an earlier pass remembers survives a restart.
+BOOST_AUTO_TEST_CASE(the_change_a_cluster_was_rolled_back_from_is_kept) {
+    core::rollout_status status;
+    status.pass = 2;
+    status.stages.push_back({.name = "rest", .clusters = {{.name = "r2", .rolled_back_from = "0123456789abcdef"}}});
+    BOOST_TEST(codec::encode_status(status).find(R"("rolledBackFrom":"0123456789abcdef")") != std::string::npos);
+    BOOST_TEST((round_trip(status) == status));
+}
+
 // A controller restarted at any step resumes from the status it wrote: running with a status
 // serialised and read back at every step gives exactly the straight run.
 BOOST_AUTO_TEST_CASE(restart_at_every_step_gives_the_same_rollout) {

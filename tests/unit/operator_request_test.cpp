@@ -327,6 +327,75 @@ BOOST_AUTO_TEST_CASE(a_newer_change_after_a_rollback_starts_a_new_pass) {
                "RolledBack");
 }
 
+// The ApplicationSet controller writes Applications one by one. A newer change that has reached
+// some rolled-back clusters but not yet the others starts the new pass; those others still hold
+// the change that was rolled back, and while the changes settle they wait for the newer one.
+BOOST_AUTO_TEST_CASE(after_a_rollback_a_cluster_not_yet_given_the_newer_change_is_not_given_the_rolled_back_one) {
+    auto spec = two_stages("0s");
+    spec.stages[1].max_unavailable = int_or_percent::integer(3);  // the whole stage at once
+    fleet_sim sim(spec, four_clusters());
+    sim.change_template("v2");
+    sim.run();
+    BOOST_REQUIRE(sim.rollout.status.phase == rollout_phase::completed);
+    auto q = ask(request_verb::abort);
+    q.rollback = true;
+    carry_out(sim, q);
+    sim.run(10);
+    for (const auto& [name, app] : sim.apps) {
+        BOOST_TEST_REQUIRE(app.live == "v1", name);
+        BOOST_TEST_REQUIRE(app.pending == "v2", name);  // held again
+    }
+    const auto admitted_before = sim.admitted_order.size();
+
+    // v3 has reached the canary and r1 only.
+    sim.change_application("c1", "v3");
+    sim.change_application("r1", "v3");
+    for (int i = 0; i < 4; ++i) {  // 4 s, within the 5 s the changes get to settle
+        sim.step();
+        sim.argo();
+        sim.advance(1s);
+    }
+    BOOST_TEST(sim.rollout.status.pass == 2);
+    const std::vector<std::string> in_pass_2(sim.admitted_order.begin() + admitted_before, sim.admitted_order.end());
+    BOOST_TEST(in_pass_2 == (std::vector<std::string>{"c1", "r1"}), boost::test_tools::per_element());
+    for (const auto* name : {"r2", "r3"}) {
+        BOOST_TEST(sim.apps.at(name).live == "v1", name);
+        BOOST_TEST(sim.cluster_status(name)->phase == cluster_phase::pending, name);
+        BOOST_TEST(sim.cluster_status(name)->message ==
+                       "holds the change rolled back earlier: waiting for the ApplicationSet's changes to settle",
+                   name);
+    }
+
+    // The controller reaches r2 and r3: they take their turn with v3, in the same pass.
+    sim.change_application("r2", "v3");
+    sim.change_application("r3", "v3");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.pass == 2);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    for (const auto& [name, app] : sim.apps) BOOST_TEST(app.live == "v3", name);
+}
+
+// Settled, a cluster whose Application still holds the rolled-back change (the template asks for
+// it there) gets it in its turn, as any held change.
+BOOST_AUTO_TEST_CASE(after_a_rollback_a_cluster_the_newer_change_leaves_alone_gets_its_turn_once_settled) {
+    auto spec = two_stages("0s");
+    spec.stages[1].max_unavailable = int_or_percent::integer(3);
+    fleet_sim sim(spec, four_clusters());
+    sim.change_template("v2");
+    sim.run();
+    auto q = ask(request_verb::abort);
+    q.rollback = true;
+    carry_out(sim, q);
+    sim.run(10);
+    sim.change_application("c1", "v3");
+    sim.change_application("r1", "v3");
+    sim.run();
+    BOOST_TEST(sim.rollout.status.pass == 2);
+    BOOST_TEST(sim.rollout.status.phase == rollout_phase::completed);
+    BOOST_TEST(sim.apps.at("r2").live == "v2");
+    BOOST_TEST(sim.cluster_status("r2")->rolled_back_from.empty());  // admitted: nothing left to remember
+}
+
 BOOST_AUTO_TEST_CASE(a_held_cluster_waits_without_blocking_and_takes_its_turn_after_expiry_or_release) {
     fleet_sim sim(two_stages("0s"), four_clusters());
     sim.step();

@@ -194,6 +194,7 @@ core::rollout_status decode_status(const rapidjson::Value& value) {
                     cs.phase = core::parse_cluster_phase(c.string("phase").value_or(""))
                                    .value_or(core::cluster_phase::pending);
                     cs.hash = c.string("hash").value_or("");
+                    cs.rolled_back_from = c.string("rolledBackFrom").value_or("");
                     if (const auto* apps = c.member("applications"); apps && apps->IsArray())
                         for (const auto& av : apps->GetArray()) {
                             object_reader a(av, "", ignored, false);
@@ -325,6 +326,7 @@ void write_status(rapidjson::Writer<rapidjson::StringBuffer>& w, const core::rol
             str(w, "name", c.name);
             str(w, "phase", core::to_string(c.phase));
             opt_str(w, "hash", c.hash);
+            opt_str(w, "rolledBackFrom", c.rolled_back_from);
             if (!c.application_hashes.empty()) {
                 key(w, "applications");
                 w.StartArray();

@@ -277,7 +277,7 @@ bool keep_out_if_held(const std::vector<cluster_hold>& holds, cluster_status& c,
         std::find_if(holds.begin(), holds.end(), [&](const cluster_hold& h) { return h.cluster == c.name; });
     // A hold ended, or nothing left to roll out there: the cluster takes its turn (or is done).
     if (it == holds.end() || !has_pending) {
-        if (c.phase == cluster_phase::held) c = cluster_status{.name = c.name};
+        if (c.phase == cluster_phase::held) c = cluster_status{.name = c.name, .rolled_back_from = c.rolled_back_from};
         return false;
     }
     if (c.phase == cluster_phase::held) return true;
@@ -392,7 +392,7 @@ request_outcome apply_request(const rollout& r, const operator_request& q, time_
             case request_verb::release: {
                 std::erase_if(st.holds, [&](const cluster_hold& h) { return h.cluster == q.cluster; });
                 if (auto* c = cluster_named(st, q.cluster); c && c->phase == cluster_phase::held)
-                    *c = cluster_status{.name = c->name};
+                    *c = cluster_status{.name = c->name, .rolled_back_from = c->rolled_back_from};
                 record.result = "cluster " + q.cluster + " released";
                 emit(false, "ClusterReleased", "cluster " + q.cluster + " released" + by(q));
                 break;

@@ -113,6 +113,10 @@ struct cluster_status {
     std::string name;
     cluster_phase phase = cluster_phase::pending;
     std::string hash;  // pending-hash this cluster was admitted with in the current pass
+    // In a pass started after a rollback, until the cluster is admitted: the pending-hash it was
+    // rolled back from. The ApplicationSet controller rewrites Applications one by one, so while
+    // its changes settle a cluster still holding that change waits instead of getting it again.
+    std::string rolled_back_from;
     // For a cluster with several Applications, `hash` combines theirs; this keeps each one, so
     // admission can check the exact change of one Application. Empty for one Application.
     std::map<std::string, std::string> application_hashes;

@@ -225,6 +225,19 @@ admit_action machine::admit_for(const std::string& cluster_name, const cluster_v
     return a;
 }
 
+// When the ApplicationSet controller has surely rewritten every Application with the change that
+// started this pass: settle_time after the pass's first stage started and after the last newly held
+// change. Once the clusters holding the newer change are admitted, their holds no longer show when
+// it was written; the pass's start still does.
+time_point machine::rewrites_settle_at() const {
+    auto until = settles_at_.value_or(time_point{});
+    const auto& stages = result_.status.stages;
+    if (!stages.empty() && stages.front().started_at)
+        until =
+            std::max(until, *stages.front().started_at + std::chrono::ceil<std::chrono::seconds>(options_.settle_time));
+    return until;
+}
+
 // Gives clusters of stage k their turn, up to maxUnavailable updating at once.
 void machine::admit_into(std::size_t k) {
     auto& s = status().stages[k];
@@ -255,6 +268,15 @@ void machine::admit_into(std::size_t k) {
             c.finished_at = now_;
             c.message = "nothing to roll out";
             continue;
+        }
+        if (!c.rolled_back_from.empty() && view->pending_hash == c.rolled_back_from) {
+            // Its Application may not have been rewritten with the newer change yet: admitting it
+            // now would roll the rolled-back change out again.
+            if (const auto until = rewrites_settle_at(); now_ < until) {
+                c.message = "holds the change rolled back earlier: waiting for the ApplicationSet's changes to settle";
+                look_again_at(until);
+                continue;
+            }
         }
         if (slots <= 0 || !admission_open()) continue;
         if (auto verdict = gates_.cluster_admission(stage_at(k), c); !verdict.is_open()) {
@@ -287,6 +309,7 @@ void machine::admit_into(std::size_t k) {
         }
         c.phase = cluster_phase::updating;
         c.hash = view->pending_hash;
+        c.rolled_back_from.clear();
         c.application_hashes.clear();
         if (view->apps.size() > 1)
             for (const auto* a : view->apps)

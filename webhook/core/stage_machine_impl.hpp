@@ -83,6 +83,7 @@ private:
     const bool source_missing_;
     // Until when a cluster with nothing pending is not yet skipped (step_options::settle_time).
     std::optional<time_point> settles_at_;
+    time_point rewrites_settle_at() const;  // stage_machine.cpp
     step_result result_;
     observed_fleet fleet_;
     gate_set gates_;

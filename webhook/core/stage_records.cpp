@@ -106,7 +106,13 @@ void machine::start_pass(const std::string& reason) {
         s.bake_until.reset();
         s.message.clear();
         s.gates.clear();
-        for (auto& c : s.clusters) c = cluster_status{.name = c.name};
+        for (auto& c : s.clusters) {
+            // A rolled-back cluster remembers the change, until it is admitted in a later pass.
+            auto rolled_back_from = c.phase == cluster_phase::rolled_back ? c.hash
+                                    : c.phase == cluster_phase::pending   ? c.rolled_back_from
+                                                                          : std::string();
+            c = cluster_status{.name = c.name, .rolled_back_from = std::move(rolled_back_from)};
+        }
     }
     st.phase = rollout_phase::progressing;
     st.message.clear();

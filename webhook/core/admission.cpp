@@ -39,7 +39,15 @@ bool is_protected_annotation(std::string_view key) {
 
 namespace {
 
-bool recorded_at(const admitted_cluster& record, const std::string& application, const std::string& hash) {
+// Whether the cluster's record is in one of `phases` and holds `hash` for the Application (its own
+// hash when the cluster has several Applications).
+bool recorded_in(const std::unordered_map<std::string, admitted_cluster>& clusters, const std::string& cluster,
+                 const std::string& application, const std::string& hash, std::initializer_list<cluster_phase> phases) {
+    if (hash.empty()) return false;
+    auto it = clusters.find(cluster);
+    if (it == clusters.end()) return false;
+    const auto& record = it->second;
+    if (std::find(phases.begin(), phases.end(), record.phase) == phases.end()) return false;
     if (record.application_hashes.empty()) return record.hash == hash;
     auto app = record.application_hashes.find(application);
     return app != record.application_hashes.end() && app->second == hash;
@@ -48,28 +56,17 @@ bool recorded_at(const admitted_cluster& record, const std::string& application,
 }  // namespace
 
 bool rollout_window::admits(const std::string& cluster, const std::string& application, const std::string& hash) const {
-    if (hash.empty()) return false;
-    auto it = clusters.find(cluster);
-    if (it == clusters.end()) return false;
-    const auto& record = it->second;
-    if (record.phase != cluster_phase::updating && record.phase != cluster_phase::done) return false;
-    return recorded_at(record, application, hash);
+    return recorded_in(clusters, cluster, application, hash, {cluster_phase::updating, cluster_phase::done});
 }
 
 bool rollout_window::rolled_back(const std::string& cluster, const std::string& application,
                                  const std::string& hash) const {
-    if (hash.empty()) return false;
-    auto it = clusters.find(cluster);
-    return it != clusters.end() && it->second.phase == cluster_phase::rolled_back &&
-           recorded_at(it->second, application, hash);
+    return recorded_in(clusters, cluster, application, hash, {cluster_phase::rolled_back});
 }
 
 bool rollout_window::updating(const std::string& cluster, const std::string& application,
                               const std::string& hash) const {
-    if (hash.empty()) return false;
-    auto it = clusters.find(cluster);
-    return it != clusters.end() && it->second.phase == cluster_phase::updating &&
-           recorded_at(it->second, application, hash);
+    return recorded_in(clusters, cluster, application, hash, {cluster_phase::updating});
 }
 
 const rollout_window* admission_snapshot::find_rollout(std::string_view namespace_,

@@ -133,7 +133,7 @@ bool is_json_content_type(std::string_view ct) {
 template <class Output>
 class pruning_filter {
 public:
-    pruning_filter(Output& out, insitu_stream& stream) : out_(out), stream_(stream), end_(stream.end_) {}
+    pruning_filter(Output& out, insitu_stream& stream) : out_(out), stream_(stream) {}
 
     bool Null() { return scalar(), out_.Null(); }
     bool Bool(bool b) { return scalar(), out_.Bool(b); }
@@ -224,12 +224,13 @@ private:
     // then parses the value normally and reports errors in its own words.
     void skip_value() {
         char* p = stream_.src_;
-        while (p < end_ && is_space(*p)) ++p;
-        if (p == end_ || *p != ':') return;
+        const char* const end = stream_.end_;
+        while (p < end && is_space(*p)) ++p;
+        if (p == end || *p != ':') return;
         ++p;
-        while (p < end_ && is_space(*p)) ++p;
-        if (p == end_ || (*p != '{' && *p != '[')) return;
-        const char* value_end = skip_container(p, end_);
+        while (p < end && is_space(*p)) ++p;
+        if (p == end || (*p != '{' && *p != '[')) return;
+        const char* value_end = skip_container(p, end);
         if (!value_end) return;
         char* last = p + (value_end - p) - 1;  // the closing bracket; the value is at least "{}"
         last[-1] = ':';
@@ -240,7 +241,6 @@ private:
 
     Output& out_;
     insitu_stream& stream_;
-    const char* end_;
     std::array<scope, 8> scopes_{};
     std::size_t depth_ = 0;
     scope next_ = scope::root;

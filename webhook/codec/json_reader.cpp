@@ -1,7 +1,5 @@
 #include "codec/json_reader.hpp"
 
-#include <cstring>
-
 namespace apr::codec {
 
 using core::error_kind;
@@ -100,14 +98,17 @@ const rapidjson::Value* find_path(const rapidjson::Value& root, std::initializer
     const rapidjson::Value* at = &root;
     for (auto key : keys) {
         if (!at->IsObject()) return nullptr;
-        // FindMember, but with the first byte compared before memcmp is called: members of one
-        // object often share a length (the hot path walks a few dozen paths per review).
+        // FindMember, but compared in line: keys are a few bytes, members of one object often
+        // share a length, and a call to memcmp per candidate cost more than the comparison (the
+        // hot path walks about 150 paths per review).
         const rapidjson::Value* found = nullptr;
         for (auto it = at->MemberBegin(); it != at->MemberEnd(); ++it) {
             const auto& name = it->name;
             if (name.GetStringLength() != key.size()) continue;
             const char* text = name.GetString();
-            if (!key.empty() && (text[0] != key[0] || std::memcmp(text, key.data(), key.size()) != 0)) continue;
+            std::size_t i = 0;
+            while (i < key.size() && text[i] == key[i]) ++i;
+            if (i != key.size()) continue;
             found = &it->value;
             break;
         }

@@ -103,10 +103,6 @@ std::string text_of(headless_browser& b, const std::string& selector) {
     return b.evaluate_string("(document.querySelector(" + quoted(selector) + ") || {}).textContent || ''");
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(dashboard_in_a_real_browser)

@@ -62,16 +62,6 @@ const core::gate_status* gate_named(const core::rollout& r, const std::string& s
     return nullptr;
 }
 
-// The binary as `who` runs it (their kubeconfig); stdout and stderr together.
-command_result cli(const std::string& who, const std::string& args) {
-    return run(std::string(APR_BINARY_PATH) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) +
-               " 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 // The three eu-west-1 clusters: a canary, then the other two.
 std::vector<sim::fleet_cluster> west_fleet(const rollout_scenario& s) {
     auto fleet = s.emea_fleet();

@@ -61,6 +61,14 @@ command_result kubectl(const std::string& who, const std::string& args, const st
                input);
 }
 
+command_result cli(const std::string& who, const std::string& args) {
+    return run(std::string(APR_BINARY) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) + " 2>&1");
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
 namespace {
 
 // APR_E2E_WEBHOOK_BINARY runs the server through another program taking the same arguments

@@ -22,6 +22,12 @@ command_result run(const std::string& command, const std::string& input = {});
 // kubectl with the kubeconfig of a test user: ADMIN, WEBHOOK, APPSET, APPCTRL, ALICE, OPS.
 command_result kubectl(const std::string& who, const std::string& args, const std::string& input = {});
 
+// The project's binary as a test user runs it (their kubeconfig, namespace argocd): `args` is the
+// command and its arguments; stdout and stderr together.
+command_result cli(const std::string& who, const std::string& args);
+
+bool contains(const std::string& text, const std::string& part);
+
 // Starts `args` (argv[0] a path, or a name looked up in PATH) in a process group of its own, with
 // stdout and stderr to `log_path` and stdin from /dev/null; returns its pid. Throws if fork fails.
 int spawn(const std::vector<std::string>& args, const std::string& log_path);

@@ -28,20 +28,6 @@ std::string regional_stages(const std::string& bake = "0s") {
            "  - name: eu-central-1\n    clusters: {selector: {matchLabels: {region: eu-central-1}}}\n";
 }
 
-// The binary as `who` runs it (their kubeconfig); stdout and stderr together.
-command_result cli(const std::string& who, const std::string& args) {
-    return run(std::string(APR_BINARY_PATH) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) +
-               " 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::size_t count(const names& order, const std::string& name) {
-    return static_cast<std::size_t>(std::count(order.begin(), order.end(), name));
-}
-
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(operator_commands_through_the_real_api_server)

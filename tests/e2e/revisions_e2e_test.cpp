@@ -156,13 +156,11 @@ BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_
     // syncs them where auto-sync would have, on every cluster (unstaged ones too), at the commit
     // each runs.
     s.argo.set_template_helm_values("replicas: 3\n");
-    BOOST_REQUIRE_MESSAGE(s.play_until(
-                              [&](const core::rollout&) {
-                                  const auto apps = s.argo.applications();
-                                  return apps.size() == 8 && std::all_of(apps.begin(), apps.end(), [](const auto& a) {
-                                             return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held &&
-                                                    a.running_revision == "5c0be00001";
-                                         });
+    BOOST_REQUIRE_MESSAGE(s.play_until_every_application(
+                              8,
+                              [](const sim::application_view& a) {
+                                  return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held &&
+                                         a.running_revision == "5c0be00001";
                               },
                               60s),
                           "values did not reach every cluster:\n"

@@ -26,19 +26,6 @@ std::string regional_stages() {
 const names emea{"eu-west-1a-1",    "eu-west-1b-1",    "eu-west-1c-1",
                  "eu-central-1a-1", "eu-central-1b-1", "eu-central-1c-1"};
 
-command_result cli(const std::string& who, const std::string& args) {
-    return run(std::string(APR_BINARY_PATH) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) +
-               " 2>&1");
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-std::size_t count(const names& order, const std::string& name) {
-    return static_cast<std::size_t>(std::count(order.begin(), order.end(), name));
-}
-
 // The scenario's Applications by cluster (prefix dropped).
 std::map<std::string, sim::application_view> applications(rollout_scenario& s) {
     std::map<std::string, sim::application_view> out;

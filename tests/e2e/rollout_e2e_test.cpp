@@ -118,12 +118,10 @@ BOOST_AUTO_TEST_CASE(a_change_outside_the_scope_reaches_every_cluster_at_once_a_
     // New Helm values touch no scoped path: every Application takes them at once, unstaged
     // clusters too, and no pass starts.
     s.argo.set_template_helm_values("replicas: 3\n");
-    BOOST_REQUIRE_MESSAGE(s.play_until(
-                              [&](const core::rollout&) {
-                                  const auto apps = s.argo.applications();
-                                  return apps.size() == 8 && std::all_of(apps.begin(), apps.end(), [](const auto& a) {
-                                             return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held;
-                                         });
+    BOOST_REQUIRE_MESSAGE(s.play_until_every_application(
+                              8,
+                              [](const sim::application_view& a) {
+                                  return a.helm_values == "replicas: 3\n" && a.sync == "Synced" && !a.held;
                               },
                               60s),
                           "values did not reach every cluster:\n"

@@ -112,6 +112,17 @@ public:
             timeout, 300ms);
     }
 
+    // Plays Argo CD until the scenario has `n` Applications and each satisfies `ok`.
+    bool play_until_every_application(std::size_t n, const std::function<bool(const sim::application_view&)>& ok,
+                                      std::chrono::seconds timeout) {
+        return play_until(
+            [&](const core::rollout&) {
+                const auto apps = argo.applications();
+                return apps.size() == n && std::all_of(apps.begin(), apps.end(), ok);
+            },
+            timeout);
+    }
+
     std::vector<std::string> updated(const std::string& revision) const {
         std::vector<std::string> out;
         for (const auto& c : argo.updates(revision)) out.push_back(c.substr(id.size() + 1));  // drop the prefix
@@ -127,6 +138,11 @@ public:
 
 inline bool phase_is(const core::rollout& r, core::rollout_phase p) {
     return r.status.phase == p;
+}
+
+// How often `name` appears in `order` (updated(): once per sync to the revision).
+inline std::size_t count(const std::vector<std::string>& order, const std::string& name) {
+    return static_cast<std::size_t>(std::count(order.begin(), order.end(), name));
 }
 
 }  // namespace apr::e2e

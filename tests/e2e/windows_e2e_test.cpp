@@ -24,10 +24,6 @@ std::string one_stage(const rollout_scenario& s, int max_unavailable, const std:
            "\n    clusters: {selector: {matchLabels: {e2e: " + s.id + "}}}\n" + more;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
 bool updated(const rollout_scenario& s, const std::string& name) {
     auto order = s.updated("v2");
     return std::find(order.begin(), order.end(), name) != order.end();

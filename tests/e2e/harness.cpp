@@ -62,7 +62,8 @@ command_result kubectl(const std::string& who, const std::string& args, const st
 }
 
 command_result cli(const std::string& who, const std::string& args) {
-    return run(std::string(APR_BINARY) + " " + args + " -n argocd --kubeconfig " + env("KUBECONFIG_" + who) + " 2>&1");
+    return run(std::string(APR_BINARY) + " " + args + " -n " + env("ARGOCD_NAMESPACE") + " --kubeconfig " +
+               env("KUBECONFIG_" + who) + " 2>&1");
 }
 
 bool contains(const std::string& text, const std::string& part) {

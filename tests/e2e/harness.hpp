@@ -22,8 +22,8 @@ command_result run(const std::string& command, const std::string& input = {});
 // kubectl with the kubeconfig of a test user: ADMIN, WEBHOOK, APPSET, APPCTRL, ALICE, OPS.
 command_result kubectl(const std::string& who, const std::string& args, const std::string& input = {});
 
-// The project's binary as a test user runs it (their kubeconfig, namespace argocd): `args` is the
-// command and its arguments; stdout and stderr together.
+// The project's binary as a test user runs it (their kubeconfig, the test namespace, as kubectl
+// above): `args` is the command and its arguments; stdout and stderr together.
 command_result cli(const std::string& who, const std::string& args);
 
 bool contains(const std::string& text, const std::string& part);
